@@ -70,7 +70,9 @@ export async function listContextFiles(dir: string): Promise<string[]> {
         if (ignored && !hasExceptions) continue;
         await walk(rel);
       } else if (e.isFile() || e.isSymbolicLink()) {
-        if (!ignored) out.push(rel);
+        // `.dockerignore` is always sent, as the docker CLI does: the daemon reads it and drops
+        // `Dockerfile`/`.dockerignore` from COPY sources when they are listed (moby remotecontext).
+        if (!ignored || rel === ".dockerignore") out.push(rel);
       }
       // sockets, fifos, devices: not representable in a build context, skipped as docker does.
     }
