@@ -1,0 +1,262 @@
+/**
+ * Detect a project description from an app folder: package.json, lockfiles, tsconfig.json and
+ * the app's source text. Read-only; never runs the project's code or any package manager.
+ * Sources for the rules: fly-apps/dockerfile-node `gdf.js` (lockfile → package manager),
+ * Railpack/nixpacks (engines.node, start script → main → index.js).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Description } from "./types.js";
+import { validateDescription } from "./validate.js";
+
+/** What detection found. `uncertain` lists the fields the CLI should ask about; `reasons` says why per field. */
+export interface Detection {
+  description: Description;
+  uncertain: string[];
+  reasons: Record<string, string>;
+}
+
+const read = (p: string): string | null => {
+  try {
+    return fs.readFileSync(p, "utf8");
+  } catch {
+    return null;
+  }
+};
+
+/** Parse JSON with comments and trailing commas (tsconfig.json is JSONC). Null when unparsable. */
+export function parseJsonc(text: string): any {
+  const noComments = text.replace(/("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (_m, s: string | undefined) => s ?? "");
+  try {
+    return JSON.parse(noComments.replace(/,(\s*[}\]])/g, "$1"));
+  } catch {
+    return null;
+  }
+}
+
+/** Sanitise a package name to `[a-z0-9][a-z0-9._-]{0,62}`: scope dropped, lower case, others → `-`. */
+export function sanitizeName(raw: string): string {
+  const n = raw
+    .replace(/^@[^/]+\//, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .slice(0, 63)
+    .replace(/[._-]+$/, "");
+  return n || "app";
+}
+
+/**
+ * The lowest Node major >= `floor` satisfying a semver range (`>=20`, `^22.1`, `20.x || 22`,
+ * `~18.2`, `>18`), or null when the range is unparsable or allows none. Majors only, as
+ * Railpack/nixpacks do; the base image tag is `node:<major>-bookworm-slim`.
+ */
+export function lowestNodeMajor(range: string, floor = 0, ceiling = 40): number | null {
+  const sets = range.split("||").map((s) => s.trim());
+  let best: number | null = null;
+  for (const set of sets) {
+    const tokens = set.replace(/\s+-\s+/g, " - ").split(/\s+/).filter(Boolean);
+    let lo = 0;
+    let hi = Infinity; // exclusive upper major bound
+    let ok = true;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (t === "-" ) continue;
+      if (tokens[i + 1] === "-" && tokens[i + 2]) {
+        lo = Math.max(lo, major(t) ?? NaN);
+        const m2 = major(tokens[i + 2]);
+        hi = Math.min(hi, (m2 ?? NaN) + 1);
+        i += 2;
+        continue;
+      }
+      const m = /^(>=|<=|>|<|=|\^|~)?v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?/.exec(t);
+      if (!m) {
+        if (t === "*" || t === "x") continue;
+        ok = false;
+        break;
+      }
+      const [, op = "", maj, min, pat] = m;
+      if (/[xX*]/.test(maj)) continue;
+      const M = Number(maj);
+      const partial = min === undefined || /[xX*]/.test(min);
+      if (op === ">=") lo = Math.max(lo, M);
+      else if (op === ">") lo = Math.max(lo, partial ? M + 1 : M);
+      else if (op === "<") hi = Math.min(hi, min === undefined || (Number(min) === 0 && (pat === undefined || Number(pat) === 0)) ? M : M + 1);
+      else if (op === "<=") hi = Math.min(hi, M + 1);
+      else {
+        lo = Math.max(lo, M);
+        hi = Math.min(hi, M + 1);
+      }
+    }
+    if (!ok || Number.isNaN(lo) || Number.isNaN(hi)) continue;
+    const cand = Math.max(lo, floor);
+    if (cand < hi && cand <= ceiling && (best === null || cand < best)) best = cand;
+  }
+  return best;
+}
+const major = (v: string) => (/^v?(\d+)/.exec(v) ? Number(/^v?(\d+)/.exec(v)![1]) : null);
+
+/** What a source file exports, as the runtime's APP suffix: `#app`, `#createApp()`, `""` (default), or null. */
+export function detectExport(source: string): string | null {
+  const named = /export\s+(?:const|let|var)\s+(app|server|handler)\b|export\s*\{[^}]*\b(app|server|handler)\b[^}]*\}|(?:module\.)?exports\.(app|server|handler)\s*=/.exec(source);
+  if (named) return `#${named[1] ?? named[2] ?? named[3]}`;
+  const factory = /export\s+(?:async\s+)?function\s+(create\w*|build\w*|make\w*)\s*\(|export\s+const\s+(create\w*|build\w*|make\w*)\s*=/.exec(source);
+  if (factory) return `#${factory[1] ?? factory[2]}()`;
+  if (/export\s+default\b|module\.exports\s*=/.test(source)) return "";
+  return null;
+}
+
+/** The port a source/script text listens on: `listen(3000`, `PORT || 3000`, `PORT ?? 3000`, `PORT=3000`. */
+export function detectPort(text: string): number | null {
+  const m =
+    /PORT\s*(?:\|\||\?\?)\s*["']?(\d{2,5})/.exec(text) ??
+    /\blisten\(\s*(\d{2,5})\b/.exec(text) ??
+    /\bPORT=(\d{2,5})\b/.exec(text) ??
+    /\bport\s*:\s*(\d{2,5})\b/.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  return n >= 1 && n <= 65535 ? n : null;
+}
+
+const SOURCE_EXT = /\.(ts|mts|cts|tsx)$/;
+const COMMON = ["src/app", "src/server", "src/index", "src/main", "app", "server", "index", "main"].flatMap((b) =>
+  [".ts", ".mts", ".js", ".mjs", ".cjs"].map((e) => b + e),
+);
+
+/**
+ * Detect the description of the app in `dir`.
+ * @returns a valid Description plus `uncertain` fields (what the CLI should ask) and `reasons`.
+ * @throws Error when `dir` has no readable package.json (the message names the path).
+ */
+export async function detectProject(dir: string): Promise<Detection> {
+  const pkgPath = path.join(dir, "package.json");
+  const pkgText = read(pkgPath);
+  if (pkgText === null) throw new Error(`no package.json in ${dir}`);
+  let pkg: any;
+  try {
+    pkg = JSON.parse(pkgText);
+  } catch (e) {
+    throw new Error(`${pkgPath}: invalid JSON (${(e as Error).message})`);
+  }
+  const uncertain = new Set<string>();
+  const reasons: Record<string, string> = {};
+  const has = (f: string) => fs.existsSync(path.join(dir, f));
+
+  // name, version
+  let name: string;
+  if (typeof pkg.name === "string" && pkg.name) {
+    name = sanitizeName(pkg.name);
+    reasons.name = `package.json name ${JSON.stringify(pkg.name)}`;
+  } else {
+    name = sanitizeName(path.basename(path.resolve(dir)));
+    uncertain.add("name");
+    reasons.name = "package.json has no name; used the folder name";
+  }
+  const version = typeof pkg.version === "string" ? pkg.version.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "") || "latest" : "latest";
+
+  // package manager
+  const locks: Array<[string, Description["packageManager"]]> = [
+    ["package-lock.json", "npm"],
+    ["npm-shrinkwrap.json", "npm"],
+    ["pnpm-lock.yaml", "pnpm"],
+    ["yarn.lock", "yarn"],
+  ];
+  const fromLocks = [...new Set(locks.filter(([f]) => has(f)).map(([, pm]) => pm))];
+  const fieldPm = typeof pkg.packageManager === "string" ? /^(npm|pnpm|yarn)@/.exec(pkg.packageManager)?.[1] : undefined;
+  let packageManager: Description["packageManager"] = "npm";
+  if (fieldPm) {
+    packageManager = fieldPm as Description["packageManager"];
+    reasons.packageManager = `package.json packageManager ${JSON.stringify(pkg.packageManager)}`;
+  } else if (fromLocks.length === 1) {
+    packageManager = fromLocks[0];
+    reasons.packageManager = `lockfile ${locks.find(([f, pm]) => pm === packageManager && has(f))![0]}`;
+  } else {
+    if (fromLocks.length > 1) packageManager = fromLocks[0];
+    uncertain.add("packageManager");
+    reasons.packageManager = fromLocks.length ? `several lockfiles (${fromLocks.join(", ")})` : "no lockfile; npm assumed";
+  }
+
+  // node
+  const running = Number(process.versions.node.split(".")[0]);
+  let node = String(Math.max(20, running));
+  const engines = pkg.engines?.node;
+  if (typeof engines === "string") {
+    const m = lowestNodeMajor(engines, 20);
+    if (m !== null) {
+      node = String(m);
+      reasons.node = `engines.node ${JSON.stringify(engines)}`;
+    } else {
+      uncertain.add("node");
+      reasons.node = `engines.node ${JSON.stringify(engines)} allows no Node >= 20 (the runtime needs 20.19+); used ${node}`;
+    }
+  } else {
+    uncertain.add("node");
+    reasons.node = `no engines.node; used the running Node ${running}`;
+  }
+
+  // build
+  const tsconfig = parseJsonc(read(path.join(dir, "tsconfig.json")) ?? "null");
+  const co = tsconfig?.compilerOptions ?? {};
+  const clean = (p: unknown) => (typeof p === "string" ? path.posix.normalize(p.replace(/\\/g, "/")).replace(/^\.\//, "").replace(/\/$/, "") : null);
+  const outDir = clean(co.outDir);
+  let build: Description["build"] = null;
+  if (pkg.scripts && typeof pkg.scripts.build === "string") {
+    build = { command: `${packageManager} run build`, output: outDir && outDir !== "." ? outDir : "dist" };
+    reasons.build = `scripts.build ${JSON.stringify(pkg.scripts.build)}; output ${outDir ? "tsconfig outDir" : "dist (default)"}`;
+  } else if (tsconfig) {
+    uncertain.add("build");
+    reasons.build = "tsconfig.json but no build script";
+  }
+
+  // app: candidates in order main, start script, common files
+  const start: string = typeof pkg.scripts?.start === "string" ? pkg.scripts.start : "";
+  const startFile = /\bnode\s+(?:--?[\w-]+(?:=\S+)?\s+)*([^\s;&|]+\.[cm]?[jt]s)\b/.exec(start)?.[1];
+  const cands = [typeof pkg.main === "string" ? pkg.main : null, startFile ?? null, ...COMMON]
+    .filter((c): c is string => !!c)
+    .map((c) => clean(c)!);
+  const rootDir = clean(co.rootDir);
+  const toOutput = (src: string): string => {
+    if (!SOURCE_EXT.test(src) || !build) return src;
+    let rel = src;
+    if (rootDir && rootDir !== "." && src.startsWith(rootDir + "/")) rel = src.slice(rootDir.length + 1);
+    else if (!rootDir && src.startsWith("src/")) rel = src.slice(4);
+    return `${build.output}/${rel}`.replace(/\.mts$/, ".mjs").replace(/\.cts$/, ".cjs").replace(/\.tsx?$/, ".js");
+  };
+  const fromOutput = (p: string): string[] => {
+    if (!build || !p.startsWith(build.output + "/")) return [];
+    const rel = p.slice(build.output.length + 1).replace(/\.[cm]?js$/, "");
+    const root = rootDir && rootDir !== "." ? rootDir : "src";
+    return [".ts", ".mts", ".tsx"].map((e) => `${root}/${rel}${e}`);
+  };
+  let app: string | null = null;
+  let appSource = "";
+  for (const c of cands) {
+    const files = has(c) ? [c] : fromOutput(c).filter(has);
+    for (const f of files) {
+      const text = read(path.join(dir, f)) ?? "";
+      const exp = detectExport(text);
+      if (exp === null) continue;
+      app = toOutput(f) + exp;
+      appSource = text;
+      reasons.app = `${f} exports ${exp || "default"}`;
+      break;
+    }
+    if (app) break;
+  }
+  if (!app) {
+    const first = cands.find((c) => has(c));
+    app = first ? toOutput(first) : "index.js";
+    uncertain.add("app");
+    reasons.app = first ? `${first} exports no app (the runtime needs an export)` : "no entry file found";
+  }
+
+  // port
+  const port = detectPort(appSource) ?? detectPort(start) ?? null;
+  reasons.port = port ? "found in the app source / start script" : "not found; 3000 assumed";
+  if (!port) uncertain.add("port");
+
+  const description = validateDescription(
+    { name, version, node, packageManager, app, build, port: port ?? 3000 },
+    pkgPath,
+  );
+  return { description, uncertain: [...uncertain], reasons };
+}

@@ -1,0 +1,88 @@
+/**
+ * Public types of the project description (`prodserver.config.ts`). The zod schema in
+ * ./schema.ts is the validator; these interfaces are the documented, typed face of it.
+ * Units: every duration is in seconds, sizes are nginx sizes (`16m`).
+ */
+
+/** Runtime settings for the web process (names as Gunicorn/runtime/settings.ts). All optional:
+ *  an unset setting is left to the runtime's default and not emitted as a flag. */
+export interface WebProcess {
+  /** Worker processes; `auto` = CPUs the cgroup quota allows (Gunicorn `workers`). */
+  workers?: number | "auto";
+  /** Heartbeat timeout, seconds (Gunicorn `timeout`). */
+  timeout?: number;
+  /** Drain time after SIGTERM, seconds (Gunicorn `graceful_timeout`); drives TimeoutStopSec etc. */
+  graceful_timeout?: number;
+  /** Keep-alive idle timeout, seconds (Gunicorn `keepalive`); nginx's upstream keepalive_timeout stays below it. */
+  keepalive?: number;
+  /** Extra bind addresses besides the generated one (`unix:/run/x.sock`, ...). */
+  bind?: string | string[];
+  backlog?: number;
+  accesslog?: string | null;
+  access_log_format?: string;
+  log_format?: "text" | "json";
+  errorlog?: string;
+  loglevel?: "debug" | "info" | "warning" | "error" | "critical";
+  proc_name?: string | null;
+  /** Containers to run in compose/swarm/k8s; default 1. */
+  replicas?: number;
+  /** Any other setting the runtime registry defines (validated by it). */
+  [setting: string]: unknown;
+}
+
+/** A non-web process type (`worker`, `jobs`): same image/host, no port, no nginx. */
+export interface OtherProcess {
+  /** Command line, split on spaces: `node dist/jobs.js`. */
+  command: string;
+  /** Containers to run in compose/swarm/k8s; default 1. */
+  replicas?: number;
+}
+
+/** What `defineConfig` accepts: fields with defaults may be omitted. */
+export interface DescriptionInput {
+  /** `[a-z0-9][a-z0-9._-]{0,62}`: image name, unit names, nginx upstream. */
+  name: string;
+  /** Image tag; default `latest`. */
+  version?: string;
+  /** Node major for `node:<node>-bookworm-slim`; default `"20"`. */
+  node?: string | number;
+  /** default `npm`. */
+  packageManager?: "npm" | "pnpm" | "yarn";
+  /** What `prodserver serve` loads: `module#export`, `module#factory()`, `module` (after build). */
+  app: string;
+  /** Build step, or null (default) when the app runs from its sources. `output` default `dist`. */
+  build?: { command: string; output?: string } | null;
+  /** Port the runtime binds in containers (0.0.0.0:port) and on hosts (127.0.0.1:port); default 3000. */
+  port?: number;
+  processes?: { web?: WebProcess } & { [type: string]: WebProcess | OtherProcess | undefined };
+  /** Health check, seconds; defaults path `/readyz`, interval 10, timeout 3, startPeriod 20, retries 3. */
+  health?: { path?: string; interval?: number; timeout?: number; startPeriod?: number; retries?: number };
+  deploy?: {
+    /** Numeric UID (= GID) in the image; default 1000. */
+    uid?: number;
+    /** User name in the image; default `node`. */
+    user?: string;
+    nginx?: { serverName?: string; listen?: number; clientMaxBodySize?: string; proxyReadTimeout?: number };
+    /** `workingDirectory` default `/srv/<name>`; `nodePath` default `/usr/bin/node`. */
+    systemd?: { user?: string; workingDirectory?: string; nodePath?: string };
+  };
+}
+
+/** A validated description: every default applied. */
+export interface Description {
+  name: string;
+  version: string;
+  node: string;
+  packageManager: "npm" | "pnpm" | "yarn";
+  app: string;
+  build: { command: string; output: string } | null;
+  port: number;
+  processes: { web: WebProcess } & { [type: string]: WebProcess | OtherProcess };
+  health: { path: string; interval: number; timeout: number; startPeriod: number; retries: number };
+  deploy: {
+    uid: number;
+    user: string;
+    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout: number };
+    systemd: { user: string; workingDirectory: string; nodePath: string };
+  };
+}

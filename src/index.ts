@@ -1,0 +1,6 @@
+/**
+ * prodserver's public API: `defineConfig` and the `Description` types for prodserver.config.ts,
+ * plus the description and generator functions the CLI is built from.
+ */
+export { defineConfig, validateDescription, loadDescription, detectProject, descriptionJsonSchema, renderDescriptionFile, DescriptionError } from "./description/index.js";
+export type { Description, DescriptionInput, WebProcess, OtherProcess, Detection, DescriptionFormat } from "./description/index.js";
