@@ -1,0 +1,109 @@
+/**
+ * Per-format escaping for generated files. Each function takes the value and the description
+ * field it came from; it returns text that the target format parses back to exactly that value,
+ * or throws {@link UnsafeValueError} naming the field — never an injectable or broken file.
+ * Sources: Dockerfile reference (JSON exec form, env substitution), nginx core docs (quoted
+ * strings, variables), systemd.syntax(7)/systemd.service(5) (quoting, `%` specifiers, `$`),
+ * POSIX shell quoting, YAML 1.2 double-quoted scalars.
+ */
+
+/** A value that cannot be written safely into a generated file; `field` is the description path. */
+export class UnsafeValueError extends Error {
+  constructor(
+    readonly field: string,
+    readonly format: string,
+    why: string,
+    value: unknown,
+  ) {
+    const shown = JSON.stringify(value) ?? String(value);
+    super(`${field}: cannot be written into ${format}: ${why} (value ${shown.length > 80 ? shown.slice(0, 77) + "..." : shown})`);
+    this.name = "UnsafeValueError";
+  }
+}
+
+const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/; // all C0 controls but TAB, plus DEL
+const MAX = 4096;
+
+function text(value: unknown, field: string, format: string): string {
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value !== "string") throw new UnsafeValueError(field, format, "expected a string or number", value);
+  if (value.length > MAX) throw new UnsafeValueError(field, format, `longer than ${MAX} characters`, value);
+  if (CONTROL.test(value) || value.includes("\t")) {
+    throw new UnsafeValueError(field, format, "contains a control character (newline, NUL, tab, ...)", value);
+  }
+  return value;
+}
+
+/** A string inside a Dockerfile JSON array (CMD/HEALTHCHECK exec form): JSON-quoted. Exec form has no
+ *  variable substitution, so `$` is literal; control characters are refused (a newline would end the line). */
+export function dockerJson(value: unknown, field: string): string {
+  return JSON.stringify(text(value, field, "a Dockerfile exec-form argument"));
+}
+
+/** A path in a Dockerfile COPY/WORKDIR (env substitution applies there): only `[A-Za-z0-9._@+/-]`. */
+export function dockerPath(value: unknown, field: string): string {
+  const v = text(value, field, "a Dockerfile path");
+  if (!/^[A-Za-z0-9._@+/-]+$/.test(v)) throw new UnsafeValueError(field, "a Dockerfile path", "only A-Z a-z 0-9 . _ @ + / - are allowed", v);
+  return v;
+}
+
+/** A whole shell command line for a Dockerfile `RUN` (the user's own command, e.g. build.command):
+ *  one line, no trailing backslash (it would continue into the next instruction). */
+export function dockerRun(value: unknown, field: string): string {
+  const v = text(value, field, "a Dockerfile RUN line");
+  if (/\\$/.test(v) || !v.trim()) throw new UnsafeValueError(field, "a Dockerfile RUN line", "empty or ends with a backslash", v);
+  return v;
+}
+
+/** A single shell word, POSIX single-quoted when it has anything but `[A-Za-z0-9._/:=@%+,-]`. */
+export function shellWord(value: unknown, field: string): string {
+  const v = text(value, field, "a shell word");
+  if (v !== "" && /^[A-Za-z0-9._/:=@%+,-]+$/.test(v)) return v;
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** An nginx directive argument: bare when `[A-Za-z0-9._*:/~^-]`, else double-quoted. `$` (variable
+ *  interpolation), `"` and `\` are refused: nginx has no way to write a literal `$` in most directives. */
+export function nginxString(value: unknown, field: string): string {
+  const v = text(value, field, "an nginx value");
+  if (v !== "" && /^[A-Za-z0-9._*:/~^-]+$/.test(v)) return v;
+  if (/[$"\\]/.test(v)) throw new UnsafeValueError(field, "an nginx value", "$, \" and \\ cannot be written literally", v);
+  return `"${v}"`;
+}
+
+/** A plain systemd setting value (User=, WorkingDirectory=, Description=): `%` doubled (specifiers),
+ *  no control characters, no leading/trailing space, no trailing backslash (line continuation). */
+export function systemdValue(value: unknown, field: string): string {
+  const v = text(value, field, "a systemd value");
+  if (v !== v.trim() || /\\$/.test(v)) {
+    throw new UnsafeValueError(field, "a systemd value", "leading/trailing space or a trailing backslash", v);
+  }
+  return v.replace(/%/g, "%%");
+}
+
+/** One argument of a systemd command line (ExecStart=): bare when `[A-Za-z0-9._/:=@+,-]`, else
+ *  double-quoted with `\` and `"` backslash-escaped; `%` → `%%` (specifiers) and `$` → `$$`
+ *  (environment expansion) either way. */
+export function systemdArg(value: unknown, field: string): string {
+  const v = text(value, field, "a systemd command-line argument");
+  const esc = v.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  if (v !== "" && /^[A-Za-z0-9._/:=@+,#-]+$/.test(v)) return esc;
+  return `"${esc.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/** A YAML scalar: a JSON double-quoted string (valid YAML 1.2) for strings, bare for numbers. */
+export function yamlScalar(value: unknown, field: string): string {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new UnsafeValueError(field, "YAML", "not a finite number", value);
+    return String(value);
+  }
+  return JSON.stringify(text(value, field, "a YAML scalar"));
+}
+
+/** An integer within [min, max] (ports, UIDs, counts); anything else throws naming the field. */
+export function integer(value: unknown, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): string {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new UnsafeValueError(field, "a generated file", `expected an integer ${min}-${max}`, value);
+  }
+  return String(value);
+}

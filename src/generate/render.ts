@@ -1,0 +1,193 @@
+/**
+ * Render the deploy files from a description with the Handlebars templates in `templates/`
+ * (strict: a missing variable throws; noEscape: no HTML escaping — every value goes through a
+ * per-format helper from ./escape.ts instead, which throws naming the description field).
+ *
+ * Helpers take a *path* into the render context (`"d.deploy.nginx.serverName"`, `"x.dockerCmd"`):
+ * `d` is the Description, `x` the Derived values, `pm` the package-manager commands. For `d.*` the
+ * field named in errors is the path without `d.`; derived lists carry their own field names.
+ */
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
+import Handlebars from "handlebars";
+import type { Description } from "../description/types.js";
+import { validateDescription } from "../description/validate.js";
+import { derive, HEADER, type Derived, type Sourced } from "./derive.js";
+import * as esc from "./escape.js";
+
+/** The templates folder shipped with the package (dist/src/generate → ../../../templates). */
+export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
+
+/** What `renderFiles` can produce; `all` = every target. */
+export const TARGETS = ["dockerfile", "dockerignore", "nginx", "systemd"] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** A rendered file: `path` relative to the app folder, POSIX separators. */
+export interface RenderedFile {
+  path: string;
+  content: string;
+}
+
+export interface RenderOptions {
+  /** Targets to render; default all. Unknown names throw. */
+  targets?: Array<Target | "all">;
+}
+
+/** Package-manager specific Dockerfile lines (fixed strings, no user input). */
+interface PmCommands {
+  setup: string | null;
+  manifests: string;
+  prodInstall: string;
+  devInstall: string;
+}
+
+function pmCommands(d: Description, offline: boolean): PmCommands {
+  const corepack =
+    Number(d.node) >= 25
+      ? "ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0\nRUN npm install -g corepack --no-audit --no-fund && corepack enable"
+      : "ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0\nRUN corepack enable";
+  if (offline && d.packageManager !== "npm") {
+    throw new esc.UnsafeValueError("packageManager", "an offline build", "the offline npm cache needs packageManager npm", d.packageManager);
+  }
+  switch (d.packageManager) {
+    case "pnpm":
+      return {
+        setup: corepack,
+        manifests: "package.json pnpm-lock.yaml pnpm-workspace.yaml* .npmrc*",
+        prodInstall: "pnpm install --frozen-lockfile --prod",
+        devInstall: "pnpm install --frozen-lockfile --production=false",
+      };
+    case "yarn":
+      return {
+        setup: corepack,
+        manifests: "package.json yarn.lock .yarnrc* .npmrc*",
+        prodInstall: "yarn install --frozen-lockfile --production=true",
+        devInstall: "yarn install --frozen-lockfile --production=false",
+      };
+    default: {
+      const ci = offline ? "npm ci --offline --cache /tmp/npm-cache --no-audit --no-fund" : "npm ci --no-audit --no-fund";
+      return {
+        setup: null,
+        manifests: "package*.json npm-shrinkwrap.json* .npmrc*",
+        prodInstall: `${ci} --omit=dev`,
+        devInstall: `${ci} --include=dev`,
+      };
+    }
+  }
+}
+
+/** Resolve `path` ("d.port") in the root context; strict like Handlebars: missing → Error. */
+function lookup(root: Record<string, unknown>, p: string): unknown {
+  let cur: unknown = root;
+  for (const k of p.split(".")) {
+    if (cur === null || typeof cur !== "object" || !(k in (cur as object))) {
+      throw new Error(`template: "${p}" is not defined in the render context`);
+    }
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+const fieldOf = (p: string, override: unknown) => (typeof override === "string" ? override : p.replace(/^d\./, ""));
+
+/** A Handlebars environment with our helpers. Each helper: `{{helper "path" ["field override"]}}`. */
+function environment(): typeof Handlebars {
+  const hb = Handlebars.create();
+  const scalar = (fn: (v: unknown, field: string) => string) =>
+    function (this: unknown, p: string, ...rest: unknown[]) {
+      const options = rest.pop() as Handlebars.HelperOptions;
+      return fn(lookup(options.data.root, p), fieldOf(p, rest[0]));
+    };
+  const list = (fn: (items: Sourced[]) => string) =>
+    function (this: unknown, p: string, options: Handlebars.HelperOptions) {
+      const v = lookup(options.data.root, p);
+      if (!Array.isArray(v)) throw new Error(`template: "${p}" is not a list`);
+      return fn(v as Sourced[]);
+    };
+  hb.registerHelper({
+    docker_path: scalar(esc.dockerPath),
+    docker_run: scalar(esc.dockerRun),
+    nginx: scalar(esc.nginxString),
+    systemd: scalar(esc.systemdValue),
+    shell: scalar(esc.shellWord),
+    yaml: scalar(esc.yamlScalar),
+    int: scalar((v, f) => esc.integer(v, f)),
+    num: scalar((v, f) => {
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new esc.UnsafeValueError(f, "a generated file", "expected a number >= 0", v);
+      return String(v);
+    }),
+    docker_args: list((items) => `[${items.map((i) => esc.dockerJson(i.value, i.field)).join(", ")}]`),
+    systemd_args: list((items) => items.map((i) => esc.systemdArg(i.value, i.field)).join(" ")),
+    systemd_lines: function (p: string, key: string, options: Handlebars.HelperOptions) {
+      const v = lookup(options.data.root, p);
+      if (!Array.isArray(v)) throw new Error(`template: "${p}" is not a list`);
+      return (v as Sourced[]).map((i) => `${key}=${esc.systemdValue(i.value, i.field)}\n`).join("");
+    },
+    yaml_args: list((items) => `[${items.map((i) => esc.yamlScalar(i.value, i.field)).join(", ")}]`),
+  });
+  for (const f of fs.readdirSync(TEMPLATES_DIR)) {
+    const m = /^_(.+)\.hbs$/.exec(f);
+    if (m) hb.registerPartial(m[1], fs.readFileSync(`${TEMPLATES_DIR}/${f}`, "utf8"));
+  }
+  return hb;
+}
+
+const cache = new Map<string, Handlebars.TemplateDelegate>();
+
+/** Render `templates/<name>.hbs` against `context` (strict). Throws on a missing variable/template. */
+export function renderTemplate(name: string, context: Record<string, unknown>): string {
+  let t = cache.get(name);
+  if (!t) {
+    const source = fs.readFileSync(new URL(`${name}.hbs`, `file://${TEMPLATES_DIR}`), "utf8");
+    t = environment().compile(source, { strict: true, noEscape: true });
+    cache.set(name, t);
+  }
+  return t(context).replace(/\n{3,}/g, "\n\n");
+}
+
+/** The render context shared by every template. */
+export function renderContext(d: Description, opts: { offlineNpmCache?: boolean } = {}): Record<string, unknown> {
+  const x: Derived = derive(d);
+  return { d, x, pm: pmCommands(d, !!opts.offlineNpmCache), offline: !!opts.offlineNpmCache, header: HEADER };
+}
+
+/**
+ * The Dockerfile for `description` (see the Dockerfile contract in the contracts file).
+ * @param opts.offlineNpmCache render the offline variant (npm only): `COPY .prodserver/npm-cache
+ *   /tmp/npm-cache` and `npm ci --offline --cache /tmp/npm-cache`.
+ * @throws DescriptionError for an invalid description; UnsafeValueError naming the field.
+ */
+export function renderDockerfile(description: Description, opts: { offlineNpmCache?: boolean } = {}): string {
+  const d = validateDescription(description);
+  return renderTemplate("Dockerfile", renderContext(d, opts));
+}
+
+/**
+ * Render the deploy files: `Dockerfile`, `.dockerignore`, `deploy/nginx/<name>.conf`,
+ * `deploy/systemd/<name>.service` + `<name>.socket` (+ `<name>-<type>.service` per other process
+ * type), `compose.yaml`. Paths are relative to the app folder.
+ * @throws DescriptionError (invalid description), UnsafeValueError (a value that cannot be
+ *   written safely; names the field), Error for an unknown target.
+ */
+export function renderFiles(description: Description, opts: RenderOptions = {}): RenderedFile[] {
+  const d = validateDescription(description);
+  const wanted = new Set<string>(opts.targets?.length ? opts.targets : ["all"]);
+  for (const t of wanted) if (t !== "all" && !(TARGETS as readonly string[]).includes(t)) {
+    throw new Error(`unknown target ${JSON.stringify(t)}; expected one of ${TARGETS.join(", ")}, all`);
+  }
+  const on = (t: Target) => wanted.has("all") || wanted.has(t);
+  const ctx = renderContext(d);
+  const x = ctx.x as Derived;
+  const files: RenderedFile[] = [];
+  if (on("dockerfile")) files.push({ path: "Dockerfile", content: renderTemplate("Dockerfile", ctx) });
+  if (on("dockerignore")) files.push({ path: ".dockerignore", content: renderTemplate("dockerignore", ctx) });
+  if (on("nginx")) files.push({ path: `deploy/nginx/${d.name}.conf`, content: renderTemplate("nginx.conf", ctx) });
+  if (on("systemd")) {
+    files.push({ path: `deploy/systemd/${d.name}.service`, content: renderTemplate("systemd.service", ctx) });
+    files.push({ path: `deploy/systemd/${d.name}.socket`, content: renderTemplate("systemd.socket", ctx) });
+    for (const p of x.others) {
+      files.push({ path: `deploy/systemd/${p.unit}.service`, content: renderTemplate("systemd-process.service", { ...ctx, p }) });
+    }
+  }
+  return files;
+}
