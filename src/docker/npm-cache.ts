@@ -91,6 +91,8 @@ export async function fillNpmCache(dir: string, opts: FillNpmCacheOptions = {}):
     await fs.writeFile(path.join(project, "package.json"), pkg);
     await fs.writeFile(path.join(project, path.basename(lockfile)), lock);
     const cache = path.join(scratch, "cache");
+    // A project without dependencies downloads nothing; the cache dir must exist all the same.
+    await fs.mkdir(path.join(cache, "_cacache"), { recursive: true });
     const r = await execa(
       opts.npm ?? "npm",
       ["ci", "--ignore-scripts", "--include=dev", "--include=optional", "--cache", cache, "--no-audit", "--no-fund", "--loglevel=error"],
