@@ -85,6 +85,7 @@ export async function listContextFiles(dir: string): Promise<string[]> {
  * Creates the build context for `docker build` as a tar stream (uncompressed).
  *
  * Shape of the archive: the app files from {@link listContextFiles}, `Dockerfile` (= `opts.dockerfile`),
+ * `.dockerignore` (the app's, plus `!` exceptions for the two `.prodserver/` paths below),
  * `.prodserver/runtime/prodserver.mjs` (= `opts.runtimeBundle`, mode 0644) and, when
  * `opts.offlineNpmCache` is set, that directory's contents under `.prodserver/npm-cache/`.
  * Generated entries get a fixed mtime (epoch) so the classic builder's cache sees identical content.
@@ -112,9 +113,20 @@ export async function createBuildContext(dir: string, opts: BuildContextOptions)
   const root = path.resolve(dir);
   const files = await listContextFiles(root);
   const fixed = new Date(0);
+  // `.dockerignore` goes in with exceptions for what we add: BuildKit (unlike the classic builder,
+  // which leaves filtering to the client) applies it to the context it receives, and a generated
+  // `.prodserver/` exclusion would otherwise hide the runtime and the npm cache from COPY.
+  const ignoreIndex = files.indexOf(".dockerignore");
+  if (ignoreIndex >= 0) files.splice(ignoreIndex, 1);
+  const userIgnore = ignoreIndex >= 0 ? await fs.readFile(path.join(root, ".dockerignore"), "utf8") : "";
+  const dockerignoreText =
+    `${userIgnore}${userIgnore && !userIgnore.endsWith("\n") ? "\n" : ""}` +
+    `# added by prodserver build: files prodserver puts into the build context\n!${CONTEXT_RUNTIME_PATH}\n` +
+    (opts.offlineNpmCache !== undefined ? `!${CONTEXT_NPM_CACHE_PATH}\n` : "");
 
   const addGenerated = (pack: tarfs.Pack): void => {
     pack.entry({ name: "Dockerfile", mode: 0o644, mtime: fixed }, opts.dockerfile);
+    pack.entry({ name: ".dockerignore", mode: 0o644, mtime: fixed }, dockerignoreText);
     pack.entry({ name: CONTEXT_RUNTIME_PATH, mode: 0o644, mtime: fixed }, bundle);
     pack.finalize();
   };

@@ -23,8 +23,8 @@ export interface SmokeOptions {
   healthPath: string;
   /** Seconds the runtime may take to drain after SIGTERM (`processes.web.graceful_timeout`). */
   gracefulTimeout: number;
-  /** Expected worker count (`processes.web.workers`). */
-  workers: number;
+  /** Expected worker count (`processes.web.workers`); `"auto"` = at least one (it depends on the host's CPUs). */
+  workers: number | "auto";
   /** App paths to GET from the host, each expecting 2xx (default `["/"]`). */
   paths?: string[];
   /** Build time in seconds, carried into the report. */
@@ -46,13 +46,18 @@ export interface SmokeReport {
   logs?: { stdout: string; stderr: string };
 }
 
-/** Maps a project description (see src/description) to {@link SmokeOptions}. */
+/**
+ * Maps a project description (see src/description) to {@link SmokeOptions}. Unset settings take
+ * the runtime's defaults (runtime/settings.ts): workers 1 (no WEB_CONCURRENCY in the image),
+ * graceful_timeout 30 s.
+ */
 export function smokeOptionsFrom(d: {
   port: number;
   health: { path: string };
-  processes: { web: { workers: number; graceful_timeout: number } };
+  processes: { web: { workers?: number | "auto"; graceful_timeout?: number } };
 }): SmokeOptions {
-  return { port: d.port, healthPath: d.health.path, gracefulTimeout: d.processes.web.graceful_timeout, workers: d.processes.web.workers };
+  const web = d.processes.web;
+  return { port: d.port, healthPath: d.health.path, gracefulTimeout: web.graceful_timeout ?? 30, workers: web.workers ?? 1 };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -73,7 +78,9 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
   if (!Number.isInteger(opts?.port) || opts.port < 1 || opts.port > 65535) throw new Error("smokeTest: opts.port must be an integer 1..65535");
   if (typeof opts.healthPath !== "string" || !opts.healthPath.startsWith("/")) throw new Error("smokeTest: opts.healthPath must start with /");
   if (!(opts.gracefulTimeout >= 0)) throw new Error("smokeTest: opts.gracefulTimeout must be seconds >= 0");
-  if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error("smokeTest: opts.workers must be an integer >= 1");
+  if (opts.workers !== "auto" && (!Number.isInteger(opts.workers) || opts.workers < 1)) {
+    throw new Error('smokeTest: opts.workers must be an integer >= 1 or "auto"');
+  }
   const started = performance.now();
   const info = await docker.getImage(imageRef).inspect().catch((e: Error) => {
     throw new Error(`smokeTest: image ${imageRef} not found (${e.message})`);
@@ -174,7 +181,9 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
       for (;;) {
         const rows = await listProcesses(c);
         const n = countRuntimeProcesses(rows);
-        if (n.arbiters === 1 && n.workers === opts.workers) return `1 arbiter, ${n.workers} workers`;
+        if (n.arbiters === 1 && (opts.workers === "auto" ? n.workers >= 1 : n.workers === opts.workers)) {
+          return `1 arbiter, ${n.workers} workers`;
+        }
         if (performance.now() > deadline) {
           throw new Error(`expected 1 arbiter and ${opts.workers} workers, saw ${n.arbiters} and ${n.workers}: ${rows.map((r) => r.args).join(" | ")}`);
         }
