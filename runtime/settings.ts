@@ -37,6 +37,12 @@ export interface Setting<T = unknown> {
   readonly short?: string;
   /** Environment variable read for this setting (besides PRODSERVER_CMD_ARGS), e.g. `WEB_CONCURRENCY`. */
   readonly env?: readonly string[];
+  /**
+   * The raw value the environment layer contributes (config precedence: defaults < config file <
+   * env < argv), or undefined when the environment says nothing. Defaults to the first set
+   * variable of `env`. `bind` uses it to turn `PORT=3000` into `0.0.0.0:3000`.
+   */
+  readonly fromEnv?: (env: NodeJS.ProcessEnv) => unknown;
   readonly type: SettingType;
   /** For `enum`: the allowed values. */
   readonly choices?: readonly string[];
@@ -225,9 +231,9 @@ function binds(value: unknown, source: string): string[] {
 // ---------------------------------------------------------------------------------- the registry
 
 /** Define a setting; `validate` is built by `mk(name)` so errors always name the setting. */
-function def<T>(
-  s: Omit<Setting<T>, "validate"> & { validate: (name: string) => (v: unknown, source: string) => T },
-): Setting<T> {
+function def<T, N extends string>(
+  s: Omit<Setting<T>, "validate" | "name"> & { name: N; validate: (name: string) => (v: unknown, source: string) => T },
+): Setting<T> & { readonly name: N } {
   return { ...s, validate: s.validate(s.name) };
 }
 
@@ -238,7 +244,19 @@ const port = (env: NodeJS.ProcessEnv) => (env.PORT && /^\d+$/.test(env.PORT) ? N
  * Names and semantics follow Gunicorn 26 (`gunicorn/config.py`) where Gunicorn has the setting.
  */
 export const SETTINGS = [
-  def<string | null>({
+  def<string | null, "config">({
+    name: "config",
+    section: "Config File",
+    flags: ["--config"],
+    short: "c",
+    type: "string",
+    default: null,
+    validate: (n) => str(n, { nullable: true, pattern: /\.(json|mjs|js)$/, what: "a .json, .mjs or .js file" }),
+    doc: "Settings file read before the environment and the command line: `.json` (an object of settings) or `.mjs` (`export default {...}` or `export const settings`).",
+    gunicorn: "config",
+    inDescription: false,
+  }),
+  def<string | null, "app">({
     name: "app",
     section: "App",
     flags: ["--app"],
@@ -248,7 +266,7 @@ export const SETTINGS = [
     doc: "The app to serve: `module#export`, `module#factory()` or `module` (default export). Also the positional argument.",
     gunicorn: "wsgi_app",
   }),
-  def<string[]>({
+  def<string[], "bind">({
     name: "bind",
     section: "Server Socket",
     flags: ["--bind"],
@@ -256,11 +274,13 @@ export const SETTINGS = [
     type: "list",
     default: (env) => [port(env) !== null ? `0.0.0.0:${port(env)}` : "127.0.0.1:8000"],
     defaultDoc: "`127.0.0.1:8000`, or `0.0.0.0:$PORT` when `PORT` is set",
+    env: ["PORT"],
+    fromEnv: (env) => (env.PORT !== undefined && env.PORT !== "" ? [`0.0.0.0:${env.PORT}`] : undefined),
     validate: () => binds,
     doc: "Address to listen on, repeatable: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`, `fd://N`.",
     gunicorn: "bind",
   }),
-  def<number>({
+  def<number, "backlog">({
     name: "backlog",
     section: "Server Socket",
     flags: ["--backlog"],
@@ -271,7 +291,7 @@ export const SETTINGS = [
     doc: "Maximum number of pending connections (listen(2) backlog).",
     gunicorn: "backlog",
   }),
-  def<number>({
+  def<number, "workers">({
     name: "workers",
     section: "Worker Processes",
     flags: ["--workers"],
@@ -285,7 +305,7 @@ export const SETTINGS = [
     doc: "Number of worker processes; `auto` = the CPUs the cgroup quota and affinity allow.",
     gunicorn: "workers",
   }),
-  def<number>({
+  def<number, "timeout">({
     name: "timeout",
     section: "Worker Processes",
     flags: ["--timeout"],
@@ -297,7 +317,7 @@ export const SETTINGS = [
     doc: "A worker whose event loop sends no heartbeat for this long is killed and replaced; 0 disables.",
     gunicorn: "timeout",
   }),
-  def<number>({
+  def<number, "graceful_timeout">({
     name: "graceful_timeout",
     section: "Worker Processes",
     flags: ["--graceful-timeout"],
@@ -308,7 +328,7 @@ export const SETTINGS = [
     doc: "After SIGTERM (or a reload/recycle), seconds workers get to finish in-flight requests before SIGKILL.",
     gunicorn: "graceful_timeout",
   }),
-  def<number>({
+  def<number, "keepalive">({
     name: "keepalive",
     section: "Worker Processes",
     flags: ["--keep-alive"],
@@ -319,7 +339,22 @@ export const SETTINGS = [
     doc: "Seconds to wait for the next request on a keep-alive connection (Node's keepAliveTimeout); 0 disables keep-alive.",
     gunicorn: "keepalive",
   }),
-  def<string | null>({
+  def<number, "umask">({
+    name: "umask",
+    section: "Server Mechanics",
+    flags: ["--umask"],
+    short: "m",
+    type: "int",
+    unit: "octal mode",
+    default: 0,
+    validate: (n) => (value: unknown, source: string) => {
+      const v = typeof value === "string" && /^0[oO]?[0-7]+$/.test(value.trim()) ? parseInt(value.trim().replace(/^0[oO]?/, ""), 8) : value;
+      return intIn(0, 0o777)(n)(v, source);
+    },
+    doc: "Mask applied to the permissions of unix sockets the arbiter creates (0 = 0666, world-connectable; `0o007` = owner and group only). Octal as `0o022` or `022`.",
+    gunicorn: "umask",
+  }),
+  def<string | null, "accesslog">({
     name: "accesslog",
     section: "Logging",
     flags: ["--access-logfile"],
@@ -329,7 +364,7 @@ export const SETTINGS = [
     doc: "Access log file; `-` = stdout; unset = no access log.",
     gunicorn: "accesslog",
   }),
-  def<string>({
+  def<string, "access_log_format">({
     name: "access_log_format",
     section: "Logging",
     flags: ["--access-logformat"],
@@ -339,7 +374,7 @@ export const SETTINGS = [
     doc: "Access log line format, with Gunicorn's atoms (`%(h)s`, `%(r)s`, `%(s)s`, `%(D)s`, `%({header}i)s`, ...).",
     gunicorn: "access_log_format",
   }),
-  def<"text" | "json">({
+  def<"text" | "json", "log_format">({
     name: "log_format",
     section: "Logging",
     flags: ["--log-format"],
@@ -349,7 +384,7 @@ export const SETTINGS = [
     validate: (n) => oneOf(n, ["text", "json"] as const),
     doc: "Log line format for the access and error logs: `text`, or `json` (one object per line).",
   }),
-  def<string>({
+  def<string, "errorlog">({
     name: "errorlog",
     section: "Logging",
     flags: ["--error-logfile", "--log-file"],
@@ -359,7 +394,7 @@ export const SETTINGS = [
     doc: "Error log file; `-` = stderr.",
     gunicorn: "errorlog",
   }),
-  def<"debug" | "info" | "warning" | "error" | "critical">({
+  def<"debug" | "info" | "warning" | "error" | "critical", "loglevel">({
     name: "loglevel",
     section: "Logging",
     flags: ["--log-level"],
@@ -370,7 +405,7 @@ export const SETTINGS = [
     doc: "The granularity of error log output.",
     gunicorn: "loglevel",
   }),
-  def<string | null>({
+  def<string | null, "proc_name">({
     name: "proc_name",
     section: "Process Naming",
     flags: ["--name"],
@@ -381,7 +416,7 @@ export const SETTINGS = [
     doc: "Name shown in process titles: `prodserver: arbiter [NAME]`, `prodserver: worker [NAME]`.",
     gunicorn: "proc_name",
   }),
-  def<boolean>({
+  def<boolean, "check_config">({
     name: "check_config",
     section: "Debugging",
     flags: ["--check-config"],
@@ -392,7 +427,7 @@ export const SETTINGS = [
     gunicorn: "check_config",
     inDescription: false,
   }),
-  def<boolean>({
+  def<boolean, "print_config">({
     name: "print_config",
     section: "Debugging",
     flags: ["--print-config"],

@@ -1,0 +1,137 @@
+/**
+ * Load the app a worker serves, as Gunicorn's `util.import_app`: `module#export`,
+ * `module#factory()` (called and awaited), `module:export`, or `module` (the default export).
+ * The module is resolved against the working directory: a file path (`src/app.js`, also tried
+ * with `.js`/`.mjs`/`.cjs`/`/index.js`), else a package name resolved from the working directory.
+ *
+ * What the export may be (also what a factory may return):
+ * - a Node request listener `(req, res)` — Express app, `koa.callback()`, plain `node:http` handler;
+ *   recognised as a function declaring two or more parameters;
+ * - an object with `fetch(request)` — Hono, or any fetch-handler object;
+ * - a function `(request: Request) => Response | Promise<Response>` (one or zero parameters);
+ * - a Koa app (an object with `callback()`): its `callback()` is used.
+ * Fetch handlers are served through `@hono/node-server`'s `getRequestListener`.
+ */
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+
+/** A node:http request listener. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * The app could not be loaded: module missing, import threw, export missing or of the wrong
+ * kind, factory threw. `modulePath` is the resolved file (or the spec when it did not resolve);
+ * `cause` is the app's own error. Workers exit with code 4 (Gunicorn's APP_LOAD_ERROR).
+ */
+export class AppLoadError extends Error {
+  constructor(
+    readonly spec: string,
+    readonly modulePath: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${message} (app ${JSON.stringify(spec)}, module ${modulePath})`, options);
+    this.name = "AppLoadError";
+  }
+}
+
+/** Split an app spec into module, export name, and whether the export is a factory to call. */
+export function parseAppSpec(spec: string): { module: string; exportName: string; factory: boolean } {
+  const m = /^([^#:]+)(?:[#:]([A-Za-z_$][\w$]*)(\(\))?)?$/.exec(spec.trim());
+  if (!m) throw new AppLoadError(spec, spec, "expected module, module#export or module#factory()");
+  return { module: m[1], exportName: m[2] ?? "default", factory: Boolean(m[3]) };
+}
+
+/** Resolve the module part of a spec to an absolute file path, or null. */
+export function resolveAppModule(mod: string, cwd: string): string | null {
+  const base = path.resolve(cwd, mod);
+  for (const c of [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`, path.join(base, "index.js")]) {
+    try {
+      if (fs.statSync(c).isFile()) return c;
+    } catch {
+      /* try the next */
+    }
+  }
+  if (!mod.startsWith(".") && !path.isAbsolute(mod)) {
+    try {
+      return createRequire(path.join(cwd, "package.json")).resolve(mod);
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Turn what the module exported (or the factory returned) into a request listener, or null. */
+export function toListener(value: unknown): RequestListener | null {
+  if (typeof value === "function") {
+    if (value.length >= 2) return value as RequestListener;
+    const fn = value as (r: Request) => Response | Promise<Response>;
+    return getRequestListener((req) => fn(req), { overrideGlobalObjects: false }) as RequestListener;
+  }
+  if (value && typeof value === "object") {
+    const o = value as { fetch?: unknown; callback?: unknown };
+    if (typeof o.fetch === "function") {
+      const fetch = o.fetch.bind(value) as (r: Request) => Response | Promise<Response>;
+      return getRequestListener((req) => fetch(req), { overrideGlobalObjects: false }) as RequestListener;
+    }
+    if (typeof o.callback === "function") {
+      const cb = (o.callback as () => unknown).call(value);
+      if (typeof cb === "function") return cb as RequestListener;
+    }
+  }
+  return null;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "function") return `a function of ${v.length} parameter(s)`;
+  if (typeof v === "object") return `an object with keys ${Object.keys(v as object).slice(0, 8).join(", ") || "(none)"}`;
+  return `a ${typeof v}`;
+}
+
+/**
+ * Import the app and return its request listener.
+ * @throws AppLoadError (every failure: the message names the module path; `cause` is the app's error)
+ */
+export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ listener: RequestListener; modulePath: string }> {
+  const { module, exportName, factory } = parseAppSpec(spec);
+  const file = resolveAppModule(module, cwd);
+  if (!file) throw new AppLoadError(spec, path.resolve(cwd, module), `cannot find module ${JSON.stringify(module)} from ${cwd}`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (e) {
+    throw new AppLoadError(spec, file, `importing the app module failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+  if (!(exportName in mod)) {
+    const names = Object.keys(mod).join(", ") || "(none)";
+    throw new AppLoadError(spec, file, `the module has no export ${JSON.stringify(exportName)} (exports: ${names})`);
+  }
+  let value = mod[exportName];
+  // A CommonJS module imported from ESM: `module.exports = app` is the default export.
+  if (exportName === "default" && value && typeof value === "object" && "default" in (value as object) && toListener(value) === null) {
+    value = (value as { default: unknown }).default;
+  }
+  if (factory) {
+    if (typeof value !== "function") throw new AppLoadError(spec, file, `export ${JSON.stringify(exportName)} is ${describe(value)}, not a factory function`);
+    try {
+      value = await (value as () => unknown)();
+    } catch (e) {
+      throw new AppLoadError(spec, file, `the app factory ${exportName}() threw: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
+  }
+  const listener = toListener(value);
+  if (!listener) {
+    throw new AppLoadError(
+      spec,
+      file,
+      `export ${JSON.stringify(exportName)}${factory ? "()" : ""} is ${describe(value)}; expected a request listener (req, res), a { fetch } object, or a (request) => Response function`,
+    );
+  }
+  return { listener, modulePath: file };
+}

@@ -1,0 +1,378 @@
+/**
+ * The arbiter (Gunicorn's `arbiter.py`): owns the listening sockets, forks workers and keeps
+ * their number at `workers`, replaces the ones that die, kills the ones whose heartbeat is older
+ * than `timeout`, and handles the signals:
+ *
+ * | signal | action |
+ * |---|---|
+ * | TERM | graceful stop: workers drain; SIGKILL after `graceful_timeout`; exit 0 |
+ * | INT, QUIT | quick stop (workers get QUIT); a second INT during a graceful stop switches to quick |
+ * | HUP | reload: re-read the settings, start a new generation of workers, retire an old worker only for each new one that is ready; if the new code cannot boot, the old workers keep serving |
+ * | TTIN / TTOU | one worker more / less (never below 1) |
+ * | USR1 | reopen log files (and forward USR1 to the workers) |
+ *
+ * Workers are identified by pid; each carries its `age` (spawn order) and `generation` (reload
+ * count). A worker that exits with 3/4 before it ever became ready, while no worker has yet
+ * booted, halts the arbiter with that code (Gunicorn's HaltServer) — no crash loop at first boot.
+ * Later boot failures are retried with exponential back-off (0.5 s doubling to 30 s).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { bindAll, closeAll, type Listener } from "./listeners.js";
+import type { Logger } from "./log.js";
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "./protocol.js";
+import type { Settings } from "./settings.js";
+import { procName } from "./config.js";
+
+interface WorkerRec {
+  child: ChildProcess;
+  pid: number;
+  age: number;
+  generation: number;
+  spawned: number;
+  readyAt: number | null;
+  lastHb: number;
+  retiring: boolean;
+  recycling: boolean;
+  killed: boolean;
+  bootError?: Extract<FromWorker, { t: "boot-error" }>;
+}
+
+/** What the arbiter needs from its caller. */
+export interface ArbiterOptions {
+  /** The script a worker runs (`node ENTRY __worker`): dist/runtime/main.js or the bundle. */
+  entry: string;
+  settings: Settings;
+  listeners: Listener[];
+  log: Logger;
+  /** Re-resolve the settings (for HUP); throws on invalid configuration. */
+  reloadSettings: () => Promise<Settings>;
+  /** Reopen the arbiter's own log files (USR1). */
+  reopenLogs: () => void;
+}
+
+const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
+
+/** The pre-fork arbiter. `run()` resolves with the process exit code. */
+export class Arbiter {
+  private settings: Settings;
+  private listeners: Listener[];
+  private readonly log: Logger;
+  private readonly workers = new Map<number, WorkerRec>();
+  private target: number;
+  private generation = 0;
+  private age = 0;
+  private everBooted = false;
+  private stopping = false;
+  private bootFailures = 0;
+  private backoffUntil = 0;
+  private backoffTimer: NodeJS.Timeout | null = null;
+  private tick: NodeJS.Timeout | null = null;
+  private previous: { settings: Settings; listeners: Listener[] } | null = null;
+  private finish!: (code: number) => void;
+  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  constructor(private readonly opts: ArbiterOptions) {
+    this.settings = opts.settings;
+    this.listeners = opts.listeners;
+    this.log = opts.log;
+    this.target = opts.settings.workers;
+  }
+
+  /** Start the workers and supervise them until stopped; resolves with the exit code. */
+  run(): Promise<number> {
+    process.title = `prodserver: arbiter [${procName(this.settings)}]`;
+    const done = new Promise<number>((resolve) => (this.finish = resolve));
+    const on = (sig: NodeJS.Signals, fn: () => void) => {
+      const h = () => {
+        this.log.info(`Handling signal: ${sig.slice(3).toLowerCase()}`);
+        fn();
+      };
+      process.on(sig, h);
+      this.signalHandlers.push([sig, h]);
+    };
+    on("SIGTERM", () => void this.stop(true, 0));
+    on("SIGINT", () => void this.stop(false, 0));
+    on("SIGQUIT", () => void this.stop(false, 0));
+    on("SIGHUP", () => void this.reload());
+    on("SIGTTIN", () => this.scale(this.target + 1));
+    on("SIGTTOU", () => this.scale(this.target - 1));
+    on("SIGUSR1", () => this.reopen());
+    on("SIGWINCH", () => {});
+    this.tick = setInterval(() => this.murder(), 250);
+    this.manage();
+    return done;
+  }
+
+  /** The pids of the live workers (for tests and status). */
+  pids(): number[] {
+    return [...this.workers.keys()];
+  }
+
+  private spawn(): void {
+    const child = fork(this.opts.entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" });
+    const now = Date.now();
+    const rec: WorkerRec = {
+      child,
+      pid: child.pid ?? -1,
+      age: ++this.age,
+      generation: this.generation,
+      spawned: now,
+      readyAt: null,
+      lastHb: now,
+      retiring: false,
+      recycling: false,
+      killed: false,
+    };
+    if (rec.pid < 0) {
+      this.log.error("Could not fork a worker");
+      return;
+    }
+    this.workers.set(rec.pid, rec);
+    this.log.info(`Booting worker with pid: ${rec.pid}`);
+    child.on("message", (msg: FromWorker) => this.onMessage(rec, msg));
+    child.on("exit", (code, signal) => this.onExit(rec, code, signal));
+    child.on("error", (e) => this.log.error(`Worker ${rec.pid}: ${e.message}`));
+  }
+
+  private sendTo(rec: WorkerRec, msg: ToWorker, handle?: unknown): void {
+    try {
+      rec.child.send(msg, handle as never, (e) => e && this.log.debug(`IPC to ${rec.pid}: ${e.message}`));
+    } catch (e) {
+      this.log.debug(`IPC to ${rec.pid}: ${(e as Error).message}`);
+    }
+  }
+
+  private onMessage(rec: WorkerRec, msg: FromWorker): void {
+    rec.lastHb = Date.now();
+    switch (msg?.t) {
+      case "hello":
+        this.sendTo(rec, { t: "boot", settings: rec.generation === this.generation ? this.settings : this.previous?.settings ?? this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
+        this.listeners.forEach((l, index) => this.sendTo(rec, { t: "listener", index }, l.handle));
+        break;
+      case "ready":
+        rec.readyAt = Date.now();
+        this.everBooted = true;
+        this.bootFailures = 0;
+        this.log.debug(`Worker ${rec.pid} ready (generation ${rec.generation})`);
+        if (rec.generation === this.generation && this.previous && ![...this.workers.values()].some((w) => w.generation === this.generation && !w.readyAt)) {
+          this.log.info(`Reload complete: generation ${this.generation} serving`);
+          const old = this.previous;
+          this.previous = null;
+          if (old.listeners !== this.listeners) setTimeout(() => closeAll(old.listeners.filter((l) => !this.listeners.includes(l))), this.settings.graceful_timeout * 1000 + 1000).unref();
+        }
+        this.manage();
+        break;
+      case "boot-error":
+        rec.bootError = msg;
+        break;
+      case "recycle":
+        if (!rec.recycling && !rec.retiring) {
+          rec.recycling = true;
+          this.log.info(`Worker ${rec.pid} asks to be recycled (${msg.reason}); starting its replacement first`);
+          this.manage();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onExit(rec: WorkerRec, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(rec.pid);
+    if (this.stopping) {
+      if (this.workers.size === 0) this.stopWaiter?.();
+      return;
+    }
+    const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
+    const bootFailed = !rec.readyAt && (rec.bootError || code === WORKER_BOOT_ERROR || code === APP_LOAD_ERROR);
+    if (bootFailed) {
+      const exitCode = rec.bootError?.code ?? code ?? WORKER_BOOT_ERROR;
+      const what = exitCode === APP_LOAD_ERROR ? "App failed to load" : "Worker failed to boot";
+      const detail = rec.bootError ? `: ${rec.bootError.message}` : "";
+      this.log.error(`${what} (worker ${rec.pid})${detail}`, { stack: rec.bootError?.stack, module: rec.bootError?.module });
+      if (!this.everBooted) {
+        void this.halt(exitCode, `Reason: ${what}.`);
+        return;
+      }
+      if (rec.generation === this.generation && this.previous) {
+        this.rollback(`${what}${detail}`);
+        return;
+      }
+      this.bootFailures++;
+      const delay = Math.min(30, 0.5 * 2 ** (this.bootFailures - 1));
+      this.backoffUntil = Date.now() + delay * 1000;
+      this.log.warning(`Restarting the worker in ${delay}s (boot failure ${this.bootFailures} in a row)`);
+      if (this.backoffTimer) clearTimeout(this.backoffTimer);
+      this.backoffTimer = setTimeout(() => this.manage(), delay * 1000);
+      return;
+    }
+    if (!rec.retiring) this.log.warning(`Worker (pid:${rec.pid}) ${how}`);
+    else this.log.debug(`Worker (pid:${rec.pid}) ${how}`);
+    this.manage();
+  }
+
+  /** Keep the current generation at `target` workers; retire old-generation/recycling workers as replacements become ready. */
+  private manage(): void {
+    if (this.stopping) return;
+    const live = [...this.workers.values()].filter((w) => !w.retiring && !w.killed);
+    const good = live.filter((w) => w.generation === this.generation && !w.recycling);
+    const cands = live.filter((w) => w.generation !== this.generation || w.recycling).sort((a, b) => a.age - b.age);
+    if (good.length < this.target && Date.now() >= this.backoffUntil) {
+      for (let i = good.length; i < this.target; i++) this.spawn();
+    }
+    let excess = good.filter((w) => w.readyAt).length + cands.length - this.target;
+    for (const c of cands) {
+      if (excess <= 0) break;
+      this.retire(c);
+      excess--;
+    }
+    if (good.length > this.target) {
+      for (const w of good.sort((a, b) => a.age - b.age).slice(0, good.length - this.target)) this.retire(w);
+    }
+  }
+
+  private retire(w: WorkerRec): void {
+    w.retiring = true;
+    this.log.debug(`Retiring worker ${w.pid} (generation ${w.generation})`);
+    this.kill(w, "SIGTERM");
+    setTimeout(() => {
+      if (this.workers.has(w.pid)) {
+        this.log.warning(`Worker ${w.pid} did not stop within graceful_timeout; killing it`);
+        this.kill(w, "SIGKILL");
+      }
+    }, this.settings.graceful_timeout * 1000).unref();
+  }
+
+  private kill(w: WorkerRec, sig: NodeJS.Signals): void {
+    try {
+      process.kill(w.pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /** Heartbeat check (Gunicorn's murder_workers): SIGKILL a worker silent for longer than `timeout`. */
+  private murder(): void {
+    const t = this.settings.timeout;
+    if (t <= 0 || this.stopping) return;
+    const now = Date.now();
+    for (const w of this.workers.values()) {
+      if (w.killed || now - w.lastHb <= t * 1000) continue;
+      w.killed = true;
+      this.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${((now - w.lastHb) / 1000).toFixed(1)}s`);
+      this.kill(w, "SIGKILL");
+    }
+  }
+
+  private scale(n: number): void {
+    const next = Math.max(1, n);
+    if (next === this.target) return;
+    this.log.info(`Number of workers: ${this.target} -> ${next}`);
+    this.target = next;
+    this.manage();
+  }
+
+  private reopen(): void {
+    try {
+      this.opts.reopenLogs();
+    } catch (e) {
+      this.log.error(`Reopening log files failed: ${(e as Error).message}`);
+    }
+    for (const w of this.workers.values()) this.kill(w, "SIGUSR1");
+  }
+
+  /** HUP: new settings and a new generation; the old one is retired as the new one becomes ready. */
+  private async reload(): Promise<void> {
+    if (this.stopping) return;
+    if (this.previous) {
+      this.log.warning("Reload already in progress; ignoring HUP");
+      return;
+    }
+    let next: Settings;
+    try {
+      next = await this.opts.reloadSettings();
+    } catch (e) {
+      this.log.error(`Reload aborted, the configuration is invalid: ${(e as Error).message}`);
+      return;
+    }
+    let listeners = this.listeners;
+    if (JSON.stringify(next.bind) !== JSON.stringify(this.settings.bind)) {
+      try {
+        const keep = this.listeners.filter((l) => next.bind.includes(l.bind));
+        const fresh = await bindAll(next.bind.filter((b) => !keep.some((l) => l.bind === b)), next.umask);
+        listeners = [...keep, ...fresh];
+        for (const l of fresh) this.log.info(`Listening at: ${l.url} (${process.pid})`);
+      } catch (e) {
+        this.log.error(`Reload aborted: ${(e as Error).message}`);
+        return;
+      }
+    }
+    this.previous = { settings: this.settings, listeners: this.listeners };
+    this.settings = next;
+    this.listeners = listeners;
+    this.target = next.workers;
+    this.generation++;
+    this.log.info(`Reloading: starting generation ${this.generation} (${this.target} workers)`);
+    this.manage();
+  }
+
+  /** A new generation failed to boot: stop it, go back to the previous settings; old workers keep serving. */
+  private rollback(why: string): void {
+    const prev = this.previous!;
+    this.log.error(`Reload failed, keeping generation ${this.generation - 1} serving: ${why}`);
+    for (const w of this.workers.values()) {
+      if (w.generation === this.generation) {
+        w.retiring = true;
+        this.kill(w, "SIGQUIT");
+      }
+    }
+    const fresh = this.listeners.filter((l) => !prev.listeners.includes(l));
+    closeAll(fresh);
+    this.settings = prev.settings;
+    this.listeners = prev.listeners;
+    this.target = prev.settings.workers;
+    this.generation--;
+    this.previous = null;
+    this.manage();
+  }
+
+  private stopWaiter: (() => void) | null = null;
+
+  /** Stop all workers (TERM graceful, else QUIT), SIGKILL after graceful_timeout, close listeners, finish with `code`. */
+  async stop(graceful: boolean, code: number): Promise<void> {
+    if (this.stopping) {
+      if (!graceful) for (const w of this.workers.values()) this.kill(w, "SIGQUIT");
+      return;
+    }
+    this.stopping = true;
+    if (this.tick) clearInterval(this.tick);
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    for (const w of this.workers.values()) this.kill(w, graceful ? "SIGTERM" : "SIGQUIT");
+    const allGone = new Promise<void>((resolve) => {
+      this.stopWaiter = resolve;
+      if (this.workers.size === 0) resolve();
+    });
+    const limit = this.settings.graceful_timeout * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([allGone.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), limit)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const w of this.workers.values()) {
+        this.log.warning(`Worker ${w.pid} still running after graceful_timeout; sending SIGKILL`);
+        this.kill(w, "SIGKILL");
+      }
+      await Promise.race([allGone, new Promise((r) => setTimeout(r, 2000))]);
+    }
+    closeAll(this.listeners);
+    if (this.previous) closeAll(this.previous.listeners.filter((l) => !this.listeners.includes(l)));
+    for (const [sig, h] of this.signalHandlers) process.off(sig, h);
+    this.log.info("Shutting down: Master");
+    this.finish(code);
+  }
+
+  /** Gunicorn's halt(): stop everything quickly and exit with `code`. */
+  private async halt(code: number, reason: string): Promise<void> {
+    this.log.info(`Shutting down: ${reason}`);
+    await this.stop(false, code);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Settings resolution for `prodserver serve`, as Gunicorn's `Application.load_config`, with the
+ * precedence fixed by the contracts: defaults < config file < environment (`PRODSERVER_CMD_ARGS`,
+ * then each setting's own variable such as `PORT`, `WEB_CONCURRENCY`) < command line.
+ * (Gunicorn puts `PORT`/`WEB_CONCURRENCY` *below* the config file; we put them above it.)
+ *
+ * The command-line parser is generated from {@link SETTINGS} with `node:util` `parseArgs`.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { SETTINGS, SettingError, defaults, findSetting, type Setting, type Settings } from "./settings.js";
+
+/** Raised for command-line usage problems (unknown flag, missing value); main exits 1. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Split a string into words like a POSIX shell does for `PRODSERVER_CMD_ARGS` (Gunicorn uses
+ * `shlex.split` for `GUNICORN_CMD_ARGS`): whitespace separates words; single quotes keep
+ * everything literally; double quotes keep everything but `\\"`, `\\\\`, `\\$`, `` \\` `` escapes;
+ * a backslash outside quotes escapes the next character. No expansion of `$VAR`, globs or `~`.
+ * @throws UsageError on an unterminated quote or a trailing backslash.
+ */
+export function shellSplit(input: string): string[] {
+  const words: string[] = [];
+  let cur = "";
+  let inWord = false;
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new UsageError(`PRODSERVER_CMD_ARGS: ${why} in ${JSON.stringify(input)}`);
+  };
+  while (i < input.length) {
+    const c = input[i];
+    if (c === "'") {
+      const end = input.indexOf("'", i + 1);
+      if (end === -1) fail("unterminated single quote");
+      cur += input.slice(i + 1, end);
+      inWord = true;
+      i = end + 1;
+    } else if (c === '"') {
+      inWord = true;
+      i++;
+      for (;;) {
+        if (i >= input.length) fail("unterminated double quote");
+        const d = input[i];
+        if (d === '"') {
+          i++;
+          break;
+        }
+        if (d === "\\" && i + 1 < input.length && '"\\$`\n'.includes(input[i + 1])) {
+          if (input[i + 1] !== "\n") cur += input[i + 1];
+          i += 2;
+          continue;
+        }
+        cur += d;
+        i++;
+      }
+    } else if (c === "\\") {
+      if (i + 1 >= input.length) fail("trailing backslash");
+      if (input[i + 1] !== "\n") {
+        cur += input[i + 1];
+        inWord = true;
+      }
+      i += 2;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = "";
+      inWord = false;
+      i++;
+    } else {
+      cur += c;
+      inWord = true;
+      i++;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** parseArgs options generated from SETTINGS, plus a map from option name to setting name. */
+export function cliOptions(): { options: Options; owner: Map<string, string> } {
+  const options: Options = {};
+  const owner = new Map<string, string>();
+  for (const s of SETTINGS as readonly Setting[]) {
+    s.flags.forEach((flag, i) => {
+      const key = flag.replace(/^--/, "");
+      options[key] = {
+        type: s.type === "boolean" ? "boolean" : "string",
+        multiple: s.type === "list",
+        ...(i === 0 && s.short ? { short: s.short } : {}),
+      };
+      owner.set(key, s.name);
+    });
+  }
+  return { options, owner };
+}
+
+/** Raw (unvalidated) setting values from an argument vector, keyed by setting name. */
+export function parseArgv(args: string[], what: string): Record<string, unknown> {
+  const { options, owner } = cliOptions();
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed.values)) {
+    if (value !== undefined) out[owner.get(key)!] = value;
+  }
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`${what}: expected at most one APP argument, got ${parsed.positionals.map((p) => JSON.stringify(p)).join(" ")}`);
+  }
+  if (parsed.positionals.length === 1) {
+    if (out.app !== undefined) throw new UsageError(`${what}: the app is given both as --app and as an argument`);
+    out.app = parsed.positionals[0];
+  }
+  return out;
+}
+
+/**
+ * Read a config file: `.json` holds an object of settings; `.mjs`/`.js` exports them as the
+ * default export or as `export const settings`. Keys are setting names (snake_case).
+ * @throws SettingError naming `config` when the file is missing or malformed, or the unknown key.
+ */
+export async function readConfigFile(file: string, cwd: string): Promise<{ path: string; values: Record<string, unknown> }> {
+  const abs = path.resolve(cwd, file);
+  if (!fs.existsSync(abs)) throw new SettingError("config", file, `no such file: ${abs}`);
+  let raw: unknown;
+  try {
+    if (abs.endsWith(".json")) {
+      raw = JSON.parse(fs.readFileSync(abs, "utf8"));
+    } else {
+      const mod = await import(pathToFileURL(abs).href + `?t=${Date.now()}`);
+      raw = mod.settings ?? mod.default;
+    }
+  } catch (e) {
+    throw new SettingError("config", abs, `cannot be read: ${(e as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new SettingError("config", abs, "expected an object of settings (a JSON object, or `export default { ... }`)");
+  }
+  for (const key of Object.keys(raw)) {
+    const s = findSetting(key);
+    if (!s) throw new SettingError(key, abs, "unknown setting");
+    if (key === "config") throw new SettingError(key, abs, "cannot be set inside a config file");
+  }
+  return { path: abs, values: raw as Record<string, unknown> };
+}
+
+/** What {@link resolveSettings} returns: the settings, and where each came from. */
+export interface Resolved {
+  settings: Settings;
+  /** Setting name -> source (`default`, the config file path, `PRODSERVER_CMD_ARGS`, `env PORT`, `command line`). */
+  sources: Record<string, string>;
+}
+
+/**
+ * Resolve the settings for `serve` from `args` (after the subcommand), `env` and `cwd`.
+ * Precedence: defaults < config file (`--config`, from argv or PRODSERVER_CMD_ARGS) < env < argv.
+ * @throws UsageError for bad flags; SettingError (naming the setting and source) for bad values.
+ */
+export async function resolveSettings(args: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<Resolved> {
+  const fromArgv = parseArgv(args, "command line");
+  const fromCmdArgs = env.PRODSERVER_CMD_ARGS ? parseArgv(shellSplit(env.PRODSERVER_CMD_ARGS), "PRODSERVER_CMD_ARGS") : {};
+  const out = defaults(env) as Record<string, unknown>;
+  const sources: Record<string, string> = {};
+  for (const k of Object.keys(out)) sources[k] = "default";
+  const apply = (values: Record<string, unknown>, source: string) => {
+    for (const [name, value] of Object.entries(values)) {
+      const s = findSetting(name);
+      if (!s) throw new SettingError(name, source, "unknown setting");
+      out[name] = s.validate(value, source);
+      sources[name] = source;
+    }
+  };
+  const configName = (fromArgv.config ?? fromCmdArgs.config) as string | undefined;
+  if (configName) {
+    const file = await readConfigFile(configName, cwd);
+    apply(file.values, file.path);
+    out.config = file.path;
+    sources.config = fromArgv.config ? "command line" : "PRODSERVER_CMD_ARGS";
+  }
+  // The environment layer: each setting's own variable (PORT, WEB_CONCURRENCY), then the more
+  // explicit PRODSERVER_CMD_ARGS on top (as GUNICORN_CMD_ARGS beats WEB_CONCURRENCY in Gunicorn).
+  for (const s of SETTINGS as readonly Setting[]) {
+    if (!s.env) continue;
+    const raw = s.fromEnv ? s.fromEnv(env) : s.env.map((v) => env[v]).find((v) => v !== undefined && v !== "");
+    if (raw === undefined) continue;
+    const name = s.env.find((v) => env[v] !== undefined) ?? s.env[0];
+    out[s.name] = s.validate(raw, `env ${name}`);
+    sources[s.name] = `env ${name}`;
+  }
+  apply(fromCmdArgs, "PRODSERVER_CMD_ARGS");
+  apply(fromArgv, "command line");
+  // Validate defaults too (cheap, and catches a default computed from a bad environment).
+  for (const s of SETTINGS as readonly Setting[]) {
+    if (sources[s.name] === "default") out[s.name] = s.validate(out[s.name], "default");
+  }
+  if (fromArgv.config) out.config = path.resolve(cwd, fromArgv.config as string);
+  return { settings: out as Settings, sources };
+}
+
+/** The process name shown in titles and logs: `proc_name`, else the app spec, else `prodserver`. */
+export function procName(s: Settings): string {
+  return s.proc_name ?? s.app ?? "prodserver";
+}

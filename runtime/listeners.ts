@@ -1,0 +1,159 @@
+/**
+ * Listening sockets, Gunicorn's model: the arbiter binds every address ONCE and keeps the socket
+ * for the whole life of the service; each worker receives a duplicate of the same socket (fd
+ * passing over the IPC channel) and calls listen()/accept() on it itself. The kernel hands each
+ * connection to one of the accepting workers; the arbiter never touches a connection.
+ *
+ * Why not node:cluster: with SCHED_RR the primary accepts every connection in its own event loop
+ * and ships it over IPC (one hop per connection, the primary a bottleneck); with SCHED_NONE the
+ * primary's SharedHandle (lib/internal/cluster/primary.js: `SharedHandle.prototype.remove`)
+ * *closes* the listening socket as soon as no worker holds it — a crash of the only worker drops
+ * the backlog, and a `:0` bind then comes back on another port. Here the arbiter keeps a
+ * bound-but-never-polled handle (net's `_createServerHandle`, the function cluster itself uses):
+ * the socket is in LISTEN state once a worker has called listen() and stays so while no worker
+ * runs (connections wait in the backlog for the replacement).
+ */
+import dns from "node:dns/promises";
+import fs from "node:fs";
+import net from "node:net";
+import util from "node:util";
+import { parseBind, type Bind } from "./settings.js";
+
+/** An opaque libuv TCP or Pipe handle (what net.Server keeps in `_handle`). */
+export type NativeHandle = { fd: number; close(cb?: () => void): void; getsockname?(out: Record<string, unknown>): number };
+
+type CreateServerHandle = (address: string | null, port: number | null, addressType: number | null, fd?: number, flags?: number) => NativeHandle | number;
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+
+/** One bound listener held by the arbiter. */
+export interface Listener {
+  /** The bind string as configured (`127.0.0.1:0`). */
+  readonly bind: string;
+  readonly spec: Bind;
+  /** What it really listens on, e.g. `http://127.0.0.1:43117` or `unix:/run/app.sock`. */
+  readonly url: string;
+  readonly handle: NativeHandle;
+}
+
+function fail(bind: string, why: string): never {
+  throw new Error(`bind ${bind}: ${why}`);
+}
+
+/**
+ * Bind one address (no listen() yet: workers do that). TCP host names are resolved first;
+ * a stale unix socket file is removed (a non-socket file there is an error), and the socket's
+ * permissions are `0o666 & ~umask`. `fd://N` adopts an inherited socket.
+ * @throws Error `bind ADDR: reason` (EADDRINUSE, EACCES, ...).
+ */
+export async function bindOne(bind: string, umask = 0): Promise<Listener> {
+  const spec = parseBind(bind);
+  if (spec.kind === "unix") {
+    try {
+      const st = fs.lstatSync(spec.path);
+      if (!st.isSocket()) fail(bind, `${spec.path} exists and is not a socket`);
+      fs.unlinkSync(spec.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    const h = createServerHandle(spec.path, -1, -1);
+    if (typeof h === "number") fail(bind, util.getSystemErrorName(h));
+    try {
+      fs.chmodSync(spec.path, 0o666 & ~umask);
+    } catch (e) {
+      fail(bind, `chmod: ${(e as Error).message}`);
+    }
+    return { bind, spec, url: `unix:${spec.path}`, handle: h };
+  }
+  if (spec.kind === "fd") {
+    let h: NativeHandle | number;
+    try {
+      h = createServerHandle(null, null, null, spec.fd);
+    } catch (e) {
+      fail(bind, `fd ${spec.fd} is not a socket (${(e as Error).message})`);
+    }
+    if (typeof h === "number") fail(bind, util.getSystemErrorName(h));
+    return { bind, spec, url: `fd://${spec.fd}`, handle: h, ...describeFd(h) };
+  }
+  let address = spec.host;
+  let family = net.isIP(address);
+  if (family === 0) {
+    try {
+      const r = await dns.lookup(address);
+      address = r.address;
+      family = r.family;
+    } catch (e) {
+      fail(bind, `cannot resolve ${spec.host}: ${(e as Error).message}`);
+    }
+  }
+  const h = createServerHandle(address, spec.port, family);
+  if (typeof h === "number") fail(bind, util.getSystemErrorName(h));
+  const out: Record<string, unknown> = {};
+  h.getsockname?.(out);
+  const port = typeof out.port === "number" ? out.port : spec.port;
+  const host = family === 6 ? `[${address}]` : address;
+  return { bind, spec, url: `http://${host}:${port}`, handle: h };
+}
+
+function describeFd(h: NativeHandle): { url?: string } {
+  const out: Record<string, unknown> = {};
+  if (h.getsockname && h.getsockname(out) === 0 && typeof out.port === "number") {
+    const a = String(out.address);
+    return { url: `http://${a.includes(":") ? `[${a}]` : a}:${out.port}` };
+  }
+  return {};
+}
+
+/** Bind every address; on failure, close what was bound and rethrow. */
+export async function bindAll(binds: readonly string[], umask = 0): Promise<Listener[]> {
+  const out: Listener[] = [];
+  try {
+    for (const b of binds) out.push(await bindOne(b, umask));
+  } catch (e) {
+    closeAll(out);
+    throw e;
+  }
+  return out;
+}
+
+/**
+ * Close the arbiter's handles; unlink unix socket files it created (not `fd://` ones, which
+ * belong to whoever passed them, e.g. systemd), unless `keepFiles` (re-exec hand-over).
+ */
+export function closeAll(listeners: readonly Listener[], keepFiles = false): void {
+  for (const l of listeners) {
+    try {
+      l.handle.close();
+    } catch {
+      /* already closed */
+    }
+    if (l.spec.kind === "unix" && !keepFiles) {
+      try {
+        fs.unlinkSync(l.spec.path);
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}
+
+/**
+ * Worker side: start accepting on a handle received from the arbiter. A TCP handle is adopted
+ * directly; a Pipe (unix socket) handle is adopted through its fd (net.Server.listen only adopts
+ * TCP handle objects), the received handle object being kept so its fd is not closed twice.
+ */
+export function listenOn(server: net.Server, handle: NativeHandle, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once("error", onError);
+    const done = () => {
+      server.off("error", onError);
+      resolve();
+    };
+    if (handle.constructor?.name === "TCP") server.listen(handle as unknown as net.ListenOptions, backlog, done);
+    else {
+      keep.push(handle);
+      server.listen({ fd: handle.fd, backlog }, done);
+    }
+  });
+}
+const keep: NativeHandle[] = [];

@@ -1,0 +1,123 @@
+/**
+ * Error log and log-file plumbing shared by the arbiter and the workers.
+ *
+ * Text lines look like Gunicorn's: `[2026-11-21 05:26:19 +0000] [1234] [INFO] message`;
+ * with `log_format: json` each line is one JSON object `{time, level, pid, role, msg, ...extra}`.
+ * Writes are synchronous (`fs.writeSync`) so a line is never lost when the process exits right
+ * after logging, and each line is one write(2) (lines from several processes do not interleave
+ * inside a line as long as a line stays below PIPE_BUF on pipes; files use O_APPEND).
+ */
+import fs from "node:fs";
+
+/** Log levels in increasing severity, as Gunicorn's `loglevel`. */
+export const LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
+export type Level = (typeof LEVELS)[number];
+
+/**
+ * A log destination: `-` means the given standard fd (1 stdout, 2 stderr); anything else is a
+ * file path opened for append. `reopen()` closes and reopens the file (USR1, after logrotate).
+ */
+export class LogFile {
+  private fd: number;
+  private readonly owned: boolean;
+
+  /** @throws Error naming `setting` when the file cannot be opened. */
+  constructor(
+    readonly target: string,
+    stdFd: 1 | 2,
+    private readonly setting: string,
+  ) {
+    this.owned = target !== "-";
+    this.fd = this.owned ? LogFile.open(target, setting) : stdFd;
+  }
+
+  private static open(file: string, setting: string): number {
+    try {
+      return fs.openSync(file, "a", 0o644);
+    } catch (e) {
+      throw new Error(`${setting}: cannot open ${file}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Write one line (a newline is appended). Errors (EPIPE, ENOSPC) are swallowed: logging never crashes a worker. */
+  write(line: string): void {
+    try {
+      fs.writeSync(this.fd, line + "\n");
+    } catch {
+      /* a closed stdout/stderr or a full disk must not take the server down */
+    }
+  }
+
+  /** Reopen the file (no-op for `-`); as Gunicorn's `reopen_files` on USR1. */
+  reopen(): void {
+    if (!this.owned) return;
+    const next = LogFile.open(this.target, this.setting);
+    const old = this.fd;
+    this.fd = next;
+    try {
+      fs.closeSync(old);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  close(): void {
+    if (this.owned) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+}
+
+/** Format a Date as Gunicorn's error-log time, `2026-11-21 05:26:19 +0000` (local time with offset). */
+export function logTime(d = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? "+" : "-";
+  const oa = Math.abs(off);
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(oa / 60))}${p(oa % 60)}`;
+}
+
+/** The error logger: level filtering, text or JSON lines, one destination. */
+export class Logger {
+  private readonly min: number;
+
+  constructor(
+    readonly file: LogFile,
+    level: Level,
+    readonly format: "text" | "json",
+    readonly role: "arbiter" | "worker" | "cli" = "arbiter",
+  ) {
+    this.min = LEVELS.indexOf(level);
+  }
+
+  /** Log `msg` at `level`; `extra` fields go into JSON lines (and after the message in text, for `stack`). */
+  log(level: Level, msg: string, extra: Record<string, unknown> = {}): void {
+    if (LEVELS.indexOf(level) < this.min) return;
+    if (this.format === "json") {
+      this.file.write(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: this.role, msg, ...extra }));
+      return;
+    }
+    const stack = typeof extra.stack === "string" ? `\n${extra.stack}` : "";
+    this.file.write(`[${logTime()}] [${process.pid}] [${level.toUpperCase()}] ${msg}${stack}`);
+  }
+
+  debug(msg: string, extra?: Record<string, unknown>): void {
+    this.log("debug", msg, extra);
+  }
+  info(msg: string, extra?: Record<string, unknown>): void {
+    this.log("info", msg, extra);
+  }
+  warning(msg: string, extra?: Record<string, unknown>): void {
+    this.log("warning", msg, extra);
+  }
+  error(msg: string, extra?: Record<string, unknown>): void {
+    this.log("error", msg, extra);
+  }
+  critical(msg: string, extra?: Record<string, unknown>): void {
+    this.log("critical", msg, extra);
+  }
+}

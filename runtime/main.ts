@@ -1,0 +1,147 @@
+/**
+ * Entry point of the runtime: `prodserver serve ...` and `prodserver healthcheck ...`.
+ * Runs itself when executed directly (`node dist/runtime/main.js serve ...` or, in images,
+ * `node /opt/prodserver/prodserver.mjs serve ...` — the esbuild bundle); the CLI imports
+ * {@link main} and delegates to it. Workers are this same file run as `node ENTRY __worker`.
+ *
+ * Exit codes: 0 clean stop; 1 bad configuration/usage (or an unhealthy health check);
+ * 3 a worker failed to boot; 4 the app failed to load (Gunicorn's WORKER_BOOT_ERROR/APP_LOAD_ERROR).
+ */
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Arbiter } from "./arbiter.js";
+import { AppLoadError, loadApp } from "./app-loader.js";
+import { UsageError, procName, resolveSettings } from "./config.js";
+import { healthcheck } from "./healthcheck.js";
+import { bindAll } from "./listeners.js";
+import { LogFile, Logger } from "./log.js";
+import { SettingError, type Settings } from "./settings.js";
+import { runWorker } from "./worker.js";
+
+/** The runtime's version, printed at start (kept in step with package.json). */
+export const VERSION = "0.1.0";
+
+/** This module's file: what workers are forked from (dist/runtime/main.js or the bundle). */
+export const ENTRY = fileURLToPath(import.meta.url);
+
+const USAGE = `usage: prodserver serve [APP] [--bind ADDR]... [--workers N|auto] [--config FILE] [options]
+       prodserver healthcheck [--url URL] [--timeout SECONDS]
+APP is module#export, module#factory() or module (default export), relative to the working directory.
+Run \`prodserver serve --help\` for every option.`;
+
+function serveHelp(): string {
+  return USAGE;
+}
+
+/**
+ * Run a subcommand; resolves with the process exit code.
+ * `argv` excludes node and the script, e.g. `["serve", "app.js#app", "--workers", "2"]`.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "serve":
+      return serve(rest);
+    case "healthcheck":
+      return healthcheck(rest);
+    case "__worker":
+      return runWorker();
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      process.stderr.write(`${cmd === undefined ? "missing subcommand" : `unknown subcommand ${JSON.stringify(cmd)}`}\n${USAGE}\n`);
+      return 1;
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    const { SETTINGS } = await import("./settings.js");
+    const lines = SETTINGS.map((s) => `  ${s.flags.join(", ")}${"short" in s && s.short ? `, -${s.short}` : ""}\n      ${s.doc}`);
+    process.stdout.write(`${serveHelp()}\n\noptions:\n${lines.join("\n")}\n`);
+    return 0;
+  }
+  const resolveNow = () => resolveSettings(args, process.env, process.cwd());
+  let settings: Settings;
+  try {
+    settings = (await resolveNow()).settings;
+  } catch (e) {
+    if (e instanceof SettingError || e instanceof UsageError) {
+      process.stderr.write(`prodserver serve: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (settings.print_config) {
+    const { print_config: _p, check_config: _c, ...shown } = settings;
+    process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    return 0;
+  }
+  if (!settings.app) {
+    process.stderr.write(`prodserver serve: app: no app given; pass APP (module#export) or set "app" in the config file\n`);
+    return 1;
+  }
+  let errorFile: LogFile;
+  let log: Logger;
+  try {
+    errorFile = new LogFile(settings.errorlog, 2, "errorlog");
+    if (settings.accesslog && settings.accesslog !== "-") new LogFile(settings.accesslog, 1, "accesslog").close();
+    log = new Logger(errorFile, settings.loglevel, settings.log_format, "arbiter");
+  } catch (e) {
+    process.stderr.write(`prodserver serve: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (settings.check_config) {
+    try {
+      await loadApp(settings.app);
+      process.stdout.write("configuration OK\n");
+      return 0;
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause;
+      process.stderr.write(`prodserver serve: ${(e as Error).message}\n${e instanceof AppLoadError && cause?.stack ? `${cause.stack}\n` : ""}`);
+      return 1;
+    }
+  }
+  log.info(`Starting prodserver ${VERSION}`);
+  let listeners;
+  try {
+    listeners = await bindAll(settings.bind, settings.umask);
+  } catch (e) {
+    log.error((e as Error).message);
+    return 1;
+  }
+  for (const l of listeners) log.info(`Listening at: ${l.url} (${process.pid})`);
+  log.info(`Using worker: node:http; app ${settings.app}; name ${procName(settings)}`);
+  const arbiter = new Arbiter({
+    entry: ENTRY,
+    settings,
+    listeners,
+    log,
+    reloadSettings: async () => (await resolveNow()).settings,
+    reopenLogs: () => errorFile.reopen(),
+  });
+  return arbiter.run();
+}
+
+/** True when this module is the process's main script (not imported by the CLI or a test). */
+export function isMainModule(argv1: string | undefined = process.argv[1], self: string = ENTRY): boolean {
+  if (!argv1) return false;
+  try {
+    return fs.realpathSync(argv1) === fs.realpathSync(self);
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`prodserver: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

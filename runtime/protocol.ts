@@ -1,0 +1,33 @@
+/**
+ * The IPC messages between the arbiter and its workers (node's child_process IPC channel, JSON).
+ *
+ * Boot: worker -> `hello`; arbiter -> `boot` (settings), then one `listener` message per bound
+ * socket, each carrying the socket handle; worker loads the app, listens, -> `ready`.
+ * Then the worker sends `hb` (heartbeat from its event loop) every {@link heartbeatInterval}.
+ * Failure at boot: worker -> `boot-error` then exits 4 (app load) or 3 (other boot error).
+ * Stop/reload/recycle use signals (TERM graceful, QUIT/INT quick, USR1 reopen logs), so that
+ * `kill` from outside means the same as the arbiter asking.
+ */
+import type { Settings } from "./settings.js";
+
+/** Exit code of a worker that failed to boot (Gunicorn's WORKER_BOOT_ERROR). */
+export const WORKER_BOOT_ERROR = 3;
+/** Exit code of a worker that could not load the app (Gunicorn's APP_LOAD_ERROR). */
+export const APP_LOAD_ERROR = 4;
+
+export type ToWorker =
+  | { t: "boot"; settings: Settings; listeners: number; generation: number; age: number }
+  | { t: "listener"; index: number };
+
+export type FromWorker =
+  | { t: "hello" }
+  | { t: "ready" }
+  | { t: "hb" }
+  | { t: "draining"; reason: string }
+  | { t: "recycle"; reason: string }
+  | { t: "boot-error"; code: number; message: string; stack?: string; module?: string };
+
+/** Milliseconds between heartbeats for a given `timeout` (seconds): a quarter of it, 100 ms..1 s. */
+export function heartbeatInterval(timeout: number): number {
+  return timeout > 0 ? Math.min(1000, Math.max(100, (timeout * 1000) / 4)) : 1000;
+}

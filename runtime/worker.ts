@@ -1,0 +1,215 @@
+/**
+ * A worker process (Gunicorn's `workers/base.py` + a sync/async worker's run loop, in Node terms):
+ * receives its settings and the arbiter's listening sockets over IPC, imports the app once, serves
+ * it with `node:http` on every socket, answers the health endpoints itself, writes the access log,
+ * and sends a heartbeat from its event loop.
+ *
+ * Signals: TERM -> graceful drain (stop accepting, finish in-flight requests, answer further
+ * requests on keep-alive connections with `Connection: close`, let idle ones close, exit 0);
+ * INT/QUIT -> quick exit; USR1 -> reopen log files; HUP/TTIN/TTOU/WINCH ignored (they are for
+ * the arbiter). The worker also drains and exits if the IPC channel to the arbiter closes.
+ */
+import http from "node:http";
+import net from "node:net";
+import type { Socket } from "node:net";
+import { accessJson, countBytes, formatAccess } from "./access-log.js";
+import { AppLoadError, loadApp, type RequestListener } from "./app-loader.js";
+import { procName } from "./config.js";
+import { answerHealth } from "./health.js";
+import { listenOn, type NativeHandle } from "./listeners.js";
+import { LogFile, Logger } from "./log.js";
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
+import type { Settings } from "./settings.js";
+
+function send(msg: FromWorker, cb?: () => void): void {
+  if (process.connected && process.send) {
+    try {
+      process.send(msg, undefined, {}, () => cb?.());
+      return;
+    } catch {
+      /* channel closed */
+    }
+  }
+  cb?.();
+}
+
+/** Wait for the `boot` message and all listener handles. */
+function receiveBoot(): Promise<{ boot: Extract<ToWorker, { t: "boot" }>; handles: NativeHandle[] }> {
+  return new Promise((resolve, reject) => {
+    let boot: Extract<ToWorker, { t: "boot" }> | undefined;
+    const handles: NativeHandle[] = [];
+    const onMessage = (msg: ToWorker, handle?: unknown) => {
+      if (msg?.t === "boot") boot = msg;
+      else if (msg?.t === "listener" && handle) handles[msg.index] = handle as NativeHandle;
+      if (boot && handles.filter(Boolean).length === boot.listeners) {
+        process.off("message", onMessage);
+        resolve({ boot, handles });
+      }
+    };
+    process.on("message", onMessage);
+    process.once("disconnect", () => reject(new Error("the arbiter went away before the worker booted")));
+    send({ t: "hello" });
+  });
+}
+
+const kInflight = Symbol("prodserver.inflight");
+type TrackedSocket = Socket & { [kInflight]?: number };
+
+/** Run this process as a worker; never resolves (the worker exits the process itself). */
+export async function runWorker(): Promise<never> {
+  for (const sig of ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGWINCH", "SIGUSR2"] as const) process.on(sig, () => {});
+  let settings: Settings;
+  let handles: NativeHandle[];
+  try {
+    const got = await receiveBoot();
+    settings = got.boot.settings;
+    handles = got.handles;
+  } catch (e) {
+    process.stderr.write(`prodserver worker ${process.pid}: ${(e as Error).message}\n`);
+    process.exit(WORKER_BOOT_ERROR);
+  }
+  const name = procName(settings);
+  process.title = `prodserver: worker [${name}]`;
+  const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
+  const log = new Logger(errorFile, settings.loglevel, settings.log_format, "worker");
+  const accessFile = settings.accesslog ? new LogFile(settings.accesslog, 1, "accesslog") : null;
+
+  const bootFail = (code: number, e: unknown, modulePath?: string): never => {
+    const err = e as Error;
+    const cause = (err as { cause?: unknown }).cause as Error | undefined;
+    // The app's own error is what helps; our AppLoadError's stack would only show the loader.
+    const stack = cause?.stack ?? (cause !== undefined ? String(cause) : e instanceof AppLoadError ? undefined : err?.stack);
+    send({ t: "boot-error", code, message: err?.message ?? String(e), stack, module: modulePath }, () => process.exit(code));
+    setTimeout(() => process.exit(code), 2000).unref();
+    return undefined as never;
+  };
+
+  let listener: RequestListener;
+  try {
+    listener = (await loadApp(settings.app ?? "")).listener;
+  } catch (e) {
+    return bootFail(e instanceof AppLoadError ? APP_LOAD_ERROR : WORKER_BOOT_ERROR, e, (e as AppLoadError).modulePath);
+  }
+
+  let draining = false;
+  let requests = 0;
+  const sockets = new Set<TrackedSocket>();
+  const inflight = new Set<http.ServerResponse>();
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    requests++;
+    const sock = req.socket as TrackedSocket;
+    sock[kInflight] = (sock[kInflight] ?? 0) + 1;
+    inflight.add(res);
+    if (draining || settings.keepalive === 0) res.shouldKeepAlive = false;
+    const startNs = process.hrtime.bigint();
+    const start = Date.now();
+    const bytes = accessFile ? countBytes(res) : () => 0;
+    res.once("close", () => {
+      inflight.delete(res);
+      sock[kInflight] = (sock[kInflight] ?? 1) - 1;
+      if (accessFile) {
+        const rec = { req, res, start, durationNs: process.hrtime.bigint() - startNs, bytes: bytes() };
+        accessFile.write(settings.log_format === "json" ? accessJson(rec) : formatAccess(settings.access_log_format, rec));
+      }
+      if (draining && sock[kInflight] === 0 && !sock.destroyed) sock.destroySoon();
+    });
+    if (answerHealth(req, res, () => draining)) return;
+    const fail = (e: unknown) => {
+      log.error(`Error handling request ${req.method} ${req.url}`, { stack: (e as Error)?.stack ?? String(e) });
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "text/plain", connection: "close" });
+        res.end("Internal Server Error");
+      } else res.destroy();
+    };
+    try {
+      const r = listener(req, res) as Promise<unknown> | undefined;
+      if (r && typeof r.then === "function") r.then(undefined, fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+
+  const servers = handles.map(() => {
+    const s = http.createServer({ keepAliveTimeout: settings.keepalive * 1000 }, handler);
+    s.keepAliveTimeout = settings.keepalive * 1000;
+    s.on("connection", (sock: TrackedSocket) => {
+      sockets.add(sock);
+      sock.once("close", () => {
+        sockets.delete(sock);
+        maybeExit();
+      });
+    });
+    s.on("clientError", (err: NodeJS.ErrnoException, sock: Socket) => {
+      if (sock.writable && !sock.destroyed && err.code !== "ECONNRESET") {
+        sock.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      } else sock.destroy();
+    });
+    return s;
+  });
+  try {
+    await Promise.all(servers.map((s, i) => listenOn(s, handles[i], settings.backlog)));
+  } catch (e) {
+    return bootFail(WORKER_BOOT_ERROR, new Error(`cannot listen: ${(e as Error).message}`));
+  }
+
+  const hb = setInterval(() => send({ t: "hb" }), heartbeatInterval(settings.timeout));
+  let exiting = false;
+  const exit = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    clearInterval(hb);
+    accessFile?.close();
+    process.exit(code);
+  };
+  function maybeExit() {
+    if (draining && sockets.size === 0) exit(0);
+  }
+
+  /** Graceful drain (TERM, recycle, reload, arbiter gone). */
+  const drain = (reason: string) => {
+    if (draining) return;
+    draining = true;
+    log.info(`Worker draining (${reason})`);
+    send({ t: "draining", reason });
+    // Stop accepting without http.Server.close()'s immediate closeIdleConnections(): an idle
+    // keep-alive connection whose client is just sending its next request would be reset.
+    // Instead every further response says `Connection: close`, and idle connections end after
+    // min(keepalive, graceful_timeout - 1) seconds.
+    for (const s of servers) net.Server.prototype.close.call(s);
+    for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
+    const idleAfter = Math.max(0, Math.min(settings.keepalive, settings.graceful_timeout - 1)) * 1000;
+    setTimeout(() => {
+      for (const sock of sockets) if (!sock[kInflight]) sock.destroySoon();
+    }, idleAfter).unref();
+    setTimeout(() => {
+      log.warning(`Worker still had ${inflight.size} request(s) in flight after graceful_timeout; exiting`);
+      exit(1);
+    }, settings.graceful_timeout * 1000 + 500).unref();
+    maybeExit();
+  };
+  const quick = () => {
+    draining = true;
+    for (const s of servers) net.Server.prototype.close.call(s);
+    for (const sock of sockets) sock.destroy();
+    setTimeout(() => exit(0), 100);
+  };
+
+  process.on("SIGTERM", () => drain("SIGTERM"));
+  process.on("SIGINT", quick);
+  process.on("SIGQUIT", quick);
+  process.on("SIGUSR1", () => {
+    try {
+      errorFile.reopen();
+      accessFile?.reopen();
+    } catch (e) {
+      log.error(`Reopening log files failed: ${(e as Error).message}`);
+    }
+  });
+  process.on("disconnect", () => drain("the arbiter went away"));
+  send({ t: "ready" });
+  log.debug(`Worker ready, serving ${settings.app}`);
+  return new Promise<never>(() => {
+    void requests;
+  });
+}
