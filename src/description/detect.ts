@@ -250,7 +250,9 @@ export async function detectProject(dir: string): Promise<Detection> {
   }
 
   // port
-  const port = detectPort(appSource) ?? detectPort(start) ?? null;
+  const startSrc = startFile ? [clean(startFile)!, ...fromOutput(clean(startFile)!)].find(has) : undefined;
+  const startText = startSrc ? (read(path.join(dir, startSrc)) ?? "") : "";
+  const port = detectPort(appSource) ?? detectPort(startText) ?? detectPort(start) ?? null;
   reasons.port = port ? "found in the app source / start script" : "not found; 3000 assumed";
   if (!port) uncertain.add("port");
 

@@ -2,7 +2,7 @@
  * Validation of a raw description object and the JSON Schema derived from the same zod schema.
  */
 import { z } from "zod";
-import { descriptionSchema } from "./schema.js";
+import { descriptionSchema, webSettings } from "./schema.js";
 import type { Description, DescriptionInput } from "./types.js";
 
 /** One problem: `path` is the dotted field path (`processes.web.workers`), `message` why. */
@@ -60,7 +60,12 @@ export function validateDescription(raw: unknown, file = ""): Description {
   const r = descriptionSchema().safeParse(raw);
   if (!r.success) throw new DescriptionError(file, toIssues(r.error));
   const d = r.data as unknown as Description;
-  d.deploy.systemd.workingDirectory ??= `/srv/${d.name}`;
+  // Canonical key order (schema / settings-registry order), so rendering is deterministic.
+  const sd = d.deploy.systemd;
+  d.deploy.systemd = { user: sd.user, workingDirectory: sd.workingDirectory ?? `/srv/${d.name}`, nodePath: sd.nodePath };
+  const order = [...webSettings().map((s) => s.name), "replicas"];
+  const web = d.processes.web;
+  d.processes.web = Object.fromEntries(order.filter((k) => web[k] !== undefined).map((k) => [k, web[k]]));
   return d;
 }
 

@@ -1,0 +1,116 @@
+// detectProject on several package.json / lockfile / tsconfig shapes (fixtures in test/fixtures/projects).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { detectProject, lowestNodeMajor, detectExport, detectPort, sanitizeName } from "../../src/description/index.js";
+
+const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/projects/", import.meta.url));
+const fixture = (n: string) => path.join(FIXTURES, n);
+
+test("CommonJS Express app with npm lockfile: scope dropped, module.exports default, port from server.js", async () => {
+  const r = await detectProject(fixture("js-cjs-npm"));
+  const d = r.description;
+  assert.equal(d.name, "express-hello");
+  assert.equal(d.version, "1.2.3-build.7", "a tag cannot contain +");
+  assert.equal(d.packageManager, "npm");
+  assert.equal(d.node, "20");
+  assert.equal(d.app, "app.js");
+  assert.equal(d.build, null);
+  assert.equal(d.port, 8080);
+  assert.deepEqual(r.uncertain, []);
+});
+
+test("TypeScript ESM app with pnpm: outDir from JSONC tsconfig, source mapped to the build output", async () => {
+  const r = await detectProject(fixture("ts-esm-pnpm"));
+  const d = r.description;
+  assert.equal(d.packageManager, "pnpm");
+  assert.equal(d.node, "22", "^22.1 → 22");
+  assert.deepEqual(d.build, { command: "pnpm run build", output: "build" });
+  assert.equal(d.app, "build/app.js#app");
+  assert.equal(d.port, 4000);
+  assert.deepEqual(r.uncertain, []);
+});
+
+test("ESM default export with yarn and no engines: node and port are uncertain", async () => {
+  const r = await detectProject(fixture("esm-yarn"));
+  assert.equal(r.description.packageManager, "yarn");
+  assert.equal(r.description.app, "src/index.js");
+  assert.equal(r.description.node, String(Math.max(20, Number(process.versions.node.split(".")[0]))));
+  assert.deepEqual(r.uncertain.sort(), ["node", "port"]);
+  assert.match(r.reasons.node, /no engines\.node/);
+});
+
+test("packageManager field wins over a lockfile; a factory export becomes #createApp()", async () => {
+  const r = await detectProject(fixture("pm-field"));
+  assert.equal(r.description.packageManager, "pnpm");
+  assert.equal(r.description.app, "index.mjs#createApp()");
+  assert.equal(r.description.node, "20", "20.x || 22.x → 20");
+});
+
+test("an app that exports nothing is reported uncertain (the runtime needs an export)", async () => {
+  const r = await detectProject(fixture("no-export"));
+  assert.ok(r.uncertain.includes("app"));
+  assert.match(r.reasons.app, /exports no app/);
+  assert.equal(r.description.port, 3001);
+});
+
+test("lockfile shapes: npm-shrinkwrap → npm, several lockfiles → uncertain, none → npm uncertain", async () => {
+  const mk = (files: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-detect-"));
+    for (const [f, c] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), c);
+    return dir;
+  };
+  const pkg = JSON.stringify({ name: "x", main: "index.js" });
+  const idx = "module.exports = (req, res) => res.end('x');";
+  const shrink = await detectProject(mk({ "package.json": pkg, "index.js": idx, "npm-shrinkwrap.json": "{}" }));
+  assert.equal(shrink.description.packageManager, "npm");
+  assert.ok(!shrink.uncertain.includes("packageManager"));
+  const both = await detectProject(mk({ "package.json": pkg, "index.js": idx, "yarn.lock": "", "pnpm-lock.yaml": "" }));
+  assert.ok(both.uncertain.includes("packageManager"));
+  const none = await detectProject(mk({ "package.json": pkg, "index.js": idx }));
+  assert.equal(none.description.packageManager, "npm");
+  assert.ok(none.uncertain.includes("packageManager"));
+  await assert.rejects(detectProject(mk({})), /no package\.json/);
+  await assert.rejects(detectProject(mk({ "package.json": "{ nope" })), /package\.json: invalid JSON/);
+});
+
+test("lowestNodeMajor: the lowest major >= 20 that satisfies engines.node", () => {
+  const cases: Array<[string, number | null]> = [
+    [">=20", 20],
+    [">=18", 20],
+    ["^22.1", 22],
+    ["~22.3.0", 22],
+    ["22", 22],
+    ["22.x", 22],
+    ["20.x || 22.x", 20],
+    [">18", 20],
+    [">20", 21],
+    [">=20.19 <23", 20],
+    ["^18", null],
+    ["<20", null],
+    ["20 - 22", 20],
+    ["*", 20],
+    ["banana", null],
+  ];
+  for (const [range, want] of cases) assert.equal(lowestNodeMajor(range, 20), want, range);
+});
+
+test("detectExport and detectPort recognise CJS and ESM shapes", () => {
+  assert.equal(detectExport("export const app = express();"), "#app");
+  assert.equal(detectExport("const app = x; export { app };"), "#app");
+  assert.equal(detectExport("exports.app = app;"), "#app");
+  assert.equal(detectExport("export async function createApp() {}"), "#createApp()");
+  assert.equal(detectExport("export default app;"), "");
+  assert.equal(detectExport("module.exports = app;"), "");
+  assert.equal(detectExport("app.listen(3000)"), null);
+  assert.equal(detectPort("app.listen(process.env.PORT || 8080)"), 8080);
+  assert.equal(detectPort("const port = process.env.PORT ?? '5000'"), 5000);
+  assert.equal(detectPort("server.listen(4001, () => {})"), 4001);
+  assert.equal(detectPort("PORT=7000 node x.js"), 7000);
+  assert.equal(detectPort("nothing here"), null);
+  assert.equal(sanitizeName("@Scope/My App!"), "my-app");
+  assert.equal(sanitizeName("__"), "app");
+});

@@ -1,0 +1,67 @@
+// writeFiles statuses (create/identical/update/conflict/force) and checkFiles unified diffs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { validateDescription } from "../../src/description/index.js";
+import { renderFiles, writeFiles, checkFiles, GENERATED_STATE } from "../../src/generate/index.js";
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-write-"));
+const d = (port = 3000) => validateDescription({ name: "app", app: "x.js", port });
+const status = (rs: { path: string; status: string }[], p: string) => rs.find((r) => r.path === p)?.status;
+
+test("create, then identical, then update when the description changes", () => {
+  const dir = tmp();
+  const first = writeFiles(dir, renderFiles(d()));
+  assert.ok(first.every((r) => r.status === "create"), JSON.stringify(first));
+  assert.ok(fs.existsSync(path.join(dir, "deploy/nginx/app.conf")));
+  assert.ok(fs.existsSync(path.join(dir, GENERATED_STATE)));
+  const again = writeFiles(dir, renderFiles(d()));
+  assert.ok(again.every((r) => r.status === "identical"));
+  const moved = writeFiles(dir, renderFiles(d(4000)));
+  assert.equal(status(moved, "Dockerfile"), "update");
+  assert.equal(status(moved, ".dockerignore"), "identical");
+  assert.match(fs.readFileSync(path.join(dir, "Dockerfile"), "utf8"), /EXPOSE 4000/);
+});
+
+test("a file the user edited is a conflict (not overwritten) unless force", () => {
+  const dir = tmp();
+  writeFiles(dir, renderFiles(d()));
+  const file = path.join(dir, "Dockerfile");
+  fs.appendFileSync(file, "RUN echo mine\n");
+  const r = writeFiles(dir, renderFiles(d(4000)));
+  const c = r.find((x) => x.path === "Dockerfile")!;
+  assert.equal(c.status, "conflict");
+  assert.match(c.message!, /^Dockerfile was edited.*prodserver generate --check/);
+  assert.match(fs.readFileSync(file, "utf8"), /RUN echo mine/, "not overwritten");
+  const f = writeFiles(dir, renderFiles(d(4000)), { force: true });
+  assert.equal(status(f, "Dockerfile"), "force");
+  assert.doesNotMatch(fs.readFileSync(file, "utf8"), /RUN echo mine/);
+  assert.equal(status(writeFiles(dir, renderFiles(d(5000))), "Dockerfile"), "update", "after force the file is ours again");
+});
+
+test("a pre-existing file we did not generate is a conflict", () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\n");
+  assert.equal(status(writeFiles(dir, renderFiles(d())), "Dockerfile"), "conflict");
+});
+
+test("checkFiles reports drift as unified diffs", () => {
+  const dir = tmp();
+  const files = renderFiles(d());
+  writeFiles(dir, files);
+  assert.ok(checkFiles(dir, files).every((x) => x.status === "identical" && x.diff === ""));
+  fs.rmSync(path.join(dir, ".dockerignore"));
+  const drift = checkFiles(dir, renderFiles(d(4000)));
+  const df = drift.find((x) => x.path === "Dockerfile")!;
+  assert.equal(df.status, "changed");
+  assert.match(df.diff, /^--- a\/Dockerfile/m);
+  assert.match(df.diff, /^-EXPOSE 3000$/m);
+  assert.match(df.diff, /^\+EXPOSE 4000$/m);
+  assert.equal(drift.find((x) => x.path === ".dockerignore")!.status, "missing");
+});
+
+test("paths outside the app folder are refused", () => {
+  assert.throws(() => writeFiles(tmp(), [{ path: "../evil", content: "" }]), /outside/);
+});
