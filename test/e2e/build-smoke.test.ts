@@ -1,0 +1,125 @@
+// End-to-end, library level: example app -> detectProject -> generator files -> offline build
+// context -> buildImage (real Docker Engine) -> smokeTest. Also the broken app, whose smoke test
+// must fail with the app's own error in the report.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { detectProject, validateDescription, type Description } from "../../src/description/index.js";
+import { renderFiles, writeFiles } from "../../src/generate/index.js";
+import {
+  buildImage, createProgressRenderer, formatReport, imageTags, projectBuildContext, smokeOptionsFrom, smokeTest,
+  type BuildEvent, type SmokeReport,
+} from "../../src/docker/index.js";
+import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage, scratchCopy } from "../support/docker.js";
+
+const docker = dockerClient();
+const cleanup = new Cleanup(docker);
+const run = randomBytes(3).toString("hex");
+
+/** Prepares a scratch copy of an app like `create-prodserver --yes` would, plus planted secrets. */
+async function prepare(example: string, label: string): Promise<{ dir: string; d: Description }> {
+  const dir = await scratchCopy(path.join(REPO_ROOT, example), label);
+  cleanup.dir(dir);
+  const detected = (await detectProject(dir)).description;
+  // Unique names so tests never clobber real images; a short health interval keeps the test quick.
+  const d = validateDescription({
+    ...detected,
+    name: `prodserver-e2e-${label}`,
+    version: `t${run}`,
+    processes: { web: { ...detected.processes.web, workers: 2, graceful_timeout: 10 } },
+    health: { ...detected.health, interval: 2 },
+  });
+  writeFiles(dir, renderFiles(d), { force: true });
+  await fs.writeFile(path.join(dir, ".env"), "DATABASE_PASSWORD=e2e-must-not-ship\n");
+  await fs.writeFile(path.join(dir, ".env.production"), "API_TOKEN=e2e-must-not-ship\n");
+  await fs.mkdir(path.join(dir, ".git"), { recursive: true });
+  await fs.writeFile(path.join(dir, ".git/HEAD"), "ref: refs/heads/main\n");
+  return { dir, d };
+}
+
+async function buildOffline(dir: string, d: Description): Promise<{ imageId: string; seconds: number; events: BuildEvent[] }> {
+  const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
+  const events: BuildEvent[] = [];
+  const lines: string[] = [];
+  const human = createProgressRenderer("human", (t) => lines.push(t));
+  try {
+    const r = await buildImage(docker, context, {
+      tags: imageTags(d),
+      onProgress: (ev) => { events.push(ev); human.onProgress(ev); },
+    });
+    cleanup.image(r.imageId);
+    return { imageId: r.imageId, seconds: r.seconds, events };
+  } catch (e) {
+    process.stderr.write(lines.join(""));
+    throw e;
+  }
+}
+
+function assertAllGreen(report: SmokeReport): void {
+  const failed = report.checks.filter((c) => !c.ok && !c.informational);
+  assert.deepEqual(failed, [], formatReport(report));
+  assert.equal(report.ok, true, formatReport(report));
+  for (const name of ["metadata", "healthy", "get /readyz", "get /", "non-root", "processes", "files", "sigterm"]) {
+    assert.ok(report.checks.some((c) => c.name === name && c.ok), `check ${name} missing or failed:\n${formatReport(report)}`);
+  }
+  assert.equal(report.exitCode, 0);
+}
+
+describe("offline image build + smoke test of the examples", { skip: dockerSkip, timeout: 600_000 }, () => {
+  before(async () => {
+    await fs.access(RUNTIME_BUNDLE).catch(() => {
+      throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\` (runtime/main.ts bundles into it)`);
+    });
+  });
+  after(() => cleanup.run());
+
+  test("express-app: tags exist, smoke test all green, numeric non-root user, no .env/.git in the image", async () => {
+    const { dir, d } = await prepare("examples/express-app", "express");
+    const { imageId, events } = await buildOffline(dir, d);
+    assert.ok(events.some((e) => e.type === "step"), "progress events include steps");
+    for (const tag of imageTags(d)) {
+      assert.equal((await docker.getImage(tag).inspect()).Id, imageId, `tag ${tag} points at the built image`);
+    }
+    const info = await docker.getImage(imageId).inspect();
+    assert.match(info.Config.User, /^[1-9]\d*(:\d+)?$/, "image USER is a numeric non-root uid");
+
+    const report = await smokeTest(docker, imageId, { ...smokeOptionsFrom(d), buildSeconds: 0 });
+    assertAllGreen(report);
+
+    assert.equal(await pathInImage(docker, imageId, "/app/package.json", cleanup), true, "positive control: app files are in the image");
+    for (const p of ["/app/.env", "/app/.env.production", "/app/.git"]) {
+      assert.equal(await pathInImage(docker, imageId, p, cleanup), false, `${p} must not be in the image`);
+    }
+  });
+
+  test("ts-app: built with tsc in the image, smoke test green, typescript (devDependency) pruned", async () => {
+    const { dir, d } = await prepare("examples/ts-app", "ts");
+    await fs.mkdir(path.join(dir, "dist"), { recursive: true });
+    await fs.writeFile(path.join(dir, "dist/app.js"), "throw new Error('stale host build must not ship');\n");
+    const { imageId } = await buildOffline(dir, d);
+    const report = await smokeTest(docker, imageId, smokeOptionsFrom(d));
+    assertAllGreen(report);
+    assert.equal(await pathInImage(docker, imageId, "/app/node_modules/hono", cleanup), true, "positive control: runtime dependency present");
+    assert.equal(await pathInImage(docker, imageId, "/app/dist/app.js", cleanup), true, "tsc output present");
+    assert.equal(await pathInImage(docker, imageId, "/app/node_modules/typescript", cleanup), false, "typescript must be pruned");
+    assert.equal(await pathInImage(docker, imageId, "/app/.env", cleanup), false, ".env must not be in the image");
+  });
+
+  test("broken-app: image builds, smoke test fails and the report carries the app's error", async () => {
+    const { dir, d } = await prepare("test/fixtures/broken-app", "broken");
+    const { imageId } = await buildOffline(dir, d);
+    const report = await smokeTest(docker, imageId, smokeOptionsFrom(d));
+    const text = formatReport(report);
+    assert.equal(report.ok, false, text);
+    const healthy = report.checks.find((c) => c.name === "healthy");
+    assert.ok(healthy && !healthy.ok, `the healthy check fails:\n${text}`);
+    assert.ok(report.logs, "a failed report carries the container logs");
+    assert.match(`${report.logs.stderr}\n${report.logs.stdout}`, /BROKEN_APP_SENTINEL_4711/);
+    assert.match(text, /BROKEN_APP_SENTINEL_4711/, "formatReport shows the app's error");
+    assert.notEqual(report.exitCode, 0, "the runtime exits non-zero when the app cannot load");
+    const left = await docker.listContainers({ all: true, filters: { label: [`prodserver.smoke=${imageId}`] } });
+    assert.deepEqual(left, [], "the smoke container is removed after a failure");
+  });
+});
