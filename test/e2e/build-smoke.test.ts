@@ -6,38 +6,18 @@ import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { detectProject, validateDescription, type Description } from "../../src/description/index.js";
-import { renderFiles, writeFiles } from "../../src/generate/index.js";
+import type { Description } from "../../src/description/index.js";
 import {
   buildImage, createProgressRenderer, formatReport, imageTags, projectBuildContext, smokeOptionsFrom, smokeTest,
   type BuildEvent, type SmokeReport,
 } from "../../src/docker/index.js";
-import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage, scratchCopy } from "../support/docker.js";
+import { Cleanup, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
+import { prepareApp } from "../support/apps.js";
 
 const docker = dockerClient();
 const cleanup = new Cleanup(docker);
 const run = randomBytes(3).toString("hex");
-
-/** Prepares a scratch copy of an app like `create-prodserver --yes` would, plus planted secrets. */
-async function prepare(example: string, label: string): Promise<{ dir: string; d: Description }> {
-  const dir = await scratchCopy(path.join(REPO_ROOT, example), label);
-  cleanup.dir(dir);
-  const detected = (await detectProject(dir)).description;
-  // Unique names so tests never clobber real images; a short health interval keeps the test quick.
-  const d = validateDescription({
-    ...detected,
-    name: `prodserver-e2e-${label}`,
-    version: `t${run}`,
-    processes: { web: { ...detected.processes.web, workers: 2, graceful_timeout: 10 } },
-    health: { ...detected.health, interval: 2 },
-  });
-  writeFiles(dir, renderFiles(d), { force: true });
-  await fs.writeFile(path.join(dir, ".env"), "DATABASE_PASSWORD=e2e-must-not-ship\n");
-  await fs.writeFile(path.join(dir, ".env.production"), "API_TOKEN=e2e-must-not-ship\n");
-  await fs.mkdir(path.join(dir, ".git"), { recursive: true });
-  await fs.writeFile(path.join(dir, ".git/HEAD"), "ref: refs/heads/main\n");
-  return { dir, d };
-}
+const prepare = (example: string, label: string) => prepareApp(example, label, run, cleanup);
 
 async function buildOffline(dir: string, d: Description): Promise<{ imageId: string; seconds: number; events: BuildEvent[] }> {
   const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });

@@ -1,0 +1,36 @@
+/**
+ * Example apps prepared for image tests: a scratch copy with the generator's files written as
+ * `create-prodserver --yes` would (library calls, no CLI), plus planted secrets (`.env`,
+ * `.env.production`, `.git/HEAD`) that must never reach an image.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { detectProject, validateDescription, type Description } from "../../src/description/index.js";
+import { renderFiles, writeFiles } from "../../src/generate/index.js";
+import { type Cleanup, REPO_ROOT, scratchCopy } from "./docker.js";
+
+/**
+ * @param example folder relative to the repo root (e.g. `examples/express-app`)
+ * @param label short name used in the image name `prodserver-e2e-<label>` and the temp dir
+ * @param run unique run id used in the tag `t<run>` so tests never clobber real images
+ * @returns the scratch dir (registered with `cleanup`) and the description used
+ */
+export async function prepareApp(example: string, label: string, run: string, cleanup: Cleanup): Promise<{ dir: string; d: Description }> {
+  const dir = await scratchCopy(path.join(REPO_ROOT, example), label);
+  cleanup.dir(dir);
+  const detected = (await detectProject(dir)).description;
+  // A short health interval keeps the tests quick (Docker 20.10 has no --start-interval).
+  const d = validateDescription({
+    ...detected,
+    name: `prodserver-e2e-${label}`,
+    version: `t${run}`,
+    processes: { web: { ...detected.processes.web, workers: 2, graceful_timeout: 10 } },
+    health: { ...detected.health, interval: 2 },
+  });
+  writeFiles(dir, renderFiles(d), { force: true });
+  await fs.writeFile(path.join(dir, ".env"), "DATABASE_PASSWORD=e2e-must-not-ship\n");
+  await fs.writeFile(path.join(dir, ".env.production"), "API_TOKEN=e2e-must-not-ship\n");
+  await fs.mkdir(path.join(dir, ".git"), { recursive: true });
+  await fs.writeFile(path.join(dir, ".git/HEAD"), "ref: refs/heads/main\n");
+  return { dir, d };
+}
