@@ -1,0 +1,125 @@
+// Real nginx (generated include) in front of the real runtime (dist/prodserver-runtime.mjs), on
+// loopback ports: proxy headers arrive, upstream keep-alive connections are reused (the map's
+// "" → "" value), /readyz passes through. Both processes are stopped by PID.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { validateDescription } from "../../src/description/index.js";
+import { renderFiles, derive } from "../../src/generate/index.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const BUNDLE = path.join(ROOT, "dist/prodserver-runtime.mjs");
+const started: ChildProcess[] = [];
+after(async () => {
+  for (const p of started) {
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill("SIGTERM");
+      await new Promise((r) => { const t = setTimeout(() => { p.kill("SIGKILL"); r(null); }, 10000); p.once("exit", () => { clearTimeout(t); r(null); }); });
+    }
+  }
+});
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function get(port: number, p: string, agent: http.Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: p, agent, headers: { Host: "example.test" } }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** Poll `fn` until it returns true, at most `ms` milliseconds (a bound, not a speed assertion). */
+async function until(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}: ${last}`);
+}
+
+test("nginx → runtime: headers, keep-alive reuse, readiness", { skip: !fs.existsSync(BUNDLE) && "runtime bundle not built" }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-proxy-"));
+  fs.writeFileSync(
+    path.join(dir, "app.mjs"),
+    `export default (req, res) => {
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify({ host: req.headers.host, xff: req.headers["x-forwarded-for"], proto: req.headers["x-forwarded-proto"],
+    fhost: req.headers["x-forwarded-host"], connection: req.headers.connection ?? null, peer: req.socket.remotePort }));
+};\n`,
+  );
+  const [appPort, nginxPort] = [await freePort(), await freePort()];
+  const d = validateDescription({ name: "proxy-test", app: "app.mjs", port: appPort, processes: { web: { workers: 2 } }, deploy: { nginx: { listen: nginxPort } } });
+
+  // The runtime with the description's flags (as the Dockerfile CMD), bound to loopback.
+  const flags = derive(d).webFlags.map((f) => String(f.value));
+  const rt = spawn(process.execPath, [BUNDLE, "serve", "--bind", `127.0.0.1:${appPort}`, ...flags, d.app], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  started.push(rt);
+  let rtErr = "";
+  rt.stderr!.on("data", (c) => (rtErr += c));
+  const direct = new http.Agent({ keepAlive: false });
+  await until(`runtime on ${appPort}\n${rtErr}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200);
+
+  // nginx with the generated include; `listen N` rewritten to loopback for the test.
+  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
+  fs.writeFileSync(path.join(dir, "app.conf"), conf);
+  fs.writeFileSync(
+    path.join(dir, "nginx.conf"),
+    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
+      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
+      `  include ${dir}/app.conf;\n}\n`,
+  );
+  const ng = spawn("/usr/sbin/nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
+  started.push(ng);
+  let ngErr = "";
+  ng.stderr!.on("data", (c) => (ngErr += c));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  await until(`nginx on ${nginxPort}\n${ngErr}`, 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200);
+
+  const ready = await get(nginxPort, "/readyz", agent);
+  assert.equal(ready.status, 200);
+  assert.match(ready.body, /ready/);
+
+  const peers = new Set<number>();
+  for (let i = 0; i < 20; i++) {
+    const r = await get(nginxPort, "/", agent);
+    assert.equal(r.status, 200, r.body);
+    const j = JSON.parse(r.body);
+    assert.equal(j.host, "example.test");
+    assert.equal(j.xff, "127.0.0.1");
+    assert.equal(j.proto, "http");
+    assert.equal(j.fhost, "example.test");
+    assert.notEqual(j.connection, "close", "a close Connection header would defeat upstream keep-alive");
+    peers.add(j.peer);
+  }
+  // Sequential requests over one nginx worker reuse the pooled upstream connection.
+  assert.ok(peers.size <= 2, `expected upstream connection reuse, saw ${peers.size} upstream connections`);
+  agent.destroy();
+
+  ng.kill("SIGQUIT");
+  rt.kill("SIGTERM");
+  const code = await new Promise<number | null>((r) => (rt.exitCode !== null ? r(rt.exitCode) : rt.once("exit", (c) => r(c))));
+  assert.equal(code, 0, rtErr);
+});
