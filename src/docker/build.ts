@@ -17,6 +17,8 @@ export type BuildEvent =
   | { type: "output"; text: string; step: number; seconds: number }
   | { type: "container"; id: string; step: number; seconds: number }
   | { type: "layer"; id: string; cached: boolean; step: number; seconds: number }
+  /** The image a `FROM` step resolved to (a base image or an earlier stage; never one of this build's layers). */
+  | { type: "base"; id: string; step: number; seconds: number }
   | { type: "image"; id: string; seconds: number }
   | { type: "tagged"; tag: string; seconds: number }
   | { type: "status"; text: string; seconds: number }
@@ -114,7 +116,8 @@ export function createBuildParser(startedAt = performance.now()): {
         } else if (/^ ---> Using cache/.test(line)) {
           pendingCached = true;
         } else if ((r = line.match(/^ ---> ([0-9a-f]{12,64})$/))) {
-          out.push({ type: "layer", id: r[1], cached: pendingCached, step, seconds: secs() });
+          if (/^FROM\s/i.test(instruction ?? "")) out.push({ type: "base", id: r[1], step, seconds: secs() });
+          else out.push({ type: "layer", id: r[1], cached: pendingCached, step, seconds: secs() });
           pendingCached = false;
         } else if (/^Removing intermediate container /.test(line) || /^Successfully built /.test(line)) {
           // Bookkeeping lines; the image id arrives as `aux`.

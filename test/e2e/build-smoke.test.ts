@@ -27,7 +27,12 @@ async function buildOffline(dir: string, d: Description): Promise<{ imageId: str
   try {
     const r = await buildImage(docker, context, {
       tags: imageTags(d),
-      onProgress: (ev) => { events.push(ev); human.onProgress(ev); },
+      onProgress: (ev) => {
+        events.push(ev);
+        human.onProgress(ev);
+        // Layers this build created (stage images included) are ours to remove; cached ones are not.
+        if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id);
+      },
     });
     cleanup.image(r.imageId);
     return { imageId: r.imageId, seconds: r.seconds, events };
