@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+/**
+ * `create-prodserver [dir] [--yes] [--force]` — the same as `prodserver init`: detect the app in
+ * `dir` (default: the current folder), ask only what detection could not settle (never on a
+ * non-TTY or with --yes), write prodserver.config.ts and the deploy files.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { initOptions, runEntry } from "./main.js";
+import { runInit } from "./init.js";
+import { isMain } from "./output.js";
+
+/** Parse `argv` as create-prodserver's arguments and run init; resolves to the exit code. */
+export async function createCli(argv: string[]): Promise<number> {
+  const a = await initOptions(yargs(argv).scriptName("create-prodserver").usage("$0 [dir] [options]").command("$0 [dir]", false))
+    .strict()
+    .help()
+    .version(false)
+    .parseAsync();
+  return runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean });
+}
+
+if (isMain(import.meta.url)) await runEntry(() => createCli(hideBin(process.argv)));

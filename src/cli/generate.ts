@@ -1,0 +1,54 @@
+/** `prodserver generate` and `prodserver check`: render the deploy files, or compare them with disk. */
+import path from "node:path";
+import { loadDescription } from "../description/index.js";
+import { renderFiles, writeFiles, checkFiles, TARGETS, type Target, type WriteResult } from "../generate/index.js";
+import { CliError } from "./output.js";
+
+/** Print one line per written file (`create`, `identical`, `update`, `conflict`, `force`); 1 when any conflicts. */
+export function reportWrites(results: WriteResult[]): number {
+  let conflicts = 0;
+  for (const r of results) {
+    console.log(`${r.status.padEnd(10)} ${r.path}`);
+    if (r.status === "conflict") {
+      conflicts++;
+      console.error(`  ${r.message}`);
+    }
+  }
+  return conflicts > 0 ? 1 : 0;
+}
+
+/**
+ * `generate [target] [--check] [--force]`: resolves to 0, or 1 on conflicts (write) / drift (--check).
+ * @throws CliError for an unknown target.
+ */
+export async function runGenerate(opts: { dir: string; target: string; check: boolean; force: boolean }): Promise<number> {
+  const dir = path.resolve(opts.dir);
+  if (opts.target !== "all" && !(TARGETS as readonly string[]).includes(opts.target)) {
+    throw new CliError(`generate: unknown target ${JSON.stringify(opts.target)}; expected all or one of ${TARGETS.join(", ")}`);
+  }
+  const { description } = await loadDescription(dir);
+  const files = renderFiles(description, { targets: [opts.target as Target | "all"] });
+  if (opts.check) return printDrift(dir, files);
+  return reportWrites(writeFiles(dir, files, { force: opts.force }));
+}
+
+/** `check`: validate the description (loading does) and report drift of every generated file. */
+export async function runCheck(opts: { dir: string }): Promise<number> {
+  const dir = path.resolve(opts.dir);
+  const { description, file } = await loadDescription(dir);
+  console.log(`valid      ${path.relative(dir, file)}`);
+  return printDrift(dir, renderFiles(description));
+}
+
+function printDrift(dir: string, files: ReturnType<typeof renderFiles>): number {
+  let drift = 0;
+  for (const d of checkFiles(dir, files)) {
+    console.log(`${d.status.padEnd(10)} ${d.path}`);
+    if (d.status !== "identical") {
+      drift++;
+      process.stdout.write(d.diff);
+    }
+  }
+  if (drift > 0) console.error(`${drift} file(s) differ from the description; \`prodserver generate\` rewrites them`);
+  return drift > 0 ? 1 : 0;
+}
