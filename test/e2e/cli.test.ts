@@ -1,0 +1,100 @@
+// End-to-end through the published commands, as a user runs them: `create-prodserver --yes` then
+// `prodserver build --offline` in a scratch copy of each example (compiled CLI in dist/src/cli).
+// Package names are changed to prodserver-e2e-cli-* first so real images are never touched.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, promises as fs } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { execa } from "execa";
+import { formatReport, type BuildEvent, type SmokeReport } from "../../src/docker/index.js";
+import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage, scratchCopy } from "../support/docker.js";
+
+const MAIN = path.join(REPO_ROOT, "dist/src/cli/main.js");
+const CREATE = path.join(REPO_ROOT, "dist/src/cli/create.js");
+const docker = dockerClient();
+const cleanup = new Cleanup(docker);
+const run = randomBytes(3).toString("hex");
+
+/** Scratch copy with a unique package name/version, then `create-prodserver --yes`. */
+async function created(example: string, label: string): Promise<{ dir: string; tags: string[] }> {
+  const dir = await scratchCopy(path.join(REPO_ROOT, example), `cli-${label}`);
+  cleanup.dir(dir);
+  const pkgPath = path.join(dir, "package.json");
+  const pkg = JSON.parse(await fs.readFile(pkgPath, "utf8"));
+  pkg.name = `prodserver-e2e-cli-${label}`;
+  pkg.version = `0.0.0-t${run}`;
+  await fs.writeFile(pkgPath, JSON.stringify(pkg, null, 2));
+  // npm ci refuses a lockfile whose root name/version disagree with package.json.
+  const lockPath = path.join(dir, "package-lock.json");
+  const lock = JSON.parse(await fs.readFile(lockPath, "utf8"));
+  Object.assign(lock, { name: pkg.name, version: pkg.version });
+  Object.assign(lock.packages[""], { name: pkg.name, version: pkg.version });
+  await fs.writeFile(lockPath, JSON.stringify(lock, null, 2));
+  await fs.writeFile(path.join(dir, ".env"), "SESSION_SECRET=e2e-must-not-ship\n");
+
+  const c = await execa(process.execPath, [CREATE, "--yes"], { cwd: dir, reject: false, all: true, timeout: 60_000 });
+  assert.equal(c.exitCode, 0, `create-prodserver --yes failed:\n${c.all}`);
+  for (const f of ["prodserver.config.ts", "Dockerfile", ".dockerignore"]) assert.ok(existsSync(path.join(dir, f)), `${f} written`);
+  return { dir, tags: [`${pkg.name}:${pkg.version}`, `${pkg.name}:latest`] };
+}
+
+/** `prodserver build --offline --json`; returns exit code, events and the smoke report. */
+async function buildJson(dir: string): Promise<{ exitCode: number; events: Array<BuildEvent | { type: string }>; smoke: SmokeReport | null; all: string }> {
+  const r = await execa(process.execPath, [MAIN, "build", "--offline", "--json"], { cwd: dir, reject: false, all: true, timeout: 300_000 });
+  const events = String(r.stdout).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  for (const ev of events) if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id);
+  for (const ev of events) if (ev.type === "done") cleanup.image(ev.imageId);
+  const smoke = (events.find((e) => e.type === "smoke") as SmokeReport | undefined) ?? null;
+  return { exitCode: r.exitCode ?? -1, events, smoke, all: String(r.all) };
+}
+
+/** Last 40 lines of a command's output, or the smoke report when there is one. */
+function tail(all: string): string {
+  const smoke = all.split("\n").find((l) => l.startsWith('{"type":"smoke"'));
+  if (smoke) return formatReport(JSON.parse(smoke) as SmokeReport);
+  return all.split("\n").slice(-40).join("\n");
+}
+
+const skip = dockerSkip || (existsSync(MAIN) && existsSync(CREATE) ? false : `CLI not built (${MAIN}): run \`npm run build\``);
+
+describe("create-prodserver --yes && prodserver build --offline", { skip, timeout: 900_000 }, () => {
+  before(async () => {
+    await fs.access(RUNTIME_BUNDLE).catch(() => { throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\``); });
+  });
+  after(() => cleanup.run());
+
+  test("express-app: exit 0, JSON progress, tags, green smoke report, no .env; a rebuild is cached and prints PASS", async () => {
+    const { dir, tags } = await created("examples/express-app", "express");
+    const b = await buildJson(dir);
+    assert.equal(b.exitCode, 0, tail(b.all));
+    assert.ok(b.events.some((e) => e.type === "step"), "step events in --json output");
+    assert.ok(b.smoke?.ok, `smoke report ok:\n${JSON.stringify(b.smoke?.checks, null, 1)}`);
+    const id = (await docker.getImage(tags[0]).inspect()).Id;
+    assert.equal((await docker.getImage(tags[1]).inspect()).Id, id, "both tags point at the same image");
+    assert.equal(await pathInImage(docker, id, "/app/.env", cleanup), false, ".env not in the image");
+
+    const human = await execa(process.execPath, [MAIN, "build", "--offline"], { cwd: dir, reject: false, all: true, timeout: 300_000 });
+    assert.equal(human.exitCode, 0, tail(String(human.all)));
+    assert.match(String(human.stdout), /\(cached\)/, "the second build uses the layer cache");
+    assert.match(String(human.stdout), /^PASS: /m, "the smoke report ends with PASS");
+  });
+
+  test("ts-app: exit 0 and typescript pruned from the image", async () => {
+    const { dir, tags } = await created("examples/ts-app", "ts");
+    const b = await buildJson(dir);
+    assert.equal(b.exitCode, 0, tail(b.all));
+    const id = (await docker.getImage(tags[0]).inspect()).Id;
+    assert.equal(await pathInImage(docker, id, "/app/node_modules/hono", cleanup), true, "positive control");
+    assert.equal(await pathInImage(docker, id, "/app/node_modules/typescript", cleanup), false, "typescript pruned");
+  });
+
+  test("broken-app: build exits 1 and prints the app's error", async () => {
+    const { dir } = await created("test/fixtures/broken-app", "broken");
+    const b = await buildJson(dir);
+    assert.equal(b.exitCode, 1, tail(b.all));
+    assert.ok(b.smoke, `a smoke report is printed (the image itself builds):\n${tail(b.all)}`);
+    assert.equal(b.smoke.ok, false);
+    assert.match(`${b.smoke.logs?.stderr}\n${b.smoke.logs?.stdout}`, /BROKEN_APP_SENTINEL_4711/, "the report carries the app's error");
+  });
+});
