@@ -195,7 +195,12 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
       if (r.exitCode !== 0) throw new Error(`probe failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 300)}`);
       const p = JSON.parse(r.stdout) as ProbeResult;
       const bad: string[] = [];
-      if (p.forbidden.length) bad.push(`${p.dir} contains ${p.forbidden.join(", ")}`);
+      if (p.forbidden.length) {
+        const hint = p.forbidden.includes(".prodserver")
+          ? " (.prodserver/ holds the build context's runtime bundle and npm cache: the Dockerfile must not copy it into the app folder)"
+          : "";
+        bad.push(`${p.dir} contains ${p.forbidden.join(", ")}${hint}`);
+      }
       if (p.devDepsInstalled.length) bad.push(`devDependencies installed: ${p.devDepsInstalled.join(", ")}`);
       if (bad.length) throw new Error(bad.join("; "));
       return `${p.dir}: no .env/.git/.prodserver, no devDependencies${p.appWritable ? " (app dir writable by the runtime user)" : ", read-only for the runtime user"}`;
