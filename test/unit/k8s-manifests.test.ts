@@ -1,0 +1,264 @@
+// Kubernetes manifests: every document validates against the Kubernetes OpenAPI schemas
+// (kubernetes-models' compiled validators) with no unknown field, and the values follow the description.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseAllDocuments } from "yaml";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { Service } from "kubernetes-models/v1/Service";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
+import { renderContext, renderTemplate, renderDockerfile, HEADER, UnsafeValueError } from "../../src/generate/index.js";
+import { renderK8sManifests, k8sValues, PRESTOP_SECONDS } from "../../src/generate/k8s.js";
+
+type Obj = Record<string, any>;
+const MODELS: Record<string, { prototype: { validate(): void } }> = {
+  "apps/v1/Deployment": Deployment,
+  "v1/Service": Service,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+};
+
+/**
+ * Validate one object with the model's OpenAPI validator, and report fields the schema does not
+ * know: the compiled validator reads every property its schema defines (and every key of a map), so
+ * the data goes in through Proxies that record reads; an own key never read is an unknown field
+ * (what `kubectl apply --validate=strict` and kubeconform -strict reject). Returns problems, [] = valid.
+ */
+function problems(doc: Obj): string[] {
+  const model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+  if (!model) return [`no schema for ${doc.apiVersion} ${doc.kind}`];
+  const read = new WeakMap<object, Set<PropertyKey>>();
+  const wrap = (v: unknown): unknown => {
+    if (v === null || typeof v !== "object") return v;
+    const seen = new Set<PropertyKey>();
+    read.set(v, seen);
+    return new Proxy(v, {
+      get(t, k, r) {
+        seen.add(k);
+        return wrap(Reflect.get(t, k, r));
+      },
+      has(t, k) {
+        seen.add(k);
+        return Reflect.has(t, k);
+      },
+    });
+  };
+  const out: string[] = [];
+  try {
+    model.prototype.validate.call(wrap(doc));
+  } catch (e) {
+    out.push((e as Error).message);
+  }
+  const walk = (v: unknown, at: string) => {
+    if (v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    for (const [k, x] of Object.entries(v)) {
+      if (!read.get(v)?.has(k)) out.push(`${at}.${k}: unknown field`);
+      walk(x, `${at}.${k}`);
+    }
+  };
+  walk(doc, doc.kind);
+  return out;
+}
+
+/** Parse a rendered multi-document file; YAML errors fail; YAML 1.1 (sigs.k8s.io/yaml) must read the same. */
+function docs(content: string): Obj[] {
+  const parse = (version: "1.1" | "1.2") =>
+    parseAllDocuments(content, { version, uniqueKeys: true }).map((d) => {
+      assert.deepEqual(d.errors, [], `YAML errors in\n${content}`);
+      assert.deepEqual(d.warnings, []);
+      return d.toJS() as Obj;
+    });
+  const v12 = parse("1.2");
+  assert.deepEqual(parse("1.1"), v12, "YAML 1.1 and 1.2 read the file differently");
+  return v12;
+}
+
+const base: DescriptionInput = { name: "express-hello", version: "1.0.0", app: "src/app.js#app", processes: { web: { workers: 2 } } };
+const render = (over: Partial<DescriptionInput> = {}, opts = {}) => {
+  const files = renderK8sManifests(validateDescription({ ...base, ...over }), opts);
+  assert.equal(files.length, 1);
+  return { path: files[0].path, content: files[0].content, docs: docs(files[0].content) };
+};
+const kind = (ds: Obj[], k: string) => ds.filter((d) => d.kind === k);
+const web = (ds: Obj[]) => kind(ds, "Deployment").find((d) => d.metadata.name === ds[0].metadata.name)!;
+const container = (ds: Obj[]) => web(ds).spec.template.spec.containers[0];
+
+const VARIANTS: Array<[string, Partial<DescriptionInput>, object]> = [
+  ["defaults", {}, {}],
+  ["TS app, port 8080, auto workers, custom health", { name: "hono-ts", port: 8080, processes: { web: { workers: "auto", graceful_timeout: 20 } }, health: { path: "/health/ready", interval: 5, timeout: 2, startPeriod: 60, retries: 5 } }, {}],
+  ["HPA", {}, { hpa: { min: 2, max: 10 } }],
+  ["other process types", { processes: { web: { replicas: 3 }, worker: { command: "node dist/worker.js --queue default" }, jobs: { command: "node dist/jobs.js", replicas: 0 } } }, {}],
+];
+
+test("k8s: every document validates against the Kubernetes OpenAPI schemas, with no unknown field", () => {
+  for (const [label, over, opts] of VARIANTS) {
+    const r = render(over, opts);
+    assert.ok(r.docs.length >= 3, label);
+    for (const d of r.docs) assert.deepEqual(problems(d), [], `${label}: ${d.kind} ${d.metadata?.name}\n${r.content}`);
+  }
+});
+
+test("k8s validator catches an unknown field, a wrong type and a missing required field (negative controls)", () => {
+  const good = render().docs;
+  assert.deepEqual(problems(web(good)), []);
+  const typo = structuredClone(web(good));
+  typo.spec.template.spec.containers[0].readinesProbe = typo.spec.template.spec.containers[0].readinessProbe;
+  assert.match(problems(typo).join("\n"), /containers\[0\]\.readinesProbe: unknown field/);
+  const nested = structuredClone(web(good));
+  nested.spec.template.spec.containers[0].livenessProbe.httpGet.paht = "/x";
+  assert.match(problems(nested).join("\n"), /httpGet\.paht: unknown field/);
+  const wrongType = structuredClone(web(good));
+  wrongType.spec.template.spec.containers[0].ports[0].containerPort = "3000";
+  assert.match(problems(wrongType).join("\n"), /containerPort/);
+  const missing = structuredClone(web(good));
+  delete missing.spec.selector;
+  assert.match(problems(missing).join("\n"), /selector/);
+  const env = structuredClone(web(good));
+  env.spec.template.spec.containers[0].env[0].value = 3000; // an unquoted number: the API rejects it
+  assert.match(problems(env).join("\n"), /value/);
+});
+
+test("k8s: one file deploy/k8s/<name>.yaml, header first, Deployment + Service + PDB (+ HPA on request)", () => {
+  const r = render();
+  assert.equal(r.path, "deploy/k8s/express-hello.yaml");
+  assert.equal(r.content.split("\n")[0], `# ${HEADER}`);
+  assert.deepEqual(r.docs.map((d) => d.kind), ["Deployment", "Service", "PodDisruptionBudget"]);
+  for (const d of r.docs) assert.equal(d.metadata.name, "express-hello");
+  const h = render({}, { hpa: { min: 2, max: 10 } }).docs;
+  assert.deepEqual(h.map((d) => d.kind), ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"]);
+});
+
+test("k8s: image <name>:<version>, no command override (the image's CMD runs prodserver serve), env PORT", () => {
+  const c = container(render().docs);
+  assert.equal(c.image, "express-hello:1.0.0");
+  assert.equal(c.command, undefined);
+  assert.equal(c.args, undefined);
+  assert.deepEqual(c.env, [{ name: "PORT", value: "3000" }]);
+  assert.equal(container(render({ version: "2.3.4-rc.1" }).docs).image, "express-hello:2.3.4-rc.1");
+});
+
+test("k8s: port drives containerPort, PORT, every probe's port and the Service targetPort (and matches the Dockerfile)", () => {
+  for (const port of [3000, 8080, 1024]) {
+    const ds = render({ port }).docs;
+    const c = container(ds);
+    assert.equal(c.ports[0].containerPort, port);
+    assert.equal(c.env[0].value, String(port));
+    for (const p of ["startupProbe", "livenessProbe", "readinessProbe"]) assert.equal(c[p].httpGet.port, port, p);
+    const svc = kind(ds, "Service")[0];
+    assert.deepEqual(svc.spec.ports, [{ name: "http", port: 80, targetPort: port, protocol: "TCP" }]);
+    assert.equal(svc.spec.type, "ClusterIP");
+    const df = renderDockerfile(validateDescription({ ...base, port }));
+    assert.ok(df.includes(`EXPOSE ${port}\n`) && df.includes(`"0.0.0.0:${port}"`), "Dockerfile binds the same port");
+  }
+});
+
+test("k8s: terminationGracePeriodSeconds = preStop + graceful_timeout + margin, always above graceful_timeout", () => {
+  for (const g of [undefined, 0.5, 1, 20, 30, 120, 3600]) {
+    const ds = render({ processes: { web: g === undefined ? {} : { graceful_timeout: g } } }).docs;
+    const spec = web(ds).spec.template.spec;
+    const graceful = g ?? 30; // the registry default
+    assert.equal(spec.terminationGracePeriodSeconds, PRESTOP_SECONDS + Math.ceil(graceful) + 5, `graceful_timeout ${g}`);
+    assert.ok(spec.terminationGracePeriodSeconds - PRESTOP_SECONDS > graceful, "the drain fits after preStop");
+    assert.deepEqual(spec.containers[0].lifecycle, { preStop: { exec: { command: ["/bin/sleep", String(PRESTOP_SECONDS)] } } });
+  }
+});
+
+test("k8s: probes: liveness /livez, readiness health.path, startup budget covers startPeriod + retries", () => {
+  for (const health of [{}, { path: "/health/ready", interval: 5, timeout: 2, startPeriod: 60, retries: 5 }, { startPeriod: 0, retries: 1 }, { interval: 2.5, timeout: 1.5, startPeriod: 7 }]) {
+    const d = validateDescription({ ...base, health });
+    const c = container(render({ health }).docs);
+    assert.equal(c.livenessProbe.httpGet.path, "/livez");
+    assert.equal(c.startupProbe.httpGet.path, "/livez");
+    assert.equal(c.readinessProbe.httpGet.path, d.health.path);
+    for (const p of [c.livenessProbe, c.readinessProbe]) {
+      assert.equal(p.periodSeconds, Math.ceil(d.health.interval));
+      assert.equal(p.timeoutSeconds, Math.ceil(d.health.timeout));
+    }
+    assert.equal(c.readinessProbe.failureThreshold, d.health.retries);
+    assert.ok(c.livenessProbe.failureThreshold > c.readinessProbe.failureThreshold, "liveness is more patient than readiness");
+    const s = c.startupProbe;
+    assert.ok(s.failureThreshold * s.periodSeconds >= d.health.startPeriod + d.health.retries * s.periodSeconds, JSON.stringify(s));
+  }
+});
+
+test("k8s: securityContext: restricted Pod Security profile, deploy.uid, read-only root with an emptyDir /tmp", () => {
+  for (const uid of [1000, 10001]) {
+    const spec = web(render({ deploy: { uid } }).docs).spec.template.spec;
+    assert.deepEqual(spec.securityContext, { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, seccompProfile: { type: "RuntimeDefault" } });
+    const c = spec.containers[0];
+    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    assert.deepEqual(c.volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
+    assert.deepEqual(spec.volumes, [{ name: "tmp", emptyDir: {} }]);
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.ok(renderDockerfile(validateDescription({ ...base, deploy: { uid } })).includes(`USER ${uid}:${uid}\n`), "same uid as the image");
+  }
+});
+
+test("k8s: resources follow processes.web.workers; the CPU limit bounds workers: auto", () => {
+  const res = (workers?: number | "auto") => container(render({ processes: { web: workers === undefined ? {} : { workers } } }).docs).resources;
+  assert.deepEqual(res(2), { requests: { cpu: "500m", memory: "384Mi" }, limits: { cpu: "2", memory: "768Mi" } });
+  assert.deepEqual(res(4).limits, { cpu: "4", memory: "1280Mi" });
+  assert.deepEqual(res(undefined).limits, { cpu: "1", memory: "512Mi" });
+  assert.equal(res("auto").limits.cpu, "2");
+});
+
+test("k8s: replicas from processes.web.replicas (default 2); PDB maxUnavailable 1; HPA owns replicas when asked", () => {
+  assert.equal(web(render().docs).spec.replicas, 2);
+  assert.equal(web(render({ processes: { web: { replicas: 5 } } }).docs).spec.replicas, 5);
+  assert.equal(web(render({ processes: { web: { replicas: 0 } } }).docs).spec.replicas, 0);
+  const ds = render({}, { hpa: { min: 3, max: 12, cpu: 60 } }).docs;
+  assert.equal("replicas" in web(ds).spec, false, "an HPA-managed Deployment has no replicas (apply would reset the scale)");
+  const pdb = kind(ds, "PodDisruptionBudget")[0];
+  assert.equal(pdb.spec.maxUnavailable, 1);
+  assert.deepEqual(pdb.spec.selector.matchLabels, web(ds).spec.selector.matchLabels);
+  const hpa = kind(ds, "HorizontalPodAutoscaler")[0];
+  assert.deepEqual(hpa.spec, {
+    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "express-hello" },
+    minReplicas: 3,
+    maxReplicas: 12,
+    metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 60 } } }],
+  });
+  assert.equal(kind(render({}, { hpa: { min: 1, max: 2 } }).docs, "HorizontalPodAutoscaler")[0].spec.metrics[0].resource.target.averageUtilization, 70);
+  const d = validateDescription(base);
+  assert.throws(() => renderK8sManifests(d, { hpa: { min: 3, max: 2 } }), /^RangeError: hpa\.max: expected an integer 3-1000/);
+  assert.throws(() => renderK8sManifests(d, { hpa: { min: 0, max: 2 } }), /hpa\.min/);
+  assert.throws(() => renderK8sManifests(d, { hpa: { min: 1, max: 2, cpu: 1.5 } }), /hpa\.cpu/);
+});
+
+test("k8s: Service and PDB select exactly the web pods; other process types get their own Deployment and command", () => {
+  const ds = render({
+    processes: { web: {}, worker: { command: `node dist/worker.js --tag a:b #x "q" \\ {} 'y'`, replicas: 2 }, jobs: { command: "node dist/jobs.js" } },
+  }).docs;
+  const names = kind(ds, "Deployment").map((d) => d.metadata.name);
+  assert.deepEqual(names, ["express-hello", "express-hello-jobs", "express-hello-worker"]);
+  const worker = kind(ds, "Deployment")[2];
+  const wc = worker.spec.template.spec.containers[0];
+  assert.deepEqual(wc.command, ["node", "dist/worker.js", "--tag", "a:b", "#x", `"q"`, "\\", "{}", "'y'"], "argv survives YAML exactly");
+  assert.equal(wc.image, "express-hello:1.0.0");
+  assert.equal(worker.spec.replicas, 2);
+  assert.equal(wc.ports, undefined);
+  assert.equal(kind(ds, "Deployment")[1].spec.replicas, 1);
+  const svc = kind(ds, "Service")[0];
+  assert.deepEqual(svc.spec.selector, { "app.kubernetes.io/name": "express-hello", "app.kubernetes.io/component": "web" });
+  assert.notDeepEqual(worker.spec.selector.matchLabels, svc.spec.selector, "the Service must not route to worker pods");
+});
+
+test("k8s: a value that cannot be a Kubernetes name or YAML scalar is an error naming the field, never a broken file", () => {
+  // Valid for an image name, not for a Service name (DNS-1035 label).
+  for (const name of ["my_app", "1app", "a.b", "app-"]) {
+    assert.throws(() => renderK8sManifests(validateDescription({ ...base, name })), (e: unknown) => e instanceof UnsafeValueError && /^name: cannot be written into a Kubernetes object name/.test(e.message), name);
+  }
+  // Rejected by the description schema first (the error names the field).
+  assert.throws(() => renderK8sManifests({ ...validateDescription(base), name: "x\nkind: Secret" }), /^DescriptionError: name:/);
+  assert.throws(() => renderK8sManifests({ ...validateDescription(base), health: { ...validateDescription(base).health, path: "/x\n  hostPort: 1" } }), /health\.path/);
+  const long = "a".repeat(58);
+  assert.throws(() => renderK8sManifests(validateDescription({ ...base, name: long, processes: { web: {}, worker: { command: "node w.js" } } })), /^UnsafeValueError: processes\.worker:/);
+  // The template's own escaping, with validation bypassed: a newline never reaches the file.
+  const d = validateDescription(base);
+  const { k, others } = k8sValues(d);
+  const ctx = { ...renderContext(d), k: { ...k, image: "x:1\nkind: Secret" } };
+  assert.throws(() => renderTemplate("k8s.yaml", ctx), /^UnsafeValueError: version: .*control character/);
+  assert.equal(others.length, 0);
+});
