@@ -87,9 +87,16 @@ export async function bindOne(bind: string, umask = 0): Promise<Listener> {
   }
   const h = createServerHandle(address, spec.port, family);
   if (typeof h === "number") fail(bind, util.getSystemErrorName(h));
+  // libuv defers EADDRINUSE from bind(2) to listen(2) (`delayed_error`), and that error stays in
+  // this process: a worker's listen() on the never-bound socket would silently auto-bind a
+  // random port. So check that the socket really is bound where asked.
   const out: Record<string, unknown> = {};
-  h.getsockname?.(out);
-  const port = typeof out.port === "number" ? out.port : spec.port;
+  const rc = h.getsockname?.(out) ?? 0;
+  const port = typeof out.port === "number" ? out.port : -1;
+  if (rc !== 0 || port <= 0 || (spec.port !== 0 && port !== spec.port)) {
+    h.close();
+    fail(bind, "EADDRINUSE (address already in use)");
+  }
   const host = family === 6 ? `[${address}]` : address;
   return { bind, spec, url: `http://${host}:${port}`, handle: h };
 }

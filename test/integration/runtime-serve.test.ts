@@ -5,11 +5,12 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { get, start, title, waitFor, workerPids, type Server } from "./runtime-support.js";
+import { killAll, get, start, title, waitFor, workerPids, type Server } from "./runtime-support.js";
 
 const servers: Server[] = [];
 after(async () => {
-  for (const s of servers) await s.stop("SIGKILL").catch(() => {});
+  for (const s of servers) await s.stop("SIGTERM", 5000).catch(() => {});
+  await killAll();
 });
 async function serve(args: string[], workers?: number, env?: NodeJS.ProcessEnv): Promise<Server> {
   const s = await start(["serve", ...args], { workers, env });

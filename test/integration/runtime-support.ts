@@ -17,6 +17,22 @@ process.on("exit", () => {
   for (const p of started) if (p.exitCode === null && p.pid) try { process.kill(p.pid, "SIGKILL"); } catch { /* gone */ }
 });
 
+/** Kill (SIGKILL) every process `run` started that is still running; call from `after()`. */
+export async function killAll(): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  for (const p of started) {
+    if (p.exitCode === null && p.signalCode === null && p.pid) {
+      waits.push(new Promise((r) => p.once("exit", r)));
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000))]);
+}
+
 export interface Server {
   proc: ChildProcess;
   pid: number;
