@@ -52,6 +52,25 @@ export interface ArbiterOptions {
 
 const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
 
+/**
+ * Node flags for workers: the arbiter's own (`--max-old-space-size`, `--enable-source-maps`, ...)
+ * minus those that only make sense once per process tree or would change what runs
+ * (`--eval`, `--input-type`, `--test`, `--inspect` ports, `--watch`).
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i];
+    if (/^(-e|-p|--eval|--print)$/.test(a)) {
+      i++;
+      continue;
+    }
+    if (/^(--input-type|--test|--inspect|--debug|--watch|--check|-c$)/.test(a)) continue;
+    out.push(a);
+  }
+  return out;
+}
+
 /** The pre-fork arbiter. `run()` resolves with the process exit code. */
 export class Arbiter {
   private settings: Settings;
@@ -109,7 +128,7 @@ export class Arbiter {
   }
 
   private spawn(): void {
-    const child = fork(this.opts.entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json" });
+    const child = fork(this.opts.entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json", execArgv: workerExecArgv() });
     const now = Date.now();
     const rec: WorkerRec = {
       child,
@@ -184,11 +203,13 @@ export class Arbiter {
       return;
     }
     const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
-    const bootFailed = !rec.readyAt && (rec.bootError || code === WORKER_BOOT_ERROR || code === APP_LOAD_ERROR);
+    // Any exit before `ready` is a boot failure (not only 3/4: a worker that crashes while
+    // importing node's own flags, or is OOM-killed while booting, must not crash-loop either).
+    const bootFailed = !rec.readyAt && !rec.retiring && !rec.killed;
     if (bootFailed) {
-      const exitCode = rec.bootError?.code ?? code ?? WORKER_BOOT_ERROR;
+      const exitCode = rec.bootError?.code ?? (code === APP_LOAD_ERROR ? APP_LOAD_ERROR : WORKER_BOOT_ERROR);
       const what = exitCode === APP_LOAD_ERROR ? "App failed to load" : "Worker failed to boot";
-      const detail = rec.bootError ? `: ${rec.bootError.message}` : "";
+      const detail = rec.bootError ? `: ${rec.bootError.message}` : ` (it ${how} before it was ready)`;
       this.log.error(`${what} (worker ${rec.pid})${detail}`, { stack: rec.bootError?.stack, module: rec.bootError?.module });
       if (!this.everBooted) {
         void this.halt(exitCode, `Reason: ${what}.`);

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 /** Run the health check; resolves with the exit code (0 healthy, 1 not). Never throws. */
 export async function healthcheck(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const fail = (why: string) => {
-    process.stderr.write(`healthcheck: ${why}\n`);
+    process.stderr.write(`healthcheck: ${why.replace(/\s*\n\s*/g, " ")}\n`);
     return 1;
   };
   let url: URL;

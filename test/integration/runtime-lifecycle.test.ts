@@ -99,6 +99,14 @@ describe("runtime lifecycle", { timeout: 90000 }, () => {
     assert.match(s.stderr(), /Reason: App failed to load/);
   });
 
+  test("a worker dying before ready (exit 9 at import) halts the first boot with 3, not a crash loop", async () => {
+    const s = run(["serve", "exits-at-import.mjs", "-w", "2", "-b", "127.0.0.1:0"]);
+    const { code } = await withTimeout(s.exited, 15000, "exit");
+    assert.equal(code, 3);
+    assert.match(s.stderr(), /Worker failed to boot \(worker \d+\) \(it exited with code 9 before it was ready\)/);
+    assert.ok((s.stderr().match(/Booting worker/g) ?? []).length <= 2, "workers are not restarted");
+  });
+
   test("an export that is not an app, or a missing export: exit 4 naming the export", async () => {
     for (const [app, re] of [["not-an-app.mjs#app", /export "app" is an object with keys hello/], ["node-listener.mjs#nope", /no export "nope" \(exports: app, createApp, default\)/]] as const) {
       const s = run(["serve", app, "-b", "127.0.0.1:0"]);
