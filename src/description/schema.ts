@@ -94,10 +94,17 @@ const relPath = z
 /** One non-web process type: a command run in the same image / on the same host, no port. */
 const processSchema = z.strictObject({
   command: z
-    .string()
-    .min(1)
-    .regex(/^[^\0\n\r]*$/, { error: "must be one line" })
-    .meta({ description: "Command line, e.g. `node dist/jobs.js` (split on spaces; the first word is the program)." }),
+    .union([
+      z
+        .string()
+        .regex(/^[^\0-\x1f\x7f]*\S[^\0-\x1f\x7f]*$/, {
+          error: "must be one non-empty line (no newline, NUL or other control characters); use an array of arguments for anything else",
+        }),
+      z
+        .array(z.string().min(1).regex(/^[^\0-\x1f\x7f]*$/, { error: "an argument must not contain control characters (newline, NUL, ...)" }))
+        .min(1),
+    ])
+    .meta({ description: "Command: `node dist/jobs.js` (split on whitespace; quotes are not interpreted) or an argv array `[\"node\", \"dist/jobs.js\"]`." }),
   replicas: z.int().min(0).max(1000).optional().meta({ description: "Containers to run (compose/k8s); default 1." }),
 });
 

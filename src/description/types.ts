@@ -32,8 +32,8 @@ export interface WebProcess {
 
 /** A non-web process type (`worker`, `jobs`): same image/host, no port, no nginx. */
 export interface OtherProcess {
-  /** Command line, split on spaces: `node dist/jobs.js`. */
-  command: string;
+  /** Command line split on whitespace (`node dist/jobs.js`; quotes are NOT interpreted), or an argv array. */
+  command: string | string[];
   /** Containers to run in compose/swarm/k8s; default 1. */
   replicas?: number;
 }

@@ -26,7 +26,7 @@ export interface DerivedProcess {
   type: string;
   /** Unit/service name: `<name>-<type>`. */
   unit: string;
-  /** argv: the command split on spaces (containers). */
+  /** argv: the command's array, or its string split on spaces (containers). */
   argv: Sourced[];
   /** argv for systemd: a first word `node` becomes deploy.systemd.nodePath. */
   systemdArgv: Sourced[];
@@ -70,6 +70,15 @@ export interface Derived {
   others: DerivedProcess[];
   /** The health check URL the image probes. */
   healthUrl: string;
+  /** The image reference `prodserver build` tags: `<name>:<version>`. */
+  image: string;
+  /** compose/swarm healthcheck test: `["CMD", ...dockerHealthcheck]`. */
+  composeHealthcheck: Sourced[];
+  /** Worker processes to size resources for: the number, 2 for `auto`, 1 when unset (as k8s.ts). */
+  sizingWorkers: number;
+  /** Swarm `update_config.monitor`, seconds: how long a new task must stay healthy before the
+   *  update moves on = health.startPeriod + health.interval × health.retries (Docker's budget). */
+  updateMonitor: number;
 }
 
 function settingDefault(name: string): unknown {
@@ -156,7 +165,7 @@ export function derive(d: Description): Derived {
     .map((type) => {
       const p = d.processes[type] as OtherProcess;
       const field = `processes.${type}.command`;
-      const words = p.command.trim().split(/ +/);
+      const words = Array.isArray(p.command) ? p.command : p.command.trim().split(/\s+/);
       return {
         type,
         unit: `${d.name}-${type}`,
@@ -183,5 +192,9 @@ export function derive(d: Description): Derived {
     webReplicas: typeof web.replicas === "number" ? web.replicas : 1,
     others,
     healthUrl,
+    image: `${d.name}:${d.version}`,
+    composeHealthcheck: [{ field: "(runtime)", value: "CMD" }, ...dockerHealthcheck],
+    sizingWorkers: typeof web.workers === "number" ? web.workers : web.workers === "auto" ? 2 : 1,
+    updateMonitor: Math.ceil(d.health.startPeriod + d.health.interval * d.health.retries),
   };
 }

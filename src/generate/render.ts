@@ -14,13 +14,17 @@ import type { Description } from "../description/types.js";
 import { validateDescription } from "../description/validate.js";
 import { derive, HEADER, type Derived, type Sourced } from "./derive.js";
 import * as esc from "./escape.js";
+import { renderK8sManifests, webResources } from "./k8s.js";
 
 /** The templates folder shipped with the package (dist/src/generate → ../../../templates). */
 export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
 
 /** What `renderFiles` can produce; `all` = every target. */
-export const TARGETS = ["dockerfile", "dockerignore", "nginx", "systemd"] as const;
+export const TARGETS = ["dockerfile", "dockerignore", "nginx", "systemd", "compose", "k8s"] as const;
 export type Target = (typeof TARGETS)[number];
+/** What `renderFiles(d)` renders without `targets`: everything but k8s (whose object names are
+ *  stricter than `name`: DNS-1035, no `.`/`_`), which is rendered only when asked for (or `all`). */
+export const DEFAULT_TARGETS: readonly Target[] = ["dockerfile", "dockerignore", "nginx", "systemd", "compose"];
 
 /** A rendered file: `path` relative to the app folder, POSIX separators. */
 export interface RenderedFile {
@@ -29,7 +33,7 @@ export interface RenderedFile {
 }
 
 export interface RenderOptions {
-  /** Targets to render; default all. Unknown names throw. */
+  /** Targets to render; default {@link DEFAULT_TARGETS}; `all` = every target. Unknown names throw. */
   targets?: Array<Target | "all">;
 }
 
@@ -105,6 +109,8 @@ function environment(): typeof Handlebars {
       return fn(v as Sourced[]);
     };
   hb.registerHelper({
+    /** Join arguments into one string (to build a lookup path inside #each). */
+    concat: (...args: unknown[]) => args.slice(0, -1).map(String).join(""),
     docker_path: scalar(esc.dockerPath),
     docker_run: scalar(esc.dockerRun),
     nginx: scalar(esc.nginxString),
@@ -165,13 +171,14 @@ export function renderDockerfile(description: Description, opts: { offlineNpmCac
 /**
  * Render the deploy files: `Dockerfile`, `.dockerignore`, `deploy/nginx/<name>.conf`,
  * `deploy/systemd/<name>.service` + `<name>.socket` (+ `<name>-<type>.service` per other process
- * type), `compose.yaml`. Paths are relative to the app folder.
+ * type), `compose.yaml` (also a swarm stack), `deploy/k8s/<name>.yaml` (target k8s / all).
+ * Paths are relative to the app folder; every shared value comes from one `derive(d)`.
  * @throws DescriptionError (invalid description), UnsafeValueError (a value that cannot be
  *   written safely; names the field), Error for an unknown target.
  */
 export function renderFiles(description: Description, opts: RenderOptions = {}): RenderedFile[] {
   const d = validateDescription(description);
-  const wanted = new Set<string>(opts.targets?.length ? opts.targets : ["all"]);
+  const wanted = new Set<string>(opts.targets?.length ? opts.targets : DEFAULT_TARGETS);
   for (const t of wanted) if (t !== "all" && !(TARGETS as readonly string[]).includes(t)) {
     throw new Error(`unknown target ${JSON.stringify(t)}; expected one of ${TARGETS.join(", ")}, all`);
   }
@@ -189,5 +196,14 @@ export function renderFiles(description: Description, opts: RenderOptions = {}):
       files.push({ path: `deploy/systemd/${p.unit}.service`, content: renderTemplate("systemd-process.service", { ...ctx, p }) });
     }
   }
+  if (on("compose")) {
+    const r = webResources(x.sizingWorkers);
+    const compose = {
+      limits: { cpus: String(Number(r.limits.cpu)), memory: r.limits.memory.replace(/Mi$/, "M") },
+      reservations: { cpus: String(parseInt(r.requests.cpu, 10) / 1000), memory: r.requests.memory.replace(/Mi$/, "M") },
+    };
+    files.push({ path: "compose.yaml", content: renderTemplate("compose.yaml", { ...ctx, compose }) });
+  }
+  if (on("k8s")) files.push(...renderK8sManifests(d));
   return files;
 }
