@@ -61,6 +61,23 @@ export function smokeOptionsFrom(d: {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * fetch with a timeout in ms. The timer is a referenced setTimeout, not AbortSignal.timeout (whose
+ * timer is unreferenced: a request hanging on a container's half-ready published port left the
+ * event loop with nothing to wait for, and node exited with "unsettled top-level await").
+ */
+export async function fetchWithTimeout(url: string, ms: number): Promise<Response> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`GET ${url}: no answer within ${ms} ms`)), ms);
+  try {
+    const res = await fetch(url, { signal: ac.signal });
+    const body = await res.arrayBuffer();
+    return new Response(body, { status: res.status, headers: res.headers });
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const NS = 1e9;
 
 /**
@@ -160,7 +177,7 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
     if (!healthy) return finish();
 
     const get = async (p: string, expect: (status: number) => boolean): Promise<string> => {
-      const res = await fetch(base + p, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetchWithTimeout(base + p, 10_000);
       const body = (await res.text()).replace(/\s+/g, " ").slice(0, 80);
       if (!expect(res.status)) throw new Error(`GET ${p} -> ${res.status} ${body}`);
       return `${res.status} ${body}`;
@@ -213,9 +230,8 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
     const watcher = (async () => {
       while (stopping) {
         try {
-          const res = await fetch(base + "/readyz", { signal: AbortSignal.timeout(1000) });
+          const res = await fetchWithTimeout(base + "/readyz", 1000);
           seen.add(String(res.status));
-          await res.arrayBuffer();
         } catch {
           seen.add("refused");
         }

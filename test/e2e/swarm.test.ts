@@ -1,0 +1,133 @@
+// Rolling update on a one-node swarm: deploy the Express example's image as a 2-replica stack
+// (`docker stack deploy`), drive load with wrk (bounded, loopback) through a load balancer
+// container published on 127.0.0.1 (test/support/swarm-lb.mjs, nginx-like retry of failed
+// connects; swarm's routing mesh needs IPVS, absent from this CI kernel), run
+// `docker service update --image` to a new image mid-load, and report failed requests. The swarm
+// is created for the test and left afterwards; an engine already in a swarm skips the test.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { execa } from "execa";
+import { buildImage, fetchWithTimeout, projectBuildContext, type BuildEvent } from "../../src/docker/index.js";
+import type { Description } from "../../src/description/index.js";
+import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip } from "../support/docker.js";
+import { prepareApp } from "../support/apps.js";
+import { DOCKER_CLI, ensureSwarm, hasIpvs, leaveSwarm, runWrk, standInCompose, waitConverged } from "../support/swarm.js";
+
+const docker = dockerClient();
+const cleanup = new Cleanup(docker);
+const run = randomBytes(3).toString("hex");
+const stack = `pse2e${run}`;
+const service = `${stack}_web`;
+let createdSwarm: { hadGwbridge: boolean } | null = null;
+let lbId: string | null = null;
+const LOAD_SECONDS = Number(process.env.PRODSERVER_SWARM_LOAD_SECONDS ?? 40);
+
+async function build(dir: string, d: Description, tag: string): Promise<string> {
+  const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
+  const fresh = (ev: BuildEvent): void => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); };
+  const r = await buildImage(docker, context, { tags: [tag], onProgress: fresh });
+  cleanup.image(r.imageId);
+  return r.imageId;
+}
+
+async function removeStack(): Promise<void> {
+  await execa(DOCKER_CLI, ["stack", "rm", stack], { reject: false, timeout: 60_000 });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const services = await docker.listServices({ filters: { label: [`com.docker.stack.namespace=${stack}`] } });
+    const networks = await docker.listNetworks({ filters: { label: [`com.docker.stack.namespace=${stack}`] } });
+    const containers = await docker.listContainers({ all: true, filters: { label: [`com.docker.stack.namespace=${stack}`] } });
+    if (!services.length && !networks.length && !containers.length) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  console.error(`swarm test: stack ${stack} not fully removed after 60 s`);
+}
+
+describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeout: 600_000 }, () => {
+  after(async () => {
+    if (lbId) await docker.getContainer(lbId).remove({ force: true }).catch(() => {});
+    if (createdSwarm) {
+      await removeStack();
+      await leaveSwarm(docker, createdSwarm.hadGwbridge);
+    }
+    await cleanup.run();
+  });
+
+  test("docker service update to a new image while wrk runs: converges, failed requests reported", async (t) => {
+    const swarm = await ensureSwarm(docker);
+    if ("skip" in swarm) return t.skip(swarm.skip);
+    createdSwarm = { hadGwbridge: swarm.hadGwbridge };
+    t.diagnostic(`IPVS ${hasIpvs() ? "present" : "absent"}: clients go through the test's load balancer container, not the routing mesh`);
+
+    const { dir, d } = await prepareApp("examples/express-app", "swarm", run, cleanup);
+    const v1 = await build(dir, d, `prodserver-e2e-swarm:t${run}-1`);
+    await fs.writeFile(path.join(dir, "src/release.txt"), `second release ${run}\n`);
+    const v2 = await build(dir, d, `prodserver-e2e-swarm:t${run}-2`);
+    assert.notEqual(v1, v2, "the second release is a different image");
+
+    const stackDir = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-stack-"));
+    cleanup.dir(stackDir);
+    const compose = standInCompose({
+      image: `prodserver-e2e-swarm:t${run}-1`, port: d.port, replicas: 2,
+      stopGracePeriod: (d.processes.web.graceful_timeout ?? 30) + 5,
+    });
+    await fs.writeFile(path.join(stackDir, "compose.yaml"), compose);
+    const deploy = await execa(DOCKER_CLI, ["stack", "deploy", "--resolve-image", "never", "-c", path.join(stackDir, "compose.yaml"), stack], {
+      reject: false, all: true, timeout: 60_000,
+    });
+    assert.equal(deploy.exitCode, 0, `stack deploy failed:\n${deploy.all}`);
+    const up = await waitConverged(docker, service, v1, 2, 120);
+    t.diagnostic(`stack ${stack}: 2 replicas of v1 healthy after ${up.toFixed(1)} s`);
+
+    const lb = await docker.createContainer({
+      Image: `node:${d.node}-bookworm-slim`,
+      name: `${stack}-lb`,
+      Cmd: ["node", "/lb.mjs"],
+      Env: [`SERVICE=${service}`, `PORT=${d.port}`, "LISTEN=8080"],
+      ExposedPorts: { "8080/tcp": {} },
+      HostConfig: {
+        Binds: [`${path.join(REPO_ROOT, "test/support/swarm-lb.mjs")}:/lb.mjs:ro`],
+        PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] },
+        NetworkMode: `${stack}_edge`,
+      },
+    });
+    lbId = lb.id;
+    await lb.start();
+    const published = (await lb.inspect()).NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort;
+    assert.ok(published, "load balancer port published on 127.0.0.1");
+    const url = `http://127.0.0.1:${published}/`;
+    const ready = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetchWithTimeout(url, 2000).then((r) => r.ok, () => false);
+      if (ok) break;
+      assert.ok(Date.now() < ready, `${url} did not answer through the load balancer within 30 s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    const load = runWrk(url, LOAD_SECONDS);
+    await new Promise((r) => setTimeout(r, 3000));
+    const updStart = performance.now();
+    const update = await execa(DOCKER_CLI, ["service", "update", "--quiet", "--detach=false", "--image", `prodserver-e2e-swarm:t${run}-2`, service], {
+      reject: false, all: true, timeout: Math.max(60, LOAD_SECONDS - 5) * 1000,
+    });
+    const updateSeconds = (performance.now() - updStart) / 1000;
+    const w = await load;
+    assert.equal(update.exitCode, 0, `service update failed:\n${update.all}`);
+    await waitConverged(docker, service, v2, 2, 60);
+
+    const lbStats = await fetchWithTimeout(`${url}__lb`, 5000).then((r) => r.json(), () => null);
+    const failed = `${w.errors} failed of ${w.requests + w.socket.connect} ` +
+      `(non-2xx/3xx ${w.non2xx3xx}; socket connect ${w.socket.connect}, read ${w.socket.read}, write ${w.socket.write}, timeout ${w.socket.timeout})`;
+    const summary = `rolling update v1 -> v2 took ${updateSeconds.toFixed(1)} s under ${LOAD_SECONDS} s of wrk -c 8: ${failed}; ` +
+      `load balancer ${JSON.stringify(lbStats)}`;
+    t.diagnostic(summary);
+    console.log(`swarm: ${summary}`);
+    assert.ok(w.requests > 100, `wrk completed requests through the load balancer:\n${w.raw}`);
+    assert.ok(updateSeconds < LOAD_SECONDS - 2, `the update (${updateSeconds.toFixed(1)} s) finished while wrk was still running`);
+    assert.equal(w.errors, 0, `requests failed during the rolling update: ${failed}\n${w.raw}`);
+  });
+});
