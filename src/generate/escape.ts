@@ -91,6 +91,14 @@ export function systemdArg(value: unknown, field: string): string {
   return `"${esc.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+/** One item of a systemd path list (ReadWritePaths=): always double-quoted, `\` and `"` escaped,
+ *  `%` doubled; `$` is literal there (no environment expansion). Must be absolute. */
+export function systemdPathItem(value: unknown, field: string): string {
+  const v = text(value, field, "a systemd path list item");
+  if (!v.startsWith("/")) throw new UnsafeValueError(field, "a systemd path list item", "expected an absolute path", v);
+  return `"${v.replace(/%/g, "%%").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
 /** A YAML scalar: a JSON double-quoted string (valid YAML 1.2) for strings, bare for numbers. */
 export function yamlScalar(value: unknown, field: string): string {
   if (typeof value === "number") {
