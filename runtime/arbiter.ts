@@ -22,6 +22,7 @@ import type { Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
+import { requestStack } from "./watchdog.js";
 
 interface WorkerRec {
   child: ChildProcess;
@@ -34,6 +35,8 @@ interface WorkerRec {
   retiring: boolean;
   recycling: boolean;
   killed: boolean;
+  /** Why the arbiter SIGKILLed it (timeout), for the exit log line. */
+  killReason?: string;
   bootError?: Extract<FromWorker, { t: "boot-error" }>;
 }
 
@@ -128,7 +131,7 @@ export class Arbiter {
   }
 
   private spawn(): void {
-    const child = fork(this.opts.entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "json", execArgv: workerExecArgv() });
+    const child = fork(this.opts.entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv() });
     const now = Date.now();
     const rec: WorkerRec = {
       child,
@@ -227,7 +230,8 @@ export class Arbiter {
       this.backoffTimer = setTimeout(() => this.manage(), delay * 1000);
       return;
     }
-    if (!rec.retiring) this.log.warning(`Worker (pid:${rec.pid}) ${how}`);
+    if (rec.killReason) this.log.info(`Worker (pid:${rec.pid}) killed after ${rec.killReason}; replacing it`);
+    else if (!rec.retiring) this.log.warning(`Worker (pid:${rec.pid}) ${how}`);
     else this.log.debug(`Worker (pid:${rec.pid}) ${how}`);
     this.manage();
   }
@@ -280,8 +284,13 @@ export class Arbiter {
     for (const w of this.workers.values()) {
       if (w.killed || now - w.lastHb <= t * 1000) continue;
       w.killed = true;
-      this.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${((now - w.lastHb) / 1000).toFixed(1)}s`);
-      this.kill(w, "SIGKILL");
+      w.killReason = "timeout";
+      const silent = ((now - w.lastHb) / 1000).toFixed(1);
+      void requestStack(w.child).then((r) => {
+        const stack = r.stack ? `JavaScript stack of the blocked event loop:\n${r.stack}` : `(no JavaScript stack: ${r.error})`;
+        this.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${silent}s; killing it`, { stack });
+        this.kill(w, "SIGKILL");
+      });
     }
   }
 

@@ -20,6 +20,7 @@ import { listenOn, type NativeHandle } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
+import { startWatchdog } from "./watchdog.js";
 
 function send(msg: FromWorker, cb?: () => void): void {
   if (process.connected && process.send) {
@@ -68,6 +69,7 @@ export async function runWorker(): Promise<never> {
     process.stderr.write(`prodserver worker ${process.pid}: ${(e as Error).message}\n`);
     process.exit(WORKER_BOOT_ERROR);
   }
+  if (settings.timeout > 0) startWatchdog();
   const name = procName(settings);
   process.title = `prodserver: worker [${name}]`;
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");

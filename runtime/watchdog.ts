@@ -1,0 +1,108 @@
+/**
+ * Stack capture for stuck workers (Gunicorn's `timeout`, plus what Gunicorn lacks — #185: the
+ * stack of the code that blocked the event loop).
+ *
+ * Each worker starts a small watchdog `worker_thread` that owns an extra pipe to the arbiter
+ * (the worker's fd 4). When a worker's heartbeat is older than `timeout`, the arbiter writes
+ * `stack\n` on that pipe; the watchdog — which runs on its own thread and event loop, so it is
+ * alive while the main thread spins — attaches to the main thread's V8 inspector
+ * (`inspector.Session.connectToMainThread()`), asks it to pause (`Debugger.pause` interrupts
+ * running JavaScript, e.g. a hot loop), formats the paused call frames as a JS stack and writes
+ * it back as one JSON line. The arbiter logs it and then SIGKILLs the worker. A main thread stuck
+ * in a blocking system call cannot be paused until the call returns; the arbiter then gives up
+ * after a bound and logs that no stack was available.
+ */
+import type { ChildProcess } from "node:child_process";
+import { Worker } from "node:worker_threads";
+
+/** The fd of the watchdog pipe in a worker (the 5th stdio entry of `fork`). */
+export const WATCHDOG_FD = 4;
+
+// Runs inside the watchdog thread (CommonJS eval code: `require` is available there).
+const THREAD_SOURCE = `
+const net = require("node:net");
+const inspector = require("node:inspector");
+const { workerData } = require("node:worker_threads");
+const pipe = new net.Socket({ fd: workerData.fd, readable: true, writable: true });
+let buf = "";
+function reply(obj) { try { pipe.write(JSON.stringify(obj) + "\\n"); } catch {} }
+function capture() {
+  let session;
+  try {
+    session = new inspector.Session();
+    session.connectToMainThread();
+  } catch (e) {
+    return reply({ error: "inspector unavailable: " + e.message });
+  }
+  const urls = new Map();
+  session.on("Debugger.scriptParsed", ({ params }) => urls.set(params.scriptId, params.url));
+  session.once("Debugger.paused", ({ params }) => {
+    const frames = params.callFrames.map((f) => {
+      const where = (f.url || urls.get(f.location.scriptId) || "<anonymous>") + ":" + (f.location.lineNumber + 1) + ":" + (f.location.columnNumber + 1);
+      return "    at " + (f.functionName ? f.functionName + " (" + where + ")" : where);
+    });
+    reply({ stack: frames.join("\\n") });
+    session.post("Debugger.resume", () => { session.post("Debugger.disable", () => session.disconnect()); });
+  });
+  session.post("Debugger.enable", (err) => {
+    if (err) return reply({ error: "Debugger.enable: " + err.message });
+    session.post("Debugger.pause", (err2) => { if (err2) reply({ error: "Debugger.pause: " + err2.message }); });
+  });
+}
+pipe.on("data", (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf("\\n")) >= 0) {
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    if (line === "stack") capture();
+  }
+});
+pipe.on("error", () => {});
+`;
+
+/** Worker side: start the watchdog thread on the inherited pipe (no-op when there is none). */
+export function startWatchdog(): void {
+  try {
+    const w = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd: WATCHDOG_FD }, stdout: true, stderr: true });
+    w.on("error", () => {});
+    w.unref();
+  } catch {
+    /* no worker_threads: timeouts are still enforced, without a stack */
+  }
+}
+
+/**
+ * Arbiter side: ask a worker's watchdog for the main thread's JS stack.
+ * Resolves with the stack text, or a reason it is unavailable, within `timeoutMs`.
+ */
+export function requestStack(child: ChildProcess, timeoutMs = 2000): Promise<{ stack?: string; error?: string }> {
+  const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadWriteStream | null | undefined;
+  if (!pipe) return Promise.resolve({ error: "no watchdog pipe" });
+  return new Promise((resolve) => {
+    let buf = "";
+    const done = (v: { stack?: string; error?: string }) => {
+      clearTimeout(timer);
+      pipe.off("data", onData);
+      resolve(v);
+    };
+    const onData = (d: Buffer | string) => {
+      buf += d.toString();
+      const i = buf.indexOf("\n");
+      if (i >= 0) {
+        try {
+          done(JSON.parse(buf.slice(0, i)));
+        } catch {
+          done({ error: "unreadable watchdog reply" });
+        }
+      }
+    };
+    const timer = setTimeout(() => done({ error: `no stack within ${timeoutMs} ms (blocked outside JavaScript?)` }), timeoutMs);
+    pipe.on("data", onData);
+    try {
+      pipe.write("stack\n");
+    } catch (e) {
+      done({ error: (e as Error).message });
+    }
+  });
+}
