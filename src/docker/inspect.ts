@@ -64,6 +64,20 @@ try { fs.accessSync(dir, fs.constants.W_OK); } catch { appWritable = false; }
 process.stdout.write(JSON.stringify({ dir, forbidden, devDepsInstalled, appWritable }));
 `;
 
+/**
+ * Kills one runtime worker from inside the container (run as the image's USER, which owns the
+ * workers): SIGKILL to the first process whose title starts with `prodserver: worker`. Prints its
+ * in-container pid; exit 2 when there is none.
+ */
+export const KILL_WORKER_SCRIPT = `
+const fs = require("fs");
+const title = (p) => { try { return fs.readFileSync("/proc/" + p + "/cmdline", "utf8"); } catch { return ""; } };
+const pids = fs.readdirSync("/proc").filter((p) => /^\\d+$/.test(p) && title(p).startsWith("prodserver: worker"));
+if (!pids.length) { process.stdout.write("none"); process.exit(2); }
+process.kill(Number(pids[0]), "SIGKILL");
+process.stdout.write(pids[0]);
+`;
+
 /** Output of {@link PROBE_SCRIPT}. */
 export interface ProbeResult { dir: string; forbidden: string[]; devDepsInstalled: string[]; appWritable: boolean }
 

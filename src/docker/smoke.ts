@@ -9,7 +9,7 @@
 import type Dockerode from "dockerode";
 import { randomBytes } from "node:crypto";
 import {
-  type Check, type ProbeResult, PROBE_SCRIPT, checkImageMetadata, containerLogs, countRuntimeProcesses, execIn, listProcesses,
+  type Check, type ProbeResult, KILL_WORKER_SCRIPT, PROBE_SCRIPT, checkImageMetadata, containerLogs, countRuntimeProcesses, execIn, listProcesses,
 } from "./inspect.js";
 import { formatBytes, formatSeconds } from "./progress.js";
 
@@ -31,6 +31,11 @@ export interface SmokeOptions {
   buildSeconds?: number;
   /** Extra environment for the container, `NAME=value`. */
   env?: string[];
+  /**
+   * Run the container locked down (anchors 6.4 item 3): read-only root filesystem with a tmpfs on
+   * /tmp, all capabilities dropped, no-new-privileges, 512 MB memory limit. Default false.
+   */
+  hardened?: boolean;
 }
 
 /** What {@link smokeTest} returns. `ok` is true when every non-informational check passed. */
@@ -85,6 +90,7 @@ const NS = 1e9;
  * the image's HEALTHCHECK: start-period + retries x (interval + timeout) + 15 s; fails fast when the
  * container exits or turns `unhealthy`), `get <healthPath>`, `get /livez`, `get <path>` per path,
  * `non-root` (every process uid != 0), `processes` (1 arbiter + N workers, polled up to 10 s),
+ * `respawn` (SIGKILL one worker from inside; the arbiter brings the count back within 20 s),
  * `files` (no .env/.git/.prodserver in the app folder, no devDependencies installed), `drain`
  * (informational: /readyz seen as 503 after SIGTERM), `sigterm` (exit 0 within gracefulTimeout + 5 s).
  * @param imageRef tag or id of a local image
@@ -139,14 +145,20 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
         Env: opts.env,
         Labels: { "prodserver.smoke": imageRef },
         ExposedPorts: { [portKey]: {} },
-        HostConfig: { PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] }, AutoRemove: false },
+        HostConfig: {
+          PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+          AutoRemove: false,
+          ...(opts.hardened
+            ? { ReadonlyRootfs: true, Tmpfs: { "/tmp": "rw,size=64m" }, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Memory: 512 * 1024 * 1024 }
+            : {}),
+        },
       });
       await container.start();
       const ins = await container.inspect();
       const hostPort = ins.NetworkSettings.Ports?.[portKey]?.[0]?.HostPort;
       if (!hostPort) throw new Error(`no host port published for ${portKey}`);
       base = `http://127.0.0.1:${hostPort}`;
-      return `container ${ins.Id.slice(0, 12)} on ${base}`;
+      return `container ${ins.Id.slice(0, 12)} on ${base}${opts.hardened ? " (read-only rootfs, tmpfs /tmp, cap-drop ALL, no-new-privileges, 512 MB)" : ""}`;
     });
     const c = container as Dockerode.Container | null;
     if (!startedOk || !c) return finish();
@@ -205,6 +217,24 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
           throw new Error(`expected 1 arbiter and ${opts.workers} workers, saw ${n.arbiters} and ${n.workers}: ${rows.map((r) => r.args).join(" | ")}`);
         }
         await sleep(250);
+      }
+    });
+    await run("respawn", async () => {
+      const workerPids = (rows: Awaited<ReturnType<typeof listProcesses>>): number[] =>
+        rows.filter((r) => r.args.startsWith("prodserver: worker")).map((r) => r.pid);
+      const before = workerPids(await listProcesses(c));
+      const k = await execIn(c, ["node", "-e", KILL_WORKER_SCRIPT]);
+      if (k.exitCode !== 0) throw new Error(`could not kill a worker (exit ${k.exitCode}): ${(k.stdout + k.stderr).trim().slice(0, 200)}`);
+      const t = performance.now();
+      for (;;) {
+        await sleep(250);
+        const now = workerPids(await listProcesses(c));
+        const fresh = now.filter((p) => !before.includes(p));
+        // Back to strength with a new process: the killed one is gone, not merely still listed.
+        if (fresh.length >= 1 && now.length >= before.length) {
+          return `killed worker ${k.stdout.trim()} (SIGKILL); replaced, ${now.length} workers after ${formatSeconds((performance.now() - t) / 1000)}`;
+        }
+        if (performance.now() - t > 20_000) throw new Error(`after SIGKILL of worker ${k.stdout.trim()}: ${now.length} of ${before.length} workers, ${fresh.length} new, after 20 s`);
       }
     });
     await run("files", async () => {

@@ -46,7 +46,7 @@ function assertAllGreen(report: SmokeReport): void {
   const failed = report.checks.filter((c) => !c.ok && !c.informational);
   assert.deepEqual(failed, [], formatReport(report));
   assert.equal(report.ok, true, formatReport(report));
-  for (const name of ["metadata", "healthy", "get /readyz", "get /", "non-root", "processes", "files", "sigterm"]) {
+  for (const name of ["metadata", "healthy", "get /readyz", "get /", "non-root", "processes", "respawn", "files", "sigterm"]) {
     assert.ok(report.checks.some((c) => c.name === name && c.ok), `check ${name} missing or failed:\n${formatReport(report)}`);
   }
   assert.equal(report.exitCode, 0);
@@ -70,7 +70,7 @@ describe("offline image build + smoke test of the examples", { skip: dockerSkip,
     const info = await docker.getImage(imageId).inspect();
     assert.match(info.Config.User, /^[1-9]\d*(:\d+)?$/, "image USER is a numeric non-root uid");
 
-    const report = await smokeTest(docker, imageId, { ...smokeOptionsFrom(d), buildSeconds: 0 });
+    const report = await smokeTest(docker, imageId, { ...smokeOptionsFrom(d), buildSeconds: 0, hardened: true });
     assertAllGreen(report);
 
     assert.equal(await pathInImage(docker, imageId, "/app/package.json", cleanup), true, "positive control: app files are in the image");
@@ -84,7 +84,7 @@ describe("offline image build + smoke test of the examples", { skip: dockerSkip,
     await fs.mkdir(path.join(dir, "dist"), { recursive: true });
     await fs.writeFile(path.join(dir, "dist/app.js"), "throw new Error('stale host build must not ship');\n");
     const { imageId } = await buildOffline(dir, d);
-    const report = await smokeTest(docker, imageId, smokeOptionsFrom(d));
+    const report = await smokeTest(docker, imageId, { ...smokeOptionsFrom(d), hardened: true });
     assertAllGreen(report);
     assert.equal(await pathInImage(docker, imageId, "/app/node_modules/hono", cleanup), true, "positive control: runtime dependency present");
     assert.equal(await pathInImage(docker, imageId, "/app/dist/app.js", cleanup), true, "tsc output present");
