@@ -181,7 +181,10 @@ export function descriptionSchema() {
           .strictObject({
             user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "expected a user name [a-z_][a-z0-9_-]{0,31}" }).default("www-data"),
             workingDirectory: absPath("directory").optional().meta({ description: "Default /srv/<name>." }),
-            nodePath: absPath("node binary").default("/usr/bin/node"),
+            nodePath: z
+              .string()
+              .regex(/^(\/[A-Za-z0-9._+@-]+)+$/, { error: "expected an absolute path to the node binary ([A-Za-z0-9._+@-] per segment)" })
+              .default("/usr/bin/node"),
           })
           .prefault({}),
       })

@@ -91,6 +91,16 @@ export function systemdArg(value: unknown, field: string): string {
   return `"${esc.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+/** The program of a systemd command line (first word of ExecStart=): systemd refuses "special
+ *  characters" and directories there, so only `[A-Za-z0-9._+@/-]`, no trailing `/`, no leading `-@+!:`. */
+export function systemdExecutable(value: unknown, field: string): string {
+  const v = text(value, field, "a systemd executable");
+  if (!/^[A-Za-z0-9._+/][A-Za-z0-9._+@/-]*$/.test(v) || v.endsWith("/") || v.includes("//")) {
+    throw new UnsafeValueError(field, "a systemd executable", "a program path is [A-Za-z0-9._+@/-] and names a file", v);
+  }
+  return v;
+}
+
 /** One item of a systemd path list (ReadWritePaths=): always double-quoted, `\` and `"` escaped,
  *  `%` doubled; `$` is literal there (no environment expansion). Must be absolute. */
 export function systemdPathItem(value: unknown, field: string): string {

@@ -123,7 +123,9 @@ function environment(): typeof Handlebars {
       return String(v);
     }),
     docker_args: list((items) => `[${items.map((i) => esc.dockerJson(i.value, i.field)).join(", ")}]`),
-    systemd_args: list((items) => items.map((i) => esc.systemdArg(i.value, i.field)).join(" ")),
+    systemd_args: list((items) =>
+      items.map((i, n) => (n === 0 ? esc.systemdExecutable(i.value, i.field) : esc.systemdArg(i.value, i.field))).join(" "),
+    ),
     systemd_lines: function (p: string, key: string, options: Handlebars.HelperOptions) {
       const v = lookup(options.data.root, p);
       if (!Array.isArray(v)) throw new Error(`template: "${p}" is not a list`);
