@@ -29,7 +29,7 @@ test("Dockerfile contract for a JS app without a build step", () => {
   assert.ok(l.includes("FROM node:${NODE_VERSION}-bookworm-slim AS base"));
   assert.ok(l.includes("WORKDIR /app") && l.includes("ENV NODE_ENV=production"));
   assert.ok(!df.includes("AS build"), "no build stage without build");
-  assert.ok(l.includes("RUN npm ci --no-audit --no-fund --omit=dev"));
+  assert.ok(l.includes("RUN npm ci --no-audit --no-fund --omit=dev && mkdir -p node_modules"));
   assert.ok(l.includes("COPY .prodserver/runtime/prodserver.mjs /opt/prodserver/prodserver.mjs"));
   assert.ok(l.includes("USER 1000:1000") && l.includes("EXPOSE 3000") && l.includes("STOPSIGNAL SIGTERM"));
   assert.ok(
@@ -59,7 +59,7 @@ test("Dockerfile for a TS app: deps → build → runtime, dev deps only in buil
 test("offline variant copies the npm cache and installs with --offline (npm only)", () => {
   const df = renderDockerfile(ts(), { offlineNpmCache: true });
   assert.equal(df.match(/COPY \.prodserver\/npm-cache \/tmp\/npm-cache/g)?.length, 2);
-  assert.ok(df.includes("RUN npm ci --offline --cache /tmp/npm-cache --no-audit --no-fund --omit=dev"));
+  assert.ok(df.includes("RUN npm ci --offline --cache /tmp/npm-cache --no-audit --no-fund --omit=dev && mkdir -p node_modules"));
   assert.ok(!renderDockerfile(ts()).includes("npm-cache"));
   assert.throws(() => renderDockerfile({ ...ts(), packageManager: "pnpm" }, { offlineNpmCache: true }), /packageManager: .*needs packageManager npm/);
 });
@@ -95,4 +95,16 @@ test("renderFiles targets: selectable, unknown rejected", () => {
 
 test("rendering is deterministic", () => {
   assert.deepEqual(renderFiles(ts()), renderFiles(ts()));
+});
+
+test("the runtime stage never copies the build context itself (.prodserver/ stays out of /app)", () => {
+  for (const d of [js(), ts()]) {
+    const df = renderDockerfile(d);
+    const runtime = df.slice(df.indexOf("AS runtime"));
+    assert.ok(!/^COPY \. /m.test(runtime), runtime);
+    assert.match(runtime, /^COPY --from=source \/app \.\/$/m);
+    const source = df.slice(df.indexOf("AS source"), df.indexOf("FROM", df.indexOf("AS source")));
+    assert.match(source, /^COPY \. \.\nRUN rm -rf \.prodserver$/m);
+    assert.match(df, /&& mkdir -p node_modules/, "an app without dependencies still has node_modules to copy");
+  }
 });
