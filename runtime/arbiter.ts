@@ -16,29 +16,13 @@
  * booted, halts the arbiter with that code (Gunicorn's HaltServer) — no crash loop at first boot.
  * Later boot failures are retried with exponential back-off (0.5 s doubling to 30 s).
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { bindAll, closeAll, type Listener } from "./listeners.js";
 import type { Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
 import { requestStack } from "./watchdog.js";
-
-interface WorkerRec {
-  child: ChildProcess;
-  pid: number;
-  age: number;
-  generation: number;
-  spawned: number;
-  readyAt: number | null;
-  lastHb: number;
-  retiring: boolean;
-  recycling: boolean;
-  killed: boolean;
-  /** Why the arbiter SIGKILLed it (timeout), for the exit log line. */
-  killReason?: string;
-  bootError?: Extract<FromWorker, { t: "boot-error" }>;
-}
+import { forkWorker, type WorkerRec } from "./worker-process.js";
 
 /** What the arbiter needs from its caller. */
 export interface ArbiterOptions {
@@ -53,26 +37,10 @@ export interface ArbiterOptions {
   reopenLogs: () => void;
 }
 
-const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
+/** A worker exiting within this long after becoming ready counts as a crash for back-off. */
+const CRASH_WINDOW_MS = 5000;
 
-/**
- * Node flags for workers: the arbiter's own (`--max-old-space-size`, `--enable-source-maps`, ...)
- * minus those that only make sense once per process tree or would change what runs
- * (`--eval`, `--input-type`, `--test`, `--inspect` ports, `--watch`).
- */
-export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i];
-    if (/^(-e|-p|--eval|--print)$/.test(a)) {
-      i++;
-      continue;
-    }
-    if (/^(--input-type|--test|--inspect|--debug|--watch|--check|-c$)/.test(a)) continue;
-    out.push(a);
-  }
-  return out;
-}
+const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
 
 /** The pre-fork arbiter. `run()` resolves with the process exit code. */
 export class Arbiter {
@@ -86,6 +54,7 @@ export class Arbiter {
   private everBooted = false;
   private stopping = false;
   private bootFailures = 0;
+  private lastFailureAt = 0;
   private backoffUntil = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
   private tick: NodeJS.Timeout | null = null;
@@ -131,29 +100,16 @@ export class Arbiter {
   }
 
   private spawn(): void {
-    const child = fork(this.opts.entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv() });
-    const now = Date.now();
-    const rec: WorkerRec = {
-      child,
-      pid: child.pid ?? -1,
-      age: ++this.age,
-      generation: this.generation,
-      spawned: now,
-      readyAt: null,
-      lastHb: now,
-      retiring: false,
-      recycling: false,
-      killed: false,
-    };
+    const rec = forkWorker(this.opts.entry, ++this.age, this.generation);
     if (rec.pid < 0) {
       this.log.error("Could not fork a worker");
       return;
     }
     this.workers.set(rec.pid, rec);
     this.log.info(`Booting worker with pid: ${rec.pid}`);
-    child.on("message", (msg: FromWorker) => this.onMessage(rec, msg));
-    child.on("exit", (code, signal) => this.onExit(rec, code, signal));
-    child.on("error", (e) => this.log.error(`Worker ${rec.pid}: ${e.message}`));
+    rec.child.on("message", (msg: FromWorker) => this.onMessage(rec, msg));
+    rec.child.on("exit", (code, signal) => this.onExit(rec, code, signal));
+    rec.child.on("error", (e) => this.log.error(`Worker ${rec.pid}: ${e.message}`));
   }
 
   private sendTo(rec: WorkerRec, msg: ToWorker, handle?: unknown): void {
@@ -174,7 +130,6 @@ export class Arbiter {
       case "ready":
         rec.readyAt = Date.now();
         this.everBooted = true;
-        this.bootFailures = 0;
         this.log.debug(`Worker ${rec.pid} ready (generation ${rec.generation})`);
         if (rec.generation === this.generation && this.previous && ![...this.workers.values()].some((w) => w.generation === this.generation && !w.readyAt)) {
           this.log.info(`Reload complete: generation ${this.generation} serving`);
@@ -222,18 +177,33 @@ export class Arbiter {
         this.rollback(`${what}${detail}`);
         return;
       }
-      this.bootFailures++;
-      const delay = Math.min(30, 0.5 * 2 ** (this.bootFailures - 1));
-      this.backoffUntil = Date.now() + delay * 1000;
-      this.log.warning(`Restarting the worker in ${delay}s (boot failure ${this.bootFailures} in a row)`);
-      if (this.backoffTimer) clearTimeout(this.backoffTimer);
-      this.backoffTimer = setTimeout(() => this.manage(), delay * 1000);
+      this.backoff("boot failure");
       return;
     }
     if (rec.killReason) this.log.info(`Worker (pid:${rec.pid}) killed after ${rec.killReason}; replacing it`);
-    else if (!rec.retiring) this.log.warning(`Worker (pid:${rec.pid}) ${how}`);
-    else this.log.debug(`Worker (pid:${rec.pid}) ${how}`);
+    else if (!rec.retiring) {
+      this.log.warning(`Worker (pid:${rec.pid}) ${how}`);
+      // A worker that dies within CRASH_WINDOW of becoming ready is crash-looping: back off.
+      if (rec.readyAt && Date.now() - rec.readyAt < CRASH_WINDOW_MS) {
+        this.backoff("crash soon after boot");
+        return;
+      }
+    } else this.log.debug(`Worker (pid:${rec.pid}) ${how}`);
     this.manage();
+  }
+
+  /**
+   * Exponential back-off for replacing failing workers: 0.5 s, 1 s, 2 s ... 30 s; the count
+   * resets after 30 s without a failure (PM2's exp_backoff_restart_delay reset rule).
+   */
+  private backoff(why: string): void {
+    this.bootFailures++;
+    this.lastFailureAt = Date.now();
+    const delay = Math.min(30, 0.5 * 2 ** (this.bootFailures - 1));
+    this.backoffUntil = Date.now() + delay * 1000;
+    this.log.warning(`Restarting the worker in ${delay}s (${why}; failure ${this.bootFailures} in a row)`);
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    this.backoffTimer = setTimeout(() => this.manage(), delay * 1000);
   }
 
   /** Keep the current generation at `target` workers; retire old-generation/recycling workers as replacements become ready. */
@@ -278,6 +248,7 @@ export class Arbiter {
 
   /** Heartbeat check (Gunicorn's murder_workers): SIGKILL a worker silent for longer than `timeout`. */
   private murder(): void {
+    if (this.bootFailures && Date.now() - this.lastFailureAt > 30_000) this.bootFailures = 0;
     const t = this.settings.timeout;
     if (t <= 0 || this.stopping) return;
     const now = Date.now();

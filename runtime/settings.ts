@@ -7,235 +7,12 @@
  * This module imports nothing but node built-ins: `src/description` imports it, and it is
  * bundled into images on its own.
  */
-import os from "node:os";
-import fs from "node:fs";
+import { SettingError, binds, bool, bytes, def, intIn, ipList, numberIn, oneOf, str, workers, type Setting } from "./setting-kinds.js";
 
-/** Raised when a setting's value is invalid; `setting` names the setting, `source` where it came from. */
-export class SettingError extends Error {
-  constructor(
-    readonly setting: string,
-    readonly source: string,
-    message: string,
-  ) {
-    super(`${setting}${source ? ` (from ${source})` : ""}: ${message}`);
-    this.name = "SettingError";
-  }
-}
-
-/** The value kinds a setting can take; they drive parsing of flags/env and the JSON Schema. */
-export type SettingType = "int" | "number" | "string" | "boolean" | "list" | "enum";
-
-/** One setting. `T` is the resolved value's type. */
-export interface Setting<T = unknown> {
-  /** snake_case name, as in Gunicorn's config (`graceful_timeout`); also the config-file key. */
-  readonly name: string;
-  /** Section heading used to group the generated docs (Gunicorn's section names). */
-  readonly section: string;
-  /** Long CLI flag(s), e.g. `["--graceful-timeout"]`; the first is canonical. */
-  readonly flags: readonly string[];
-  /** One-letter alias, e.g. `"w"` for `-w`. */
-  readonly short?: string;
-  /** Environment variable read for this setting (besides PRODSERVER_CMD_ARGS), e.g. `WEB_CONCURRENCY`. */
-  readonly env?: readonly string[];
-  /**
-   * The raw value the environment layer contributes (config precedence: defaults < config file <
-   * env < argv), or undefined when the environment says nothing. Defaults to the first set
-   * variable of `env`. `bind` uses it to turn `PORT=3000` into `0.0.0.0:3000`.
-   */
-  readonly fromEnv?: (env: NodeJS.ProcessEnv) => unknown;
-  readonly type: SettingType;
-  /** For `enum`: the allowed values. */
-  readonly choices?: readonly string[];
-  /** Unit of a numeric value, stated in docs: "seconds", "bytes", "count". */
-  readonly unit?: "seconds" | "bytes" | "count" | "octal mode";
-  /** The default, or a function computing it from the environment at resolve time. */
-  readonly default: T | ((env: NodeJS.ProcessEnv) => T);
-  /** Text shown for the default in docs when `default` is a function. */
-  readonly defaultDoc?: string;
-  /** Validate and normalise a value (from a flag string, env string, or config-file value). */
-  readonly validate: (value: unknown, source: string) => T;
-  /** One-line description. */
-  readonly doc: string;
-  /** The Gunicorn setting this mirrors, when there is one. */
-  readonly gunicorn?: string;
-  /** False for settings that make no sense in the project description (e.g. print_config). */
-  readonly inDescription?: boolean;
-}
-
-// ---------------------------------------------------------------------------------- validators
-
-function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (name: string) =>
-    (value: unknown, source: string): number => {
-      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof n !== "number" || !Number.isInteger(n)) {
-        throw new SettingError(name, source, `expected an integer, got ${JSON.stringify(value)}`);
-      }
-      if (n < min || n > max) {
-        throw new SettingError(name, source, `must be between ${min} and ${max}, got ${n}`);
-      }
-      return n;
-    };
-}
-
-function numberIn(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (name: string) =>
-    (value: unknown, source: string): number => {
-      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof n !== "number" || !Number.isFinite(n)) {
-        throw new SettingError(name, source, `expected a number, got ${JSON.stringify(value)}`);
-      }
-      if (n < min || n > max) {
-        throw new SettingError(name, source, `must be between ${min} and ${max}, got ${n}`);
-      }
-      return n;
-    };
-}
-
-function bool(name: string) {
-  return (value: unknown, source: string): boolean => {
-    if (typeof value === "boolean") return value;
-    if (typeof value === "string") {
-      const v = value.trim().toLowerCase();
-      if (["1", "true", "yes", "on"].includes(v)) return true;
-      if (["0", "false", "no", "off"].includes(v)) return false;
-    }
-    throw new SettingError(name, source, `expected true or false, got ${JSON.stringify(value)}`);
-  };
-}
-
-function str(name: string, opts: { nullable?: boolean; pattern?: RegExp; what?: string } = {}) {
-  return (value: unknown, source: string): string | null => {
-    if (value === null || value === undefined) {
-      if (opts.nullable) return null;
-      throw new SettingError(name, source, "a value is required");
-    }
-    if (typeof value !== "string") {
-      throw new SettingError(name, source, `expected a string, got ${JSON.stringify(value)}`);
-    }
-    if (value.includes("\0")) throw new SettingError(name, source, "must not contain NUL");
-    if (opts.pattern && !opts.pattern.test(value)) {
-      throw new SettingError(name, source, `expected ${opts.what ?? opts.pattern}, got ${JSON.stringify(value)}`);
-    }
-    return value;
-  };
-}
-
-function oneOf<C extends string>(name: string, choices: readonly C[]) {
-  return (value: unknown, source: string): C => {
-    if (typeof value === "string" && (choices as readonly string[]).includes(value)) return value as C;
-    throw new SettingError(name, source, `expected one of ${choices.join(", ")}, got ${JSON.stringify(value)}`);
-  };
-}
-
-/**
- * Parse one bind address, as Gunicorn's `bind`: `HOST:PORT`, `[V6]:PORT`, `PORT`, `unix:PATH`,
- * `unix:PATH:MODE`? (mode via the `umask` setting), or `fd://N`. Throws SettingError naming `bind`.
- */
-export function parseBind(value: string, source = ""): Bind {
-  const fail = (why: string): never => {
-    throw new SettingError("bind", source, `${why}: ${JSON.stringify(value)}`);
-  };
-  if (value.includes("\0") || /\s/.test(value)) fail("a bind address has no spaces or NUL");
-  if (value.startsWith("unix:")) {
-    const path = value.slice("unix:".length);
-    if (!path) fail("unix: needs a socket path");
-    if (Buffer.byteLength(path) > 107) fail("a unix socket path is at most 107 bytes");
-    return { kind: "unix", path };
-  }
-  if (value.startsWith("fd://")) {
-    const fd = Number(value.slice("fd://".length));
-    if (!Number.isInteger(fd) || fd < 0) fail("fd:// needs a non-negative file descriptor number");
-    return { kind: "fd", fd };
-  }
-  let host: string;
-  let portText: string;
-  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(value);
-  if (v6) {
-    host = v6[1];
-    portText = v6[2] ?? "8000";
-  } else if (/^\d+$/.test(value)) {
-    host = "0.0.0.0";
-    portText = value;
-  } else {
-    const i = value.lastIndexOf(":");
-    if (i === -1) {
-      host = value;
-      portText = "8000";
-    } else {
-      host = value.slice(0, i);
-      portText = value.slice(i + 1);
-    }
-    if (host.includes(":")) fail("an IPv6 address goes in brackets, like [::1]:8000");
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) fail("not a valid host name or address");
-  }
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) fail("the port must be 0-65535");
-  return { kind: "tcp", host, port };
-}
-
-/** A parsed listen address. */
-export type Bind =
-  | { kind: "tcp"; host: string; port: number }
-  | { kind: "unix"; path: string }
-  | { kind: "fd"; fd: number };
-
-/** Format a Bind back to its string form (inverse of {@link parseBind}). */
-export function formatBind(b: Bind): string {
-  if (b.kind === "unix") return `unix:${b.path}`;
-  if (b.kind === "fd") return `fd://${b.fd}`;
-  return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
-}
-
-/**
- * CPUs this process may really use: the cgroup v2 `cpu.max` (or v1 `cpu.cfs_quota_us`) quota,
- * capped by the affinity mask (`os.availableParallelism()`); at least 1. Unlike `os.cpus()`,
- * which counts the host's CPUs (PM2 #4347).
- */
-export function usableCpus(): number {
-  let n = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
-  const read = (p: string) => {
-    try {
-      return fs.readFileSync(p, "utf8").trim();
-    } catch {
-      return null;
-    }
-  };
-  const v2 = read("/sys/fs/cgroup/cpu.max");
-  if (v2) {
-    const [quota, period] = v2.split(/\s+/);
-    if (quota !== "max" && Number(period) > 0) n = Math.min(n, Math.ceil(Number(quota) / Number(period)));
-  } else {
-    const quota = Number(read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") ?? -1);
-    const period = Number(read("/sys/fs/cgroup/cpu/cpu.cfs_period_us") ?? 0);
-    if (quota > 0 && period > 0) n = Math.min(n, Math.ceil(quota / period));
-  }
-  return Math.max(1, n);
-}
-
-function workers(value: unknown, source: string): number {
-  if (value === "auto") return usableCpus();
-  return intIn(1, 1024)("workers")(value, source);
-}
-
-function binds(value: unknown, source: string): string[] {
-  const list = Array.isArray(value) ? value : typeof value === "string" ? [value] : null;
-  if (!list || list.length === 0) throw new SettingError("bind", source, "expected one or more addresses");
-  return list.map((v) => {
-    if (typeof v !== "string") throw new SettingError("bind", source, `expected a string, got ${JSON.stringify(v)}`);
-    parseBind(v, source);
-    return v;
-  });
-}
+export { SettingError, formatBind, parseBind, usableCpus } from "./setting-kinds.js";
+export type { Bind, Setting, SettingType } from "./setting-kinds.js";
 
 // ---------------------------------------------------------------------------------- the registry
-
-/** Define a setting; `validate` is built by `mk(name)` so errors always name the setting. */
-function def<T, N extends string>(
-  s: Omit<Setting<T>, "validate" | "name"> & { name: N; validate: (name: string) => (v: unknown, source: string) => T },
-): Setting<T> & { readonly name: N } {
-  return { ...s, validate: s.validate(s.name) };
-}
 
 const port = (env: NodeJS.ProcessEnv) => (env.PORT && /^\d+$/.test(env.PORT) ? Number(env.PORT) : null);
 
@@ -338,6 +115,51 @@ export const SETTINGS = [
     validate: numberIn(0, 3600),
     doc: "Seconds to wait for the next request on a keep-alive connection (Node's keepAliveTimeout); 0 disables keep-alive.",
     gunicorn: "keepalive",
+  }),
+  def<number, "max_requests">({
+    name: "max_requests", section: "Worker Processes", flags: ["--max-requests"], type: "int", unit: "count", default: 0, validate: intIn(0),
+    doc: "Recycle a worker after it has served this many requests (0 = never); its replacement serves before it stops accepting.",
+    gunicorn: "max_requests",
+  }),
+  def<number, "max_requests_jitter">({
+    name: "max_requests_jitter", section: "Worker Processes", flags: ["--max-requests-jitter"], type: "int", unit: "count", default: 0, validate: intIn(0),
+    doc: "Each worker adds a random 0..jitter to max_requests, so workers do not all recycle at once.",
+    gunicorn: "max_requests_jitter",
+  }),
+  def<number, "max_worker_memory">({
+    name: "max_worker_memory", section: "Worker Processes", flags: ["--max-worker-memory"], type: "int", unit: "bytes", default: 0, validate: bytes,
+    doc: "Recycle a worker whose resident memory (RSS, checked every second) exceeds this many bytes (`512M`, `1G`); 0 = never. Like PM2's max_memory_restart, but graceful.",
+  }),
+  def<number, "worker_connections">({
+    name: "worker_connections", section: "Worker Processes", flags: ["--worker-connections"], type: "int", unit: "count", default: 1000, validate: intIn(1, 1_000_000),
+    doc: "Maximum simultaneous client connections per worker (node's server.maxConnections): a worker at the limit closes further connections it accepts (Gunicorn's gthread worker stops accepting instead).",
+    gunicorn: "worker_connections",
+  }),
+  def<number, "limit_request_line">({
+    name: "limit_request_line", section: "Security", flags: ["--limit-request-line"], type: "int", unit: "bytes", default: 4094, validate: intIn(0, 8190),
+    doc: "Maximum size of the request line (method, URI, version) in bytes; longer -> 414 URI Too Long (Gunicorn answers 400). 0 = up to 8190.",
+    gunicorn: "limit_request_line",
+  }),
+  def<number, "limit_request_fields">({
+    name: "limit_request_fields", section: "Security", flags: ["--limit-request-fields"], type: "int", unit: "count", default: 100, validate: intIn(0, 32768),
+    doc: "Maximum number of request header fields; more -> 431 Request Header Fields Too Large. 0 = 32768.",
+    gunicorn: "limit_request_fields",
+  }),
+  def<number, "limit_request_field_size">({
+    name: "limit_request_field_size", section: "Security", flags: ["--limit-request-field-size", "--limit-request-field_size"], type: "int", unit: "bytes", default: 8190, validate: intIn(0, 65536),
+    doc: "Maximum size of one request header field (name + value) in bytes; larger -> 431. 0 = 8190. The whole header block is also capped by node's maxHeaderSize, set to fields x field size.",
+    gunicorn: "limit_request_field_size",
+  }),
+  def<string, "forwarded_allow_ips">({
+    name: "forwarded_allow_ips", section: "Security", flags: ["--forwarded-allow-ips"], env: ["FORWARDED_ALLOW_IPS"], type: "string",
+    default: (env) => env.FORWARDED_ALLOW_IPS || "127.0.0.1,::1", defaultDoc: "`$FORWARDED_ALLOW_IPS`, else `127.0.0.1,::1`", validate: ipList,
+    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them (Gunicorn ignores them instead). Unix-socket peers are trusted.",
+    gunicorn: "forwarded_allow_ips",
+  }),
+  def<string | null, "pidfile">({
+    name: "pidfile", section: "Server Mechanics", flags: ["--pid"], short: "p", type: "string", default: null, validate: (n) => str(n, { nullable: true }),
+    doc: "Write the arbiter's PID to this file (removed at exit; a re-exec'd arbiter writes `<pidfile>.2` until the old one exits).",
+    gunicorn: "pidfile",
   }),
   def<number, "umask">({
     name: "umask",

@@ -16,6 +16,7 @@ import { accessJson, countBytes, formatAccess } from "./access-log.js";
 import { AppLoadError, loadApp, type RequestListener } from "./app-loader.js";
 import { procName } from "./config.js";
 import { answerHealth } from "./health.js";
+import { limits, maxHeaderSize, requestGuard } from "./request-guard.js";
 import { listenOn, type NativeHandle } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
@@ -98,8 +99,28 @@ export async function runWorker(): Promise<never> {
   const sockets = new Set<TrackedSocket>();
   const inflight = new Set<http.ServerResponse>();
 
+  const guard = requestGuard(settings);
+  // max_requests + jitter (Gunicorn: per worker, max_requests + randint(0, jitter)).
+  const maxRequests = settings.max_requests > 0 ? settings.max_requests + Math.floor(Math.random() * (settings.max_requests_jitter + 1)) : Infinity;
+  let recycleAsked = false;
+  const recycle = (reason: string) => {
+    if (recycleAsked || draining) return;
+    recycleAsked = true;
+    log.info(`Autorestarting worker: ${reason}`);
+    send({ t: "recycle", reason });
+  };
+  const memTimer =
+    settings.max_worker_memory > 0
+      ? setInterval(() => {
+          const rss = process.memoryUsage.rss();
+          if (rss > settings.max_worker_memory) recycle(`max_worker_memory (rss ${rss} > ${settings.max_worker_memory} bytes)`);
+        }, 1000).unref()
+      : null;
+  void memTimer;
+
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     requests++;
+    if (requests >= maxRequests) recycle(`served ${requests} requests (max_requests ${settings.max_requests} + jitter ${maxRequests - settings.max_requests})`);
     const sock = req.socket as TrackedSocket;
     sock[kInflight] = (sock[kInflight] ?? 0) + 1;
     inflight.add(res);
@@ -116,6 +137,7 @@ export async function runWorker(): Promise<never> {
       }
       if (draining && sock[kInflight] === 0 && !sock.destroyed) sock.destroySoon();
     });
+    if (guard(req, res)) return;
     if (answerHealth(req, res, () => draining)) return;
     const fail = (e: unknown) => {
       log.error(`Error handling request ${req.method} ${req.url}`, { stack: (e as Error)?.stack ?? String(e) });
@@ -133,8 +155,10 @@ export async function runWorker(): Promise<never> {
   };
 
   const servers = handles.map(() => {
-    const s = http.createServer({ keepAliveTimeout: settings.keepalive * 1000 }, handler);
+    const s = http.createServer({ keepAliveTimeout: settings.keepalive * 1000, maxHeaderSize: maxHeaderSize(settings) }, handler);
     s.keepAliveTimeout = settings.keepalive * 1000;
+    s.maxHeadersCount = limits(settings).fields + 1; // one more than allowed, so the guard can see the excess
+    s.maxConnections = settings.worker_connections;
     s.on("connection", (sock: TrackedSocket) => {
       sockets.add(sock);
       sock.once("close", () => {
@@ -144,7 +168,8 @@ export async function runWorker(): Promise<never> {
     });
     s.on("clientError", (err: NodeJS.ErrnoException, sock: Socket) => {
       if (sock.writable && !sock.destroyed && err.code !== "ECONNRESET") {
-        sock.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "HPE_HEADERS_TIMEOUT" || err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+        sock.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       } else sock.destroy();
     });
     return s;

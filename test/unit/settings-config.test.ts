@@ -22,6 +22,8 @@ const BAD_STRINGS: Record<string, unknown[]> = {
   access_log_format: [7, null],
   errorlog: [null, "a\0b"],
   accesslog: [3, "a\0b"],
+  forwarded_allow_ips: ["10.0.0.300", "10.0.0.0/33", "::1/129", "host.example", 5],
+  pidfile: [7, "a\0b"],
 };
 
 describe("settings registry", () => {
@@ -32,7 +34,7 @@ describe("settings registry", () => {
       assert.ok(!names.has(s.name), s.name);
       names.add(s.name);
       for (const f of s.flags) {
-        assert.match(f, /^--[a-z][a-z0-9-]*$/, s.name);
+        assert.match(f, /^--[a-z][a-z0-9-]*(_[a-z]+)?$/, s.name); // `_`: Gunicorn's own --limit-request-field_size spelling
         assert.ok(!flags.has(f), f);
         flags.add(f);
       }
@@ -62,6 +64,10 @@ describe("settings registry", () => {
     assert.equal(findSetting("umask")!.validate("022", "x"), 0o22);
     assert.equal(findSetting("check_config")!.validate("yes", "x"), true);
     assert.equal(findSetting("timeout")!.validate("2.5", "x"), 2.5);
+    assert.equal(findSetting("max_worker_memory")!.validate("512M", "x"), 512 * 1024 * 1024);
+    assert.equal(findSetting("max_worker_memory")!.validate("1.5G", "x"), 1.5 * 1024 ** 3);
+    assert.throws(() => findSetting("max_worker_memory")!.validate("lots", "x"), /^SettingError: max_worker_memory \(from x\): expected bytes/);
+    assert.equal(findSetting("forwarded_allow_ips")!.validate(" 10.0.0.0/8, ::1 ,*", "x"), "10.0.0.0/8,::1,*");
     assert.deepEqual(parseBind("[::1]:9"), { kind: "tcp", host: "::1", port: 9 });
     assert.deepEqual(parseBind("unix:/tmp/a.sock"), { kind: "unix", path: "/tmp/a.sock" });
     assert.deepEqual(parseBind("fd://3"), { kind: "fd", fd: 3 });
