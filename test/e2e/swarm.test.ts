@@ -11,11 +11,12 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
-import { buildImage, fetchWithTimeout, projectBuildContext, type BuildEvent } from "../../src/docker/index.js";
+import { buildImage, fetchWithTimeout, imageTags, projectBuildContext, type BuildEvent } from "../../src/docker/index.js";
+import { renderFiles } from "../../src/generate/index.js";
 import type { Description } from "../../src/description/index.js";
 import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
-import { DOCKER_CLI, ensureSwarm, hasIpvs, leaveSwarm, runWrk, standInCompose, waitConverged } from "../support/swarm.js";
+import { DOCKER_CLI, adaptCompose, ensureSwarm, hasIpvs, leaveSwarm, runWrk, waitConverged } from "../support/swarm.js";
 
 const docker = dockerClient();
 const cleanup = new Cleanup(docker);
@@ -24,7 +25,7 @@ const stack = `pse2e${run}`;
 const service = `${stack}_web`;
 let createdSwarm: { hadGwbridge: boolean } | null = null;
 let lbId: string | null = null;
-const LOAD_SECONDS = Number(process.env.PRODSERVER_SWARM_LOAD_SECONDS ?? 40);
+const LOAD_SECONDS = Number(process.env.PRODSERVER_SWARM_LOAD_SECONDS ?? 60);
 
 async function build(dir: string, d: Description, tag: string): Promise<string> {
   const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
@@ -63,19 +64,24 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
     createdSwarm = { hadGwbridge: swarm.hadGwbridge };
     t.diagnostic(`IPVS ${hasIpvs() ? "present" : "absent"}: clients go through the test's load balancer container, not the routing mesh`);
 
-    const { dir, d } = await prepareApp("examples/express-app", "swarm", run, cleanup);
-    const v1 = await build(dir, d, `prodserver-e2e-swarm:t${run}-1`);
+    // Two replicas; a short start period keeps swarm's update monitor (start period + interval x retries) at 11 s.
+    const { dir, d } = await prepareApp("examples/express-app", "swarm", run, cleanup, {
+      processes: { web: { workers: 2, graceful_timeout: 10, replicas: 2 } },
+      health: { startPeriod: 5 },
+    });
+    const [tag1] = imageTags(d);
+    const tag2 = `${tag1}-2`;
+    const v1 = await build(dir, d, tag1);
     await fs.writeFile(path.join(dir, "src/release.txt"), `second release ${run}\n`);
-    const v2 = await build(dir, d, `prodserver-e2e-swarm:t${run}-2`);
+    const v2 = await build(dir, d, tag2);
     assert.notEqual(v1, v2, "the second release is a different image");
 
+    const generated = renderFiles(d, { targets: ["compose"] }).find((f) => f.path === "compose.yaml");
+    assert.ok(generated, "the generator renders compose.yaml");
+    assert.match(generated.content, new RegExp(`image: "?${tag1}"?`), "compose.yaml names the image prodserver build tags");
     const stackDir = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-stack-"));
     cleanup.dir(stackDir);
-    const compose = standInCompose({
-      image: `prodserver-e2e-swarm:t${run}-1`, port: d.port, replicas: 2,
-      stopGracePeriod: (d.processes.web.graceful_timeout ?? 30) + 5,
-    });
-    await fs.writeFile(path.join(stackDir, "compose.yaml"), compose);
+    await fs.writeFile(path.join(stackDir, "compose.yaml"), adaptCompose(generated.content));
     const deploy = await execa(DOCKER_CLI, ["stack", "deploy", "--resolve-image", "never", "-c", path.join(stackDir, "compose.yaml"), stack], {
       reject: false, all: true, timeout: 60_000,
     });
@@ -111,7 +117,7 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
     const load = runWrk(url, LOAD_SECONDS);
     await new Promise((r) => setTimeout(r, 3000));
     const updStart = performance.now();
-    const update = await execa(DOCKER_CLI, ["service", "update", "--quiet", "--detach=false", "--image", `prodserver-e2e-swarm:t${run}-2`, service], {
+    const update = await execa(DOCKER_CLI, ["service", "update", "--quiet", "--detach=false", "--image", tag2, service], {
       reject: false, all: true, timeout: Math.max(60, LOAD_SECONDS - 5) * 1000,
     });
     const updateSeconds = (performance.now() - updStart) / 1000;

@@ -15,18 +15,27 @@ import { type Cleanup, REPO_ROOT, scratchCopy } from "./docker.js";
  * @param run unique run id used in the tag `t<run>` so tests never clobber real images
  * @returns the scratch dir (registered with `cleanup`) and the description used
  */
-export async function prepareApp(example: string, label: string, run: string, cleanup: Cleanup): Promise<{ dir: string; d: Description }> {
+export async function prepareApp(
+  example: string,
+  label: string,
+  run: string,
+  cleanup: Cleanup,
+  /** Top-level description fields to override (merged one level deep: `{ health: { startPeriod: 5 } }`). */
+  overrides: Record<string, Record<string, unknown>> = {},
+): Promise<{ dir: string; d: Description }> {
   const dir = await scratchCopy(path.join(REPO_ROOT, example), label);
   cleanup.dir(dir);
   const detected = (await detectProject(dir)).description;
   // A short health interval keeps the tests quick (Docker 20.10 has no --start-interval).
-  const d = validateDescription({
+  const base: Record<string, any> = {
     ...detected,
     name: `prodserver-e2e-${label}`,
     version: `t${run}`,
     processes: { web: { ...detected.processes.web, workers: 2, graceful_timeout: 10 } },
     health: { ...detected.health, interval: 2 },
-  });
+  };
+  for (const [k, v] of Object.entries(overrides)) base[k] = { ...base[k], ...v };
+  const d = validateDescription(base);
   writeFiles(dir, renderFiles(d), { force: true });
   await fs.writeFile(path.join(dir, ".env"), "DATABASE_PASSWORD=e2e-must-not-ship\n");
   await fs.writeFile(path.join(dir, ".env.production"), "API_TOKEN=e2e-must-not-ship\n");

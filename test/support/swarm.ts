@@ -1,7 +1,6 @@
 /**
  * One-node swarm helpers for the rolling-update test: swarm init/leave on this engine (only when
- * the test initialised it), a stack file for the web service (the generator's compose.yaml when
- * it renders one, else this stand-in written to the same description fields), service
+ * the test initialised it), the generator's compose.yaml adapted to this engine, service
  * convergence polling, and a bounded wrk run with its output parsed.
  */
 import { existsSync } from "node:fs";
@@ -30,48 +29,31 @@ export async function leaveSwarm(docker: Dockerode, hadGwbridge: boolean): Promi
   if (!hadGwbridge) await docker.getNetwork("docker_gwbridge").remove().catch(() => {});
 }
 
-/** The fields the stack file needs (a subset of the description). */
-export interface StackFields {
-  image: string;
-  port: number;
-  replicas: number;
-  /** Seconds: graceful_timeout + 5, as the generator's stop timeouts. */
-  stopGracePeriod: number;
-}
-
 /**
- * Stand-in compose.yaml for `docker stack deploy`: rolling update one task at a time, new task
- * started (and healthy) before the old one stops (`order: start-first`), rollback on failure.
- * `endpoint_mode: dnsrr` and no published port: swarm's VIP and routing mesh need IPVS, which this
- * CI kernel lacks; clients reach the tasks through a load balancer on the attachable `edge` network.
+ * Adapts the generator's compose.yaml for the test engine (text edits; each anchor must be found,
+ * so a template change fails loudly here instead of testing something else):
+ * - the web service's `ports:` block is removed (swarm's ingress publishing needs IPVS, and would
+ *   publish on every interface and intercept host port traffic during the test);
+ * - `endpoint_mode: dnsrr` (a VIP needs IPVS too) and the attachable overlay network `edge`, which
+ *   the test's load balancer container joins.
+ * @throws Error naming the missing anchor
  */
-export function standInCompose(f: StackFields): string {
-  return `# stand-in for the generator's compose.yaml (test/support/swarm.ts)
-services:
-  web:
-    image: ${f.image}
-    networks: [edge]
-    stop_signal: SIGTERM
-    stop_grace_period: ${f.stopGracePeriod}s
-    deploy:
-      replicas: ${f.replicas}
-      endpoint_mode: dnsrr
-      update_config:
-        parallelism: 1
-        order: start-first
-        delay: 2s
-        failure_action: rollback
-        monitor: 10s
-      rollback_config:
-        parallelism: 1
-        order: start-first
-      restart_policy:
-        condition: any
-networks:
-  edge:
-    driver: overlay
-    attachable: true
-`;
+export function adaptCompose(yaml: string): string {
+  const lines = yaml.split("\n");
+  const web = lines.findIndex((l) => l === "  web:");
+  if (web < 0) throw new Error("adaptCompose: no `  web:` service in compose.yaml");
+  const ports = lines.findIndex((l, i) => i > web && l === "    ports:");
+  if (ports >= 0) {
+    let end = ports + 1;
+    while (end < lines.length && (lines[end].startsWith("      ") || lines[end].trim() === "")) end++;
+    lines.splice(ports, end - ports);
+  }
+  const deploy = lines.findIndex((l, i) => i > web && l === "    deploy:");
+  if (deploy < 0) throw new Error("adaptCompose: no `    deploy:` under the web service");
+  lines.splice(deploy + 1, 0, "      endpoint_mode: dnsrr");
+  lines.splice(web + 1, 0, "    networks: [edge]");
+  if (lines.some((l) => l.startsWith("networks:"))) throw new Error("adaptCompose: compose.yaml already has top-level networks");
+  return `${lines.join("\n").trimEnd()}\nnetworks:\n  edge:\n    driver: overlay\n    attachable: true\n`;
 }
 
 /** Whether this kernel has IPVS (needed by swarm's service VIPs and routing mesh). */
