@@ -25,20 +25,43 @@ test("create, then identical, then update when the description changes", () => {
   assert.match(fs.readFileSync(path.join(dir, "Dockerfile"), "utf8"), /EXPOSE 4000/);
 });
 
-test("a file the user edited is a conflict (not overwritten) unless force", () => {
+test("an edit on lines the generator also changes is a conflict (not overwritten) unless force", () => {
   const dir = tmp();
   writeFiles(dir, renderFiles(d()));
   const file = path.join(dir, "Dockerfile");
-  fs.appendFileSync(file, "RUN echo mine\n");
+  fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("EXPOSE 3000", "EXPOSE 3000 3001"));
   const r = writeFiles(dir, renderFiles(d(4000)));
   const c = r.find((x) => x.path === "Dockerfile")!;
   assert.equal(c.status, "conflict");
-  assert.match(c.message!, /^Dockerfile was edited.*prodserver generate --check/);
-  assert.match(fs.readFileSync(file, "utf8"), /RUN echo mine/, "not overwritten");
+  assert.match(c.message!, /^Dockerfile not overwritten: .*same lines \(1 conflicting region\).*prodserver generate --check/);
+  assert.match(fs.readFileSync(file, "utf8"), /EXPOSE 3000 3001/, "not overwritten");
   const f = writeFiles(dir, renderFiles(d(4000)), { force: true });
   assert.equal(status(f, "Dockerfile"), "force");
-  assert.doesNotMatch(fs.readFileSync(file, "utf8"), /RUN echo mine/);
+  assert.doesNotMatch(fs.readFileSync(file, "utf8"), /3001/);
   assert.equal(status(writeFiles(dir, renderFiles(d(5000))), "Dockerfile"), "update", "after force the file is ours again");
+});
+
+test("an edit elsewhere is three-way merged with the regenerated file, again and again", () => {
+  const dir = tmp();
+  writeFiles(dir, renderFiles(d()));
+  const file = path.join(dir, "Dockerfile");
+  const edited = fs.readFileSync(file, "utf8").replace("WORKDIR /app\n", "WORKDIR /app\nLABEL team=payments\n");
+  fs.writeFileSync(file, edited);
+  const r = writeFiles(dir, renderFiles(d(4000))).find((x) => x.path === "Dockerfile")!;
+  assert.equal(r.status, "merge");
+  assert.match(r.message!, /edits were kept/);
+  let text = fs.readFileSync(file, "utf8");
+  assert.match(text, /LABEL team=payments/);
+  assert.match(text, /^EXPOSE 4000$/m);
+  assert.doesNotMatch(text, /<<<<<<<|>>>>>>>/);
+  // The base is now the 4000 render: the next change merges against it.
+  assert.equal(status(writeFiles(dir, renderFiles(d(5000))), "Dockerfile"), "merge");
+  text = fs.readFileSync(file, "utf8");
+  assert.match(text, /LABEL team=payments/);
+  assert.match(text, /^EXPOSE 5000$/m);
+  assert.equal(status(writeFiles(dir, renderFiles(d(5000))), "Dockerfile"), "identical", "nothing new to merge");
+  // merge: false restores the strict behaviour.
+  assert.equal(status(writeFiles(dir, renderFiles(d(6000)), { merge: false }), "Dockerfile"), "conflict");
 });
 
 test("a pre-existing file we did not generate is a conflict", () => {
@@ -64,4 +87,17 @@ test("checkFiles reports drift as unified diffs", () => {
 
 test("paths outside the app folder are refused", () => {
   assert.throws(() => writeFiles(tmp(), [{ path: "../evil", content: "" }]), /outside/);
+});
+
+test("checkFiles: kept user edits are not drift; a new generated change is, shown as the merged result", () => {
+  const dir = tmp();
+  writeFiles(dir, renderFiles(d()));
+  const file = path.join(dir, "Dockerfile");
+  fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("WORKDIR /app\n", "WORKDIR /app\nLABEL team=payments\n"));
+  const same = checkFiles(dir, renderFiles(d())).find((x) => x.path === "Dockerfile")!;
+  assert.deepEqual(same, { path: "Dockerfile", status: "identical", diff: "", edited: true });
+  const moved = checkFiles(dir, renderFiles(d(4000))).find((x) => x.path === "Dockerfile")!;
+  assert.equal(moved.status, "changed");
+  assert.match(moved.diff, /^\+EXPOSE 4000$/m);
+  assert.doesNotMatch(moved.diff, /^-LABEL team=payments$/m, "the diff keeps the user's line");
 });
