@@ -22,6 +22,7 @@ import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } fro
 import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
 import { requestStack } from "./watchdog.js";
+import { Notifier } from "./systemd.js";
 import { forkWorker, type WorkerRec } from "./worker-process.js";
 
 /** What the arbiter needs from its caller. */
@@ -35,6 +36,8 @@ export interface ArbiterOptions {
   reloadSettings: () => Promise<Settings>;
   /** Reopen the arbiter's own log files (USR1). */
   reopenLogs: () => void;
+  /** systemd notifications (READY/RELOADING/STOPPING); optional. */
+  notifier?: Notifier;
 }
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off. */
@@ -54,6 +57,7 @@ export class Arbiter {
   private everBooted = false;
   private stopping = false;
   private bootFailures = 0;
+  private readySent = false;
   private lastFailureAt = 0;
   private backoffUntil = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
@@ -94,6 +98,11 @@ export class Arbiter {
     return done;
   }
 
+  /** Ready, non-retiring workers of the current generation. */
+  private readyCount(): number {
+    return [...this.workers.values()].filter((w) => w.readyAt && !w.retiring && !w.killed && w.generation === this.generation).length;
+  }
+
   /** The pids of the live workers (for tests and status). */
   pids(): number[] {
     return [...this.workers.keys()];
@@ -131,8 +140,14 @@ export class Arbiter {
         rec.readyAt = Date.now();
         this.everBooted = true;
         this.log.debug(`Worker ${rec.pid} ready (generation ${rec.generation})`);
+        if (!this.readySent && this.readyCount() >= this.target) {
+          this.readySent = true;
+          this.log.info(`Ready: ${this.target} worker(s) serving`);
+          void this.opts.notifier?.notify("READY=1", `STATUS=serving with ${this.target} worker(s)`);
+        }
         if (rec.generation === this.generation && this.previous && ![...this.workers.values()].some((w) => w.generation === this.generation && !w.readyAt)) {
           this.log.info(`Reload complete: generation ${this.generation} serving`);
+          void this.opts.notifier?.notify("READY=1", `STATUS=reloaded: generation ${this.generation} serving`);
           const old = this.previous;
           this.previous = null;
           if (old.listeners !== this.listeners) setTimeout(() => closeAll(old.listeners.filter((l) => !this.listeners.includes(l))), this.settings.graceful_timeout * 1000 + 1000).unref();
@@ -314,6 +329,7 @@ export class Arbiter {
     this.target = next.workers;
     this.generation++;
     this.log.info(`Reloading: starting generation ${this.generation} (${this.target} workers)`);
+    void this.opts.notifier?.notify("RELOADING=1", Notifier.monotonicUsec(), `STATUS=reloading: starting generation ${this.generation}`);
     this.manage();
   }
 
@@ -321,6 +337,7 @@ export class Arbiter {
   private rollback(why: string): void {
     const prev = this.previous!;
     this.log.error(`Reload failed, keeping generation ${this.generation - 1} serving: ${why}`);
+    void this.opts.notifier?.notify("READY=1", `STATUS=reload failed, generation ${this.generation - 1} still serving`);
     for (const w of this.workers.values()) {
       if (w.generation === this.generation) {
         w.retiring = true;
@@ -346,6 +363,7 @@ export class Arbiter {
       return;
     }
     this.stopping = true;
+    void this.opts.notifier?.notify("STOPPING=1", `STATUS=stopping (${graceful ? "graceful" : "quick"})`);
     if (this.tick) clearInterval(this.tick);
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     for (const w of this.workers.values()) this.kill(w, graceful ? "SIGTERM" : "SIGQUIT");
@@ -368,6 +386,7 @@ export class Arbiter {
     if (this.previous) closeAll(this.previous.listeners.filter((l) => !this.listeners.includes(l)));
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.log.info("Shutting down: Master");
+    if (this.opts.notifier) await Promise.race([this.opts.notifier.notify(), new Promise((r) => setTimeout(r, 3000))]);
     this.finish(code);
   }
 

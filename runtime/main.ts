@@ -13,10 +13,12 @@ import { Arbiter } from "./arbiter.js";
 import { AppLoadError, loadApp } from "./app-loader.js";
 import { UsageError, procName, resolveSettings } from "./config.js";
 import { healthcheck } from "./healthcheck.js";
-import { bindAll } from "./listeners.js";
+import { bindAll, closeAll } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
 import { SettingError, type Settings } from "./settings.js";
 import { runWorker } from "./worker.js";
+import { Notifier, takeListenFds } from "./systemd.js";
+import { removePidfile, writePidfile } from "./pidfile.js";
 
 /** The runtime's version, printed at start (kept in step with package.json). */
 export const VERSION = "0.1.0";
@@ -106,11 +108,23 @@ async function serve(args: string[]): Promise<number> {
     }
   }
   log.info(`Starting prodserver ${VERSION}`);
+  const notifier = new Notifier(log);
+  // Socket activation replaces `bind`, also across HUP reloads.
+  const fdBinds = takeListenFds().map((fd) => `fd://${fd}`);
   let listeners;
   try {
-    listeners = await bindAll(settings.bind, settings.umask);
+    if (fdBinds.length) log.info(`Using ${fdBinds.length} socket(s) from systemd socket activation (LISTEN_FDS) instead of bind`);
+    listeners = await bindAll(fdBinds.length ? fdBinds : settings.bind, settings.umask);
+    if (fdBinds.length) settings.bind = fdBinds;
   } catch (e) {
     log.error((e as Error).message);
+    return 1;
+  }
+  try {
+    if (settings.pidfile) writePidfile(settings.pidfile);
+  } catch (e) {
+    log.error((e as Error).message);
+    closeAll(listeners);
     return 1;
   }
   for (const l of listeners) log.info(`Listening at: ${l.url} (${process.pid})`);
@@ -120,10 +134,17 @@ async function serve(args: string[]): Promise<number> {
     settings,
     listeners,
     log,
-    reloadSettings: async () => (await resolveNow()).settings,
+    reloadSettings: async () => {
+      const next = (await resolveNow()).settings;
+      if (fdBinds.length) next.bind = fdBinds;
+      return next;
+    },
     reopenLogs: () => errorFile.reopen(),
+    notifier,
   });
-  return arbiter.run();
+  const code = await arbiter.run();
+  if (settings.pidfile) removePidfile(settings.pidfile);
+  return code;
 }
 
 /** True when this module is the process's main script (not imported by the CLI or a test). */
