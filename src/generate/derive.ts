@@ -61,7 +61,9 @@ export interface Derived {
   capabilities: string;
   /** Directories systemd must leave writable (log files outside the journal). */
   writablePaths: Sourced[];
-  /** nginx upstream name and Connection-map variable (per app, so several apps share one nginx). */
+  /** nginx upstream name and Connection-map variable (per app, so several apps share one nginx;
+   *  `a-b` and `a.b` share a variable, which is harmless: the maps are identical and nginx accepts a
+   *  repeated map — the two-apps case in test/integration/nginx-conf.test.ts). */
   upstream: string;
   connectionVar: string;
   /** Replicas of web (compose/k8s). */

@@ -13,13 +13,13 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
-import { DescriptionError, validateDescription, type Description } from "../../src/description/index.js";
+import { DescriptionError, validateDescription, webSettings, type Description } from "../../src/description/index.js";
 import { renderFiles, derive, UnsafeValueError, type RenderedFile } from "../../src/generate/index.js";
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fuzz-"));
 const NASTY = [
   'a"b', "a'b", "a\\b", "a\nb", "a\r\nb", "a;b", "a{b", "a}b", "a$b", "${HOME}", "$$", "a%b", "%n", "a\0b", "a b", "-x", "#x", "a\tb",
-  "x".repeat(5000), "", "end\\", "ä€",
+  "x".repeat(5000), "", "end\\", "ä€", "a.b", "my_app",
 ];
 
 /** [field, how the nasty value becomes the field's value]. Path fields get an absolute prefix so the
@@ -43,6 +43,9 @@ const FIELDS: Array<[string, (v: string) => unknown]> = [
   ["processes.web.proc_name", (v) => v],
   ["processes.web.loglevel", (v) => v],
   ["processes.web.workers", (v) => v],
+  ["processes.web.replicas", (v) => v],
+  // Every runtime setting in the description, so a new registry setting is fuzzed too.
+  ...webSettings().map((st): [string, (v: string) => unknown] => [`processes.web.${st.name}`, (v) => v]),
   ["processes.worker.command", (v) => `node jobs.js ${v}`],
   ["processes.worker.command", (v) => ["node", "jobs.js", v]],
   ["health.path", (v) => `/${v}`],
@@ -145,7 +148,7 @@ test("fuzz: every field × every nasty value is a named error or a correct file 
   const total = counts.schema + counts.escaping + counts.rendered;
   assert.equal(total, FIELDS.length * NASTY.length);
   console.log(`# fuzz: ${total} cases: ${counts.schema} rejected by the schema, ${counts.escaping} refused by escaping, ${counts.rendered} rendered and checked by the tools (${counts.k8sName} of those refused only as a Kubernetes name)`);
-  assert.ok(counts.rendered > 50 && counts.schema > 100, JSON.stringify(counts));
+  assert.ok(counts.rendered > 50 && counts.schema > 100 && counts.escaping > 10, JSON.stringify(counts));
 
   // Dockerfile: only known instructions, and the exec-form CMD parses back to the derived argv.
   const INSTR = /^(ARG|FROM|WORKDIR|ENV|RUN|COPY|USER|EXPOSE|HEALTHCHECK|STOPSIGNAL|CMD) /;
@@ -179,7 +182,7 @@ test("fuzz: every field × every nasty value is a named error or a correct file 
   });
   fs.writeFileSync(
     path.join(ngDir, "nginx.conf"),
-    `pid ${ngDir}/nginx.pid;\nerror_log ${ngDir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  server_names_hash_bucket_size 128;\n  variables_hash_max_size 4096;\n` +
+    `pid ${ngDir}/nginx.pid;\nerror_log ${ngDir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  server_names_hash_bucket_size 128;\n  variables_hash_max_size 16384;\n  variables_hash_bucket_size 128;\n` +
       `  client_body_temp_path ${ngDir}/cb; proxy_temp_path ${ngDir}/px; fastcgi_temp_path ${ngDir}/fc; uwsgi_temp_path ${ngDir}/uw; scgi_temp_path ${ngDir}/sc;\n` +
       `${includes.join("\n")}\n}\n`,
   );
