@@ -59,6 +59,8 @@ export interface Derived {
   /** Capabilities the web unit needs: CAP_NET_BIND_SERVICE only when an extra bind is a TCP port < 1024
    *  (the generated socket unit binds `port` itself, as root, so the service needs none for it). */
   capabilities: string;
+  /** `yes`, or `read-only` when the app lives under /home or /root (ProtectHome=yes would hide it). */
+  protectHome: "yes" | "read-only";
   /** Directories systemd must leave writable (log files outside the journal). */
   writablePaths: Sourced[];
   /** nginx upstream name and Connection-map variable (per app, so several apps share one nginx;
@@ -187,6 +189,7 @@ export function derive(d: Description): Derived {
     dockerHealthcheck,
     systemdWebExec,
     writablePaths,
+    protectHome: /^\/(home|root)(\/|$)/.test(d.deploy.systemd.workingDirectory) ? "read-only" : "yes",
     backlog: Number(web.backlog ?? settingDefault("backlog") ?? 2048),
     capabilities: lowPort ? "CAP_NET_BIND_SERVICE" : "",
     upstream: d.name,

@@ -75,3 +75,11 @@ test("an extra bind on a port < 1024 grants only CAP_NET_BIND_SERVICE", () => {
   assert.match(svc, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
   assert.match(svc, /--bind fd:\/\/3 --bind 0\.0\.0\.0:443 /);
 });
+
+test("an app under /home keeps ProtectHome=read-only (yes would hide WorkingDirectory)", () => {
+  const home = verifyUnits({ name: "h", app: "app.js", deploy: { systemd: { workingDirectory: "/home/deploy/h" } } });
+  assert.equal(home.status, 0, home.output);
+  assert.match(home.files[0].content, /^ProtectHome=read-only$/m);
+  const srv = verifyUnits({ name: "s", app: "app.js" });
+  assert.match(srv.files[0].content, /^ProtectHome=yes$/m);
+});
