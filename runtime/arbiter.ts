@@ -23,7 +23,7 @@ import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
 import { requestStack } from "./watchdog.js";
 import { Notifier } from "./systemd.js";
-import { forkWorker, type WorkerRec } from "./worker-process.js";
+import { forkWorker, signalWorker, type WorkerRec } from "./worker-process.js";
 
 /** What the arbiter needs from its caller. */
 export interface ArbiterOptions {
@@ -38,6 +38,10 @@ export interface ArbiterOptions {
   reopenLogs: () => void;
   /** systemd notifications (READY/RELOADING/STOPPING); optional. */
   notifier?: Notifier;
+  /** USR2: start a new arbiter that inherits the listeners (see reexec.ts). */
+  reexec?: (listeners: readonly Listener[]) => void;
+  /** True while a re-exec'd arbiter uses our sockets: do not unlink unix socket files at stop. */
+  keepSocketFiles?: () => boolean;
 }
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off. */
@@ -92,6 +96,7 @@ export class Arbiter {
     on("SIGTTIN", () => this.scale(this.target + 1));
     on("SIGTTOU", () => this.scale(this.target - 1));
     on("SIGUSR1", () => this.reopen());
+    on("SIGUSR2", () => this.opts.reexec?.(this.listeners));
     on("SIGWINCH", () => {});
     this.tick = setInterval(() => this.murder(), 250);
     this.manage();
@@ -101,11 +106,6 @@ export class Arbiter {
   /** Ready, non-retiring workers of the current generation. */
   private readyCount(): number {
     return [...this.workers.values()].filter((w) => w.readyAt && !w.retiring && !w.killed && w.generation === this.generation).length;
-  }
-
-  /** The pids of the live workers (for tests and status). */
-  pids(): number[] {
-    return [...this.workers.keys()];
   }
 
   private spawn(): void {
@@ -254,11 +254,7 @@ export class Arbiter {
   }
 
   private kill(w: WorkerRec, sig: NodeJS.Signals): void {
-    try {
-      process.kill(w.pid, sig);
-    } catch {
-      /* already gone */
-    }
+    signalWorker(w, sig);
   }
 
   /** Heartbeat check (Gunicorn's murder_workers): SIGKILL a worker silent for longer than `timeout`. */
@@ -382,7 +378,7 @@ export class Arbiter {
       }
       await Promise.race([allGone, new Promise((r) => setTimeout(r, 2000))]);
     }
-    closeAll(this.listeners);
+    closeAll(this.listeners, this.opts.keepSocketFiles?.() ?? false);
     if (this.previous) closeAll(this.previous.listeners.filter((l) => !this.listeners.includes(l)));
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.log.info("Shutting down: Master");

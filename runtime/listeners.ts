@@ -110,11 +110,23 @@ function describeFd(h: NativeHandle): { url?: string } {
   return {};
 }
 
-/** Bind every address; on failure, close what was bound and rethrow. */
-export async function bindAll(binds: readonly string[], umask = 0): Promise<Listener[]> {
+/**
+ * Adopt a socket inherited from the previous arbiter (USR2 re-exec) for bind string `bind`:
+ * the socket is already bound (and listening); only the fd changes hands.
+ */
+export function adopt(bind: string, fd: number): Listener {
+  const spec = parseBind(bind);
+  const h = createServerHandle(null, null, null, fd);
+  if (typeof h === "number") fail(bind, `inherited fd ${fd}: ${util.getSystemErrorName(h)}`);
+  const url = spec.kind === "unix" ? `unix:${spec.path}` : describeFd(h).url ?? `fd://${fd}`;
+  return { bind, spec, url, handle: h };
+}
+
+/** Bind every address (adopting the ones in `inherited`, bind string -> fd); on failure, close what was bound and rethrow. */
+export async function bindAll(binds: readonly string[], umask = 0, inherited: ReadonlyMap<string, number> = new Map()): Promise<Listener[]> {
   const out: Listener[] = [];
   try {
-    for (const b of binds) out.push(await bindOne(b, umask));
+    for (const b of binds) out.push(inherited.has(b) ? adopt(b, inherited.get(b)!) : await bindOne(b, umask));
   } catch (e) {
     closeAll(out);
     throw e;
@@ -128,6 +140,10 @@ export async function bindAll(binds: readonly string[], umask = 0): Promise<List
  */
 export function closeAll(listeners: readonly Listener[], keepFiles = false): void {
   for (const l of listeners) {
+    // libuv unlinks a unix socket's path when the handle that bound it closes
+    // (uv__pipe_close), so a socket file another arbiter still serves must not be closed here;
+    // the fd goes away with this process.
+    if (keepFiles && l.spec.kind === "unix") continue;
     try {
       l.handle.close();
     } catch {

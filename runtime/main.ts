@@ -18,7 +18,8 @@ import { LogFile, Logger } from "./log.js";
 import { SettingError, type Settings } from "./settings.js";
 import { runWorker } from "./worker.js";
 import { Notifier, takeListenFds } from "./systemd.js";
-import { removePidfile, writePidfile } from "./pidfile.js";
+import { writePidfile } from "./pidfile.js";
+import { Reexec, takeInherited } from "./reexec.js";
 
 /** The runtime's version, printed at start (kept in step with package.json). */
 export const VERSION = "0.1.0";
@@ -111,17 +112,23 @@ async function serve(args: string[]): Promise<number> {
   const notifier = new Notifier(log);
   // Socket activation replaces `bind`, also across HUP reloads.
   const fdBinds = takeListenFds().map((fd) => `fd://${fd}`);
+  const inherited = takeInherited();
+  const reexec = new Reexec(log, settings.pidfile, inherited.parent);
   let listeners;
   try {
     if (fdBinds.length) log.info(`Using ${fdBinds.length} socket(s) from systemd socket activation (LISTEN_FDS) instead of bind`);
-    listeners = await bindAll(fdBinds.length ? fdBinds : settings.bind, settings.umask);
+    if (inherited.fds.size) log.info(`Inheriting ${inherited.fds.size} socket(s) from arbiter ${inherited.parent ?? "(gone)"} (USR2 re-exec)`);
+    listeners = await bindAll(fdBinds.length ? fdBinds : settings.bind, settings.umask, inherited.fds);
+    const used = new Set(listeners.map((l) => l.bind));
+    for (const [b, fd] of inherited.fds) if (!used.has(b)) fs.closeSync(fd); // the new config dropped that address
     if (fdBinds.length) settings.bind = fdBinds;
   } catch (e) {
     log.error((e as Error).message);
     return 1;
   }
   try {
-    if (settings.pidfile) writePidfile(settings.pidfile);
+    const pidfile = reexec.pidfilePath();
+    if (pidfile) writePidfile(pidfile);
   } catch (e) {
     log.error((e as Error).message);
     closeAll(listeners);
@@ -141,9 +148,13 @@ async function serve(args: string[]): Promise<number> {
     },
     reopenLogs: () => errorFile.reopen(),
     notifier,
+    reexec: (ls) => reexec.start(ls),
+    keepSocketFiles: () => reexec.childAlive(),
   });
+  const watch = reexec.watchParent();
   const code = await arbiter.run();
-  if (settings.pidfile) removePidfile(settings.pidfile);
+  if (watch) clearInterval(watch);
+  reexec.cleanup();
   return code;
 }
 

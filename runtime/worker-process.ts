@@ -47,3 +47,12 @@ export function forkWorker(entry: string, age: number, generation: number): Work
   const now = Date.now();
   return { child, pid: child.pid ?? -1, age, generation, spawned: now, readyAt: null, lastHb: now, retiring: false, recycling: false, killed: false };
 }
+
+/** Send `sig` to a worker; a worker that is already gone is not an error. */
+export function signalWorker(w: WorkerRec, sig: NodeJS.Signals): void {
+  try {
+    process.kill(w.pid, sig);
+  } catch {
+    /* already gone */
+  }
+}

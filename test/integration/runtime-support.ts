@@ -130,6 +130,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 
 /** PIDs of the live children of `ppid` whose title is a prodserver worker (from /proc). */
 export function workerPids(ppid: number): number[] {
+  return childPids(ppid, "prodserver: worker");
+}
+
+/** PIDs of the live children of `ppid` whose title (cmdline) starts with `prefix`. */
+export function childPids(ppid: number, prefix: string): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -138,7 +143,7 @@ export function workerPids(ppid: number): number[] {
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(fields[1]) !== ppid || fields[0] === "Z") continue;
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.startsWith("prodserver: worker")) out.push(Number(d));
+      if (cmd.startsWith(prefix)) out.push(Number(d));
     } catch {
       /* raced with an exit */
     }
