@@ -1,0 +1,79 @@
+// Socket activation as the generated units do it: systemd-socket-activate (systemd's own tool for
+// this) listens like <name>.socket and execs the web unit's ExecStart argv with LISTEN_FDS=1 and the
+// socket as fd 3; the real runtime must serve on `--bind fd://3` and stop cleanly on SIGTERM.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { validateDescription } from "../../src/description/index.js";
+import { derive, RUNTIME_PATH } from "../../src/generate/index.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const BUNDLE = path.join(ROOT, "dist/prodserver-runtime.mjs");
+const ACTIVATE = "/usr/bin/systemd-socket-activate";
+const started: ChildProcess[] = [];
+after(() => {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function get(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.setTimeout(10000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+const ready = fs.existsSync(BUNDLE) && fs.existsSync(ACTIVATE);
+
+test("the web unit's ExecStart serves on the socket systemd passes as fd 3", { skip: !ready && "needs the runtime bundle and systemd-socket-activate" }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-sockact-"));
+  fs.writeFileSync(path.join(dir, "app.mjs"), `export const app = (req, res) => res.end("via fd 3 " + req.url);\n`);
+  const port = await freePort();
+  const d = validateDescription({ name: "sockact", app: "app.mjs#app", port, processes: { web: { workers: 2, graceful_timeout: 5 } } });
+  // The unit's argv, with this machine's node and bundle in place of the installed paths.
+  const argv = derive(d).systemdWebExec.map((s) => String(s.value));
+  assert.deepEqual(argv.slice(0, 5), [d.deploy.systemd.nodePath, RUNTIME_PATH, "serve", "--bind", "fd://3"]);
+  argv[0] = process.execPath;
+  argv[1] = BUNDLE;
+  const p = spawn(ACTIVATE, ["-l", `127.0.0.1:${port}`, "--", ...argv], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  started.push(p);
+  let err = "";
+  p.stderr!.on("data", (c) => (err += c));
+  // systemd-socket-activate binds before exec'ing the runtime on the first connection; poll (bounded).
+  let first: { status: number; body: string } | null = null;
+  for (let i = 0; i < 100 && !first; i++) {
+    try {
+      first = await get(port, "/one");
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  assert.ok(first, `no answer on ${port}\n${err}`);
+  assert.equal(first.status, 200, err);
+  assert.equal(first.body, "via fd 3 /one");
+  assert.equal((await get(port, "/readyz")).status, 200);
+  for (let i = 0; i < 10; i++) assert.equal((await get(port, `/n${i}`)).body, `via fd 3 /n${i}`);
+  // The activator exec'd the runtime in place: its PID is now the arbiter (process title set by the runtime).
+  assert.match(spawnSync("ps", ["-o", "args=", "-p", String(p.pid)], { encoding: "utf8" }).stdout, /^prodserver: arbiter/);
+  p.kill("SIGTERM");
+  const code = await new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once("exit", (c) => r(c))));
+  assert.equal(code, 0, err);
+});
