@@ -1,6 +1,7 @@
 // Socket activation as the generated units do it: systemd-socket-activate (systemd's own tool for
 // this) listens like <name>.socket and execs the web unit's ExecStart argv with LISTEN_FDS=1 and the
-// socket as fd 3; the real runtime must serve on `--bind fd://3` and stop cleanly on SIGTERM.
+// socket as fd 3; the real runtime must serve on `--bind fd://3`, report READY=1 / STOPPING=1 to
+// NOTIFY_SOCKET (Type=notify) and stop cleanly on SIGTERM.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -53,7 +54,19 @@ test("the web unit's ExecStart serves on the socket systemd passes as fd 3", { s
   assert.deepEqual(argv.slice(0, 5), [d.deploy.systemd.nodePath, RUNTIME_PATH, "serve", "--bind", "fd://3"]);
   argv[0] = process.execPath;
   argv[1] = BUNDLE;
-  const p = spawn(ACTIVATE, ["-l", `127.0.0.1:${port}`, "--", ...argv], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  // Type=notify: a datagram socket standing in for systemd's notify socket (Node has no AF_UNIX dgram).
+  const notifySocket = path.join(dir, "notify.sock");
+  const rx = spawn("python3", ["-u", "-c", NOTIFY_RECEIVER, notifySocket], { stdio: ["ignore", "pipe", "pipe"] });
+  started.push(rx);
+  let notes = "";
+  rx.stdout!.on("data", (c) => (notes += c));
+  for (let i = 0; i < 100 && !notes.includes("bound"); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(notes, /bound/);
+  // -E: the activator passes only TERM/PATH/HOME and LISTEN_* on to the child (as systemd would set NOTIFY_SOCKET).
+  const p = spawn(ACTIVATE, ["-l", `127.0.0.1:${port}`, "-E", `NOTIFY_SOCKET=${notifySocket}`, "--", ...argv], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   started.push(p);
   let err = "";
   p.stderr!.on("data", (c) => (err += c));
@@ -71,9 +84,24 @@ test("the web unit's ExecStart serves on the socket systemd passes as fd 3", { s
   assert.equal(first.body, "via fd 3 /one");
   assert.equal((await get(port, "/readyz")).status, 200);
   for (let i = 0; i < 10; i++) assert.equal((await get(port, `/n${i}`)).body, `via fd 3 /n${i}`);
+  for (let i = 0; i < 100 && !/READY=1/.test(notes); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(notes, /READY=1/, "Type=notify needs READY=1 (sent through systemd-notify, hence NotifyAccess=all)");
   // The activator exec'd the runtime in place: its PID is now the arbiter (process title set by the runtime).
   assert.match(spawnSync("ps", ["-o", "args=", "-p", String(p.pid)], { encoding: "utf8" }).stdout, /^prodserver: arbiter/);
   p.kill("SIGTERM");
   const code = await new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once("exit", (c) => r(c))));
   assert.equal(code, 0, err);
+  assert.match(notes, /STOPPING=1/);
+  rx.kill("SIGTERM");
 });
+
+/** Print every datagram received on argv[1] (one line each) after printing "bound". */
+const NOTIFY_RECEIVER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound")
+s.settimeout(60)
+while True:
+    print(s.recv(65536).decode().replace("\\n", " "))
+`;

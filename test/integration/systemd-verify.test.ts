@@ -57,6 +57,7 @@ test("the web unit: socket activation, stop timeout above graceful_timeout, hard
   assert.match(svc, /^ExecStart=\/usr\/bin\/node \/opt\/prodserver\/prodserver\.mjs serve --bind fd:\/\/3 --graceful-timeout 42 app\.js$/m);
   assert.match(svc, /^TimeoutStopSec=47$/m);
   assert.match(svc, /^KillMode=mixed$/m);
+  assert.match(svc, /^Type=notify\nNotifyAccess=all$/m, "the runtime notifies through systemd-notify, a child process");
   assert.match(svc, /^ExecReload=\/bin\/kill -s HUP \$MAINPID$/m);
   assert.match(svc, /^Restart=on-failure$/m);
   assert.match(svc, /^CapabilityBoundingSet=$/m);
