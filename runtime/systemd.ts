@@ -13,6 +13,8 @@
  *   logged once and nothing is sent (use `Type=simple` then).
  */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import type { Logger } from "./log.js";
 
 /** First fd systemd passes (SD_LISTEN_FDS_START). */
@@ -30,6 +32,14 @@ export function takeListenFds(env: NodeJS.ProcessEnv = process.env, pid = proces
   delete env.LISTEN_FDNAMES;
   if (!forUs || !Number.isInteger(n) || n <= 0) return [];
   return Array.from({ length: n }, (_, i) => LISTEN_FDS_START + i);
+}
+
+/** `systemd-notify` from PATH, or its usual absolute path when PATH does not have it (a minimal environment). */
+function notifyBinary(): string {
+  for (const dir of (process.env.PATH ?? "").split(":").filter(Boolean)) {
+    if (fs.existsSync(path.join(dir, "systemd-notify"))) return path.join(dir, "systemd-notify");
+  }
+  return ["/usr/bin/systemd-notify", "/bin/systemd-notify"].find((p) => fs.existsSync(p)) ?? "systemd-notify";
 }
 
 /** Sends sd_notify messages through `systemd-notify`, in order. */
@@ -59,7 +69,7 @@ export class Notifier {
     this.chain = this.chain.then(
       () =>
         new Promise<void>((resolve) => {
-          const p = spawn("systemd-notify", assignments, { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ["ignore", "ignore", "pipe"] });
+          const p = spawn(notifyBinary(), assignments, { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ["ignore", "ignore", "pipe"] });
           let err = "";
           p.stderr!.on("data", (d) => (err += d));
           const timer = setTimeout(() => p.kill("SIGKILL"), 5000);
