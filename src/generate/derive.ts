@@ -61,7 +61,8 @@ export interface Derived {
   capabilities: string;
   /** `yes`, or `read-only` when the app lives under /home or /root (ProtectHome=yes would hide it). */
   protectHome: "yes" | "read-only";
-  /** Directories systemd must leave writable (log files outside the journal). */
+  /** Directories systemd must leave writable: those of log files outside the journal, the pidfile
+   *  and unix sockets (ReadWritePaths=, `-`-prefixed: a missing directory is the runtime's error to report). */
   writablePaths: Sourced[];
   /** nginx upstream name and Connection-map variable (per app, so several apps share one nginx;
    *  `a-b` and `a.b` share a variable, which is harmless: the maps are identical and nginx accepts a
@@ -155,14 +156,18 @@ export function derive(d: Description): Derived {
     const m = /^(?!unix:|fd:)(?:.*:)?(\d+)$/.exec(b);
     return m !== null && Number(m[1]) < 1024;
   });
+  // Files the runtime writes (logs, pidfile, unix sockets): their directories must stay writable
+  // under ProtectSystem=strict. Deduplicated, in field order.
   const writablePaths: Sourced[] = [];
-  for (const name of ["accesslog", "errorlog"]) {
+  const writable = (field: string, file: string) => {
+    const dir = path.posix.dirname(path.posix.resolve(d.deploy.systemd.workingDirectory, file));
+    if (!writablePaths.some((w) => w.value === dir)) writablePaths.push({ field, value: dir });
+  };
+  for (const name of ["accesslog", "errorlog", "pidfile"]) {
     const v = web[name];
-    if (typeof v === "string" && v !== "-") {
-      const abs = path.posix.resolve(d.deploy.systemd.workingDirectory, v);
-      writablePaths.push({ field: `processes.web.${name}`, value: path.posix.dirname(abs) });
-    }
+    if (typeof v === "string" && v !== "-") writable(`processes.web.${name}`, v);
   }
+  for (const b of binds) if (b.startsWith("unix:")) writable("processes.web.bind", b.slice("unix:".length));
   const others: DerivedProcess[] = Object.keys(d.processes)
     .filter((t) => t !== "web")
     .sort()

@@ -102,11 +102,12 @@ export function systemdExecutable(value: unknown, field: string): string {
 }
 
 /** One item of a systemd path list (ReadWritePaths=): always double-quoted, `\` and `"` escaped,
- *  `%` doubled; `$` is literal there (no environment expansion). Must be absolute. */
-export function systemdPathItem(value: unknown, field: string): string {
+ *  `%` doubled; `$` is literal there (no environment expansion). Must be absolute. `ignoreMissing`
+ *  adds systemd's `-` prefix (a missing path is skipped instead of failing the unit). */
+export function systemdPathItem(value: unknown, field: string, ignoreMissing = false): string {
   const v = text(value, field, "a systemd path list item");
   if (!v.startsWith("/")) throw new UnsafeValueError(field, "a systemd path list item", "expected an absolute path", v);
-  return `"${v.replace(/%/g, "%%").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return `"${ignoreMissing ? "-" : ""}${v.replace(/%/g, "%%").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 /** A YAML scalar: a JSON double-quoted string (valid YAML 1.2) for strings, bare for numbers. */

@@ -129,7 +129,7 @@ function environment(): typeof Handlebars {
     systemd_lines: function (p: string, key: string, options: Handlebars.HelperOptions) {
       const v = lookup(options.data.root, p);
       if (!Array.isArray(v)) throw new Error(`template: "${p}" is not a list`);
-      return (v as Sourced[]).map((i) => `${key}=${esc.systemdPathItem(i.value, i.field)}\n`).join("");
+      return (v as Sourced[]).map((i) => `${key}=${esc.systemdPathItem(i.value, i.field, true)}\n`).join("");
     },
     yaml_args: list((items) => `[${items.map((i) => esc.yamlScalar(i.value, i.field)).join(", ")}]`),
   });

@@ -84,3 +84,16 @@ test("an app under /home keeps ProtectHome=read-only (yes would hide WorkingDire
   const srv = verifyUnits({ name: "s", app: "app.js" });
   assert.match(srv.files[0].content, /^ProtectHome=yes$/m);
 });
+
+test("log files, the pidfile and unix sockets keep their directories writable under ProtectSystem=strict", () => {
+  const r = verifyUnits({
+    name: "rw",
+    app: "app.js",
+    processes: { web: { accesslog: "/var/log/rw app/access.log", errorlog: "logs/error.log", pidfile: "/run/rw/rw.pid", bind: ["unix:/run/rw/rw.sock"] } },
+    deploy: { systemd: { workingDirectory: "/srv/rw" } },
+  });
+  assert.equal(r.status, 0, r.output);
+  assert.equal(r.output, "");
+  const rw = r.files[0].content.split("\n").filter((l) => l.startsWith("ReadWritePaths="));
+  assert.deepEqual(rw, ['ReadWritePaths="-/var/log/rw app"', 'ReadWritePaths="-/srv/rw/logs"', 'ReadWritePaths="-/run/rw"']);
+});
