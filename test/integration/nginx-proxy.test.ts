@@ -123,3 +123,68 @@ test("nginx → runtime: headers, keep-alive reuse, readiness", { skip: !fs.exis
   const code = await new Promise<number | null>((r) => (rt.exitCode !== null ? r(rt.exitCode) : rt.once("exit", (c) => r(c))));
   assert.equal(code, 0, rtErr);
 });
+
+test("nginx → runtime under keep-alive load across three HUP reloads: no failed GET or POST", { skip: !fs.existsSync(BUNDLE) && "runtime bundle not built" }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-proxy-hup-"));
+  fs.writeFileSync(
+    path.join(dir, "app.mjs"),
+    `export default (req, res) => { let n = 0; req.on("data", (c) => (n += c.length)); req.on("end", () => res.end(req.method + " " + n)); };\n`,
+  );
+  const [appPort, nginxPort] = [await freePort(), await freePort()];
+  const d = validateDescription({ name: "proxy-hup", app: "app.mjs", port: appPort, processes: { web: { workers: 2, keepalive: 2 } }, deploy: { nginx: { listen: nginxPort } } });
+  const flags = derive(d).webFlags.map((f) => String(f.value));
+  const rt = spawn(process.execPath, [BUNDLE, "serve", "--bind", `127.0.0.1:${appPort}`, ...flags, d.app], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  started.push(rt);
+  let rtErr = "";
+  rt.stderr!.on("data", (c) => (rtErr += c));
+  const direct = new http.Agent({ keepAlive: false });
+  await until(`runtime on ${appPort}\n${rtErr}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200);
+  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
+  fs.writeFileSync(path.join(dir, "app.conf"), conf);
+  fs.writeFileSync(
+    path.join(dir, "nginx.conf"),
+    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
+      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
+      `  include ${dir}/app.conf;\n}\n`,
+  );
+  const ng = spawn("/usr/sbin/nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
+  started.push(ng);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  await until("nginx", 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200);
+
+  const send = (method: string) =>
+    new Promise<number>((resolve) => {
+      const req = http.request({ host: "127.0.0.1", port: nginxPort, path: "/x", method, agent, headers: { "content-type": "text/plain" } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      });
+      req.setTimeout(10000, () => req.destroy());
+      req.on("error", () => resolve(0));
+      req.end(method === "POST" ? "payload" : undefined);
+    });
+  const statuses = new Map<number, number>();
+  let total = 0;
+  let stop = false;
+  const clients = Array.from({ length: 8 }, async (_, i) => {
+    while (!stop) {
+      const s = await send(i % 2 ? "POST" : "GET");
+      statuses.set(s, (statuses.get(s) ?? 0) + 1);
+      total++;
+      // Idle gaps so pooled upstream connections also sit idle around the keep-alive timeouts.
+      if (total % 50 === 0) await new Promise((r) => setTimeout(r, 1500 + (i % 4) * 150));
+    }
+  });
+  // A bounded run (not a speed assertion): three reloads while the clients keep going.
+  for (const wait of [1500, 2500, 2500]) {
+    await new Promise((r) => setTimeout(r, wait));
+    rt.kill("SIGHUP");
+  }
+  stop = true;
+  await Promise.all(clients);
+  agent.destroy();
+  ng.kill("SIGQUIT");
+  rt.kill("SIGTERM");
+  await new Promise((r) => (rt.exitCode !== null ? r(null) : rt.once("exit", r)));
+  assert.ok(total > 100, `only ${total} requests`);
+  assert.deepEqual([...statuses.keys()], [200], `statuses ${JSON.stringify([...statuses])} over ${total} requests\n${rtErr.slice(-2000)}`);
+});
