@@ -46,10 +46,10 @@ interface PmCommands {
 }
 
 function pmCommands(d: Description, offline: boolean): PmCommands {
+  // Node images up to 24 ship corepack; 25+ (and minimal bases) do not: install it when missing.
   const corepack =
-    Number(d.node) >= 25
-      ? "ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0\nRUN npm install -g corepack --no-audit --no-fund && corepack enable"
-      : "ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0\nRUN corepack enable";
+    "ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0\n" +
+    "RUN (command -v corepack >/dev/null || npm install -g corepack --no-audit --no-fund) && corepack enable";
   if (offline && d.packageManager !== "npm") {
     throw new esc.UnsafeValueError("packageManager", "an offline build", "the offline npm cache needs packageManager npm", d.packageManager);
   }
@@ -62,11 +62,15 @@ function pmCommands(d: Description, offline: boolean): PmCommands {
         devInstall: "pnpm install --frozen-lockfile --production=false",
       };
     case "yarn":
+      // One Dockerfile for Yarn 1 and Yarn 2+ (corepack picks the version from packageManager):
+      // Yarn 2+ gets node_modules (YARN_NODE_LINKER; the runtime loads apps without PnP) and
+      // `workspaces focus --production` (built into Yarn 4) for production-only dependencies.
       return {
-        setup: corepack,
+        setup: `${corepack}\nENV YARN_NODE_LINKER=node-modules`,
         manifests: "package.json yarn.lock .yarnrc* .npmrc*",
-        prodInstall: "yarn install --frozen-lockfile --production=true",
-        devInstall: "yarn install --frozen-lockfile --production=false",
+        prodInstall:
+          "if yarn --version | grep -q '^1[.]'; then yarn install --frozen-lockfile --production=true; else yarn workspaces focus --all --production; fi",
+        devInstall: "if yarn --version | grep -q '^1[.]'; then yarn install --frozen-lockfile --production=false; else yarn install --immutable; fi",
       };
     default: {
       const ci = offline ? "npm ci --offline --cache /tmp/npm-cache --no-audit --no-fund" : "npm ci --no-audit --no-fund";

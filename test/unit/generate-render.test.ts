@@ -66,9 +66,10 @@ test("offline variant copies the npm cache and installs with --offline (npm only
 
 test("pnpm and yarn install commands", () => {
   const p = renderDockerfile({ ...ts(), packageManager: "pnpm" });
-  assert.ok(p.includes("RUN corepack enable") && p.includes("COPY package.json pnpm-lock.yaml") && p.includes("pnpm install --frozen-lockfile --prod"));
+  assert.ok(p.includes("corepack enable") && p.includes("COPY package.json pnpm-lock.yaml") && p.includes("pnpm install --frozen-lockfile --prod"));
   const y = renderDockerfile({ ...ts(), packageManager: "yarn" });
   assert.ok(y.includes("COPY package.json yarn.lock") && y.includes("yarn install --frozen-lockfile --production=true"));
+  assert.ok(y.includes("yarn workspaces focus --all --production") && y.includes("ENV YARN_NODE_LINKER=node-modules"), "Yarn 2+ too");
   const n25 = renderDockerfile({ ...ts(), packageManager: "pnpm", node: "25" });
   assert.ok(n25.includes("npm install -g corepack"), "Node 25 images no longer ship corepack");
 });
