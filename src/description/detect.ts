@@ -215,11 +215,18 @@ export async function detectProject(dir: string): Promise<Detection> {
     .map((c) => clean(c)!);
   const rootDir = clean(co.rootDir);
   const toOutput = (src: string): string => {
-    if (!SOURCE_EXT.test(src) || !build) return src;
+    if (!SOURCE_EXT.test(src)) return src;
+    if (!build) {
+      // TypeScript sources without a build script: guess tsc's output and ask.
+      uncertain.add("build");
+      uncertain.add("app");
+      reasons.build = `${src} is TypeScript but package.json has no build script`;
+    }
+    const output = build?.output ?? (outDir && outDir !== "." ? outDir : "dist");
     let rel = src;
     if (rootDir && rootDir !== "." && src.startsWith(rootDir + "/")) rel = src.slice(rootDir.length + 1);
     else if (!rootDir && src.startsWith("src/")) rel = src.slice(4);
-    return `${build.output}/${rel}`.replace(/\.mts$/, ".mjs").replace(/\.cts$/, ".cjs").replace(/\.tsx?$/, ".js");
+    return `${output}/${rel}`.replace(/\.mts$/, ".mjs").replace(/\.cts$/, ".cjs").replace(/\.tsx?$/, ".js");
   };
   const fromOutput = (p: string): string[] => {
     if (!build || !p.startsWith(build.output + "/")) return [];

@@ -132,6 +132,10 @@ export function descriptionSchema() {
         (SETTINGS as readonly Setting[]).find((s) => s.name === "app")!.validate(v, "");
       } catch (e) {
         ctx.addIssue({ code: "custom", message: settingMessage(e, "app") });
+        return;
+      }
+      if (/\.(ts|mts|cts|tsx)([#:]|$)/.test(v)) {
+        ctx.addIssue({ code: "custom", message: `the runtime loads JavaScript: point at the build output (e.g. ${JSON.stringify(v.replace(/^src\//, "dist/").replace(/\.([mc]?)tsx?(?=[#:]|$)/, ".$1js"))}), got ${JSON.stringify(v)}` });
       }
     }),
     build: z

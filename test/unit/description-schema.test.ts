@@ -62,6 +62,7 @@ const BAD: Array<[string, unknown]> = [
   ["packageManager", "bun"],
   ["app", "src/app.js#not valid"],
   ["app", 42],
+  ["app", "src/app.ts#app"],
   ["build", "npm run build"],
   ["build.command", "npm run build\nRUN rm -rf /"],
   ["build.command", "echo \\"],
@@ -106,6 +107,11 @@ for (const [field, value] of BAD) {
     assert.match(err.message, new RegExp(`^  ${field.replace(/\./g, "\\.")}: `, "m"));
   });
 }
+
+test("app pointing at TypeScript sources suggests the build output", () => {
+  const err = issuesOf(setPath(base(), "app", "src/server.mts#createApp()"));
+  assert.match(err.message, /app: the runtime loads JavaScript: point at the build output \(e\.g\. "dist\/server\.mjs#createApp\(\)"\)/);
+});
 
 test("a process type name must be [a-z][a-z0-9-]*", () => {
   const err = issuesOf(setPath(base(), "processes.Bad_Name", { command: "node x.js" }));

@@ -77,6 +77,17 @@ test("lockfile shapes: npm-shrinkwrap → npm, several lockfiles → uncertain, 
   await assert.rejects(detectProject(mk({ "package.json": "{ nope" })), /package\.json: invalid JSON/);
 });
 
+test("TypeScript sources without a build script: app mapped to the likely output, build and app uncertain", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-detect-"));
+  fs.mkdirSync(path.join(dir, "src"));
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "ts-nobuild", type: "module" }));
+  fs.writeFileSync(path.join(dir, "src/app.ts"), "export const app = (req: any, res: any) => res.end('x');\n");
+  const r = await detectProject(dir);
+  assert.equal(r.description.app, "dist/app.js#app");
+  assert.equal(r.description.build, null);
+  assert.ok(r.uncertain.includes("build") && r.uncertain.includes("app"), JSON.stringify(r.uncertain));
+});
+
 test("lowestNodeMajor: the lowest major >= 20 that satisfies engines.node", () => {
   const cases: Array<[string, number | null]> = [
     [">=20", 20],
