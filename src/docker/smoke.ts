@@ -36,6 +36,13 @@ export interface SmokeOptions {
    * /tmp, all capabilities dropped, no-new-privileges, 512 MB memory limit. Default false.
    */
   hardened?: boolean;
+  /**
+   * Seconds between health probes in the smoke container (default 1): the image's HEALTHCHECK
+   * command, timeout, start period and retries are kept, only probed more often than its interval
+   * (Docker 20.10 has no --start-interval, so the first probe would otherwise wait a full interval;
+   * testcontainers' `withHealthCheck` overrides the same way). `null` keeps the image's interval.
+   */
+  healthInterval?: number | null;
 }
 
 /** What {@link smokeTest} returns. `ok` is true when every non-informational check passed. */
@@ -87,7 +94,7 @@ const NS = 1e9;
 
 /**
  * Smoke-tests an image. Checks, in order (each with ms): `metadata`, `start`, `healthy` (bounded by
- * the image's HEALTHCHECK: start-period + retries x (interval + timeout) + 15 s; fails fast when the
+ * the HEALTHCHECK (probed every `healthInterval` s): start-period + retries x (interval + timeout) + 15 s; fails fast when the
  * container exits or turns `unhealthy`), `get <healthPath>`, `get /livez`, `get <path>` per path,
  * `non-root` (every process uid != 0), `processes` (1 arbiter + N workers, polled up to 10 s),
  * `respawn` (SIGKILL one worker from inside; the arbiter brings the count back within 20 s),
@@ -133,6 +140,12 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
     return summary;
   });
 
+  type HC = { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  const imageHc = (info.Config as { Healthcheck?: HC }).Healthcheck;
+  const probeInterval = opts.healthInterval === null ? undefined : (opts.healthInterval ?? 1);
+  const hc: HC = imageHc?.Test && imageHc.Test[0] !== "NONE" && probeInterval !== undefined
+    ? { ...imageHc, Interval: Math.min(imageHc.Interval || 30 * NS, probeInterval * NS) }
+    : imageHc ?? {};
   const portKey = `${opts.port}/tcp`;
   let container: Dockerode.Container | null = null;
   let base = "";
@@ -144,6 +157,7 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
         name: `prodserver-smoke-${randomBytes(4).toString("hex")}`,
         Env: opts.env,
         Labels: { "prodserver.smoke": imageRef },
+        ...(hc !== imageHc ? { Healthcheck: hc } : {}),
         ExposedPorts: { [portKey]: {} },
         HostConfig: {
           PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
@@ -164,7 +178,6 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
     if (!startedOk || !c) return finish();
 
     const healthy = await run("healthy", async () => {
-      const hc = (info.Config as { Healthcheck?: { Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } }).Healthcheck ?? {};
       const interval = (hc.Interval || 30 * NS) / NS;
       const boundS = (hc.StartPeriod ?? 0) / NS + (hc.Retries || 3) * (interval + (hc.Timeout || 30 * NS) / NS) + 15;
       const deadline = performance.now() + boundS * 1000;
@@ -176,7 +189,7 @@ export async function smokeTest(docker: Dockerode, imageRef: string, opts: Smoke
           throw new Error(`container exited with code ${s.ExitCode} before becoming healthy`);
         }
         const status = s.Health?.Status;
-        if (status === "healthy") return `healthy after ${formatSeconds((performance.now() - started) / 1000)}`;
+        if (status === "healthy") return `healthy after ${formatSeconds((performance.now() - started) / 1000)} (probe every ${formatSeconds(interval)})`;
         if (status === "unhealthy") {
           const last = s.Health?.Log?.at(-1);
           throw new Error(`health status unhealthy (last probe exit ${last?.ExitCode}: ${String(last?.Output ?? "").trim().slice(0, 300)})`);

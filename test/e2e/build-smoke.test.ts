@@ -17,7 +17,7 @@ import { prepareApp } from "../support/apps.js";
 const docker = dockerClient();
 const cleanup = new Cleanup(docker);
 const run = randomBytes(3).toString("hex");
-const prepare = (example: string, label: string) => prepareApp(example, label, run, cleanup);
+const prepare = (example: string, label: string, overrides = {}) => prepareApp(example, label, run, cleanup, overrides);
 
 async function buildOffline(dir: string, d: Description): Promise<{ imageId: string; seconds: number; events: BuildEvent[] }> {
   const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
@@ -106,5 +106,17 @@ describe("offline image build + smoke test of the examples", { skip: dockerSkip,
     assert.notEqual(report.exitCode, 0, "the runtime exits non-zero when the app cannot load");
     const left = await docker.listContainers({ all: true, filters: { label: [`prodserver.smoke=${imageId}`] } });
     assert.deepEqual(left, [], "the smoke container is removed after a failure");
+  });
+
+  test("an image whose HEALTHCHECK fails: smoke test stops at unhealthy with the probe's output", async () => {
+    const { dir, d } = await prepare("examples/express-app", "unhealthy", { health: { path: "/no-such-health-endpoint", startPeriod: 2 } });
+    const { imageId } = await buildOffline(dir, d);
+    const report = await smokeTest(docker, imageId, smokeOptionsFrom(d));
+    const text = formatReport(report);
+    const healthy = report.checks.find((c) => c.name === "healthy");
+    assert.equal(report.ok, false, text);
+    assert.ok(healthy && !healthy.ok, text);
+    assert.match(healthy.detail, /unhealthy \(last probe exit 1/, text);
+    assert.ok(!report.checks.some((c) => c.name === "get /"), "no HTTP checks after a failed health wait");
   });
 });
