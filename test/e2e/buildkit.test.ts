@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { execa } from "execa";
 import tarfs from "tar-fs";
-import { projectBuildContext } from "../../src/docker/index.js";
+import { formatReport, projectBuildContext, smokeOptionsFrom, smokeTest } from "../../src/docker/index.js";
 import { Cleanup, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
 
@@ -22,7 +22,7 @@ const skip = dockerSkip || (existsSync(DOCKER_2010) ? false : `${DOCKER_2010} (d
 describe("BuildKit builds the generated offline context", { skip, timeout: 300_000 }, () => {
   after(() => cleanup.run());
 
-  test("DOCKER_BUILDKIT=1 docker build of the exported context succeeds and ships the runtime", async () => {
+  test("DOCKER_BUILDKIT=1 docker build of the exported context succeeds and the image passes the smoke test", async () => {
     const { dir, d } = await prepareApp("examples/express-app", "buildkit", randomBytes(3).toString("hex"), cleanup);
     const out = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-bkctx-"));
     cleanup.dir(out);
@@ -43,5 +43,7 @@ describe("BuildKit builds the generated offline context", { skip, timeout: 300_0
     const imageId = (await fs.readFile(iid, "utf8")).trim();
     assert.equal(await pathInImage(docker, imageId, "/opt/prodserver/prodserver.mjs", cleanup), true, "runtime bundle in the image");
     assert.equal(await pathInImage(docker, imageId, "/app/.env", cleanup), false, ".env not in the image");
+    const report = await smokeTest(docker, imageId, smokeOptionsFrom(d));
+    assert.equal(report.ok, true, formatReport(report));
   });
 });
