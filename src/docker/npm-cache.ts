@@ -7,6 +7,10 @@
  *
  * Caches are kept under `<cacheRoot>/npm/<key>` where key = sha256(lockfile + platform), so a
  * second build reuses the same bytes and the image's `COPY .prodserver/npm-cache` layer stays cached.
+ *
+ * Limitation: npm fetches platform-specific optional dependencies (e.g. `@esbuild/linux-x64`) for
+ * the host's os/cpu/libc; an image for another platform (a macOS or arm64 host building linux/amd64)
+ * would miss them, and `npm ci --offline` fails naming the package. Build such images online.
  */
 import { createHash } from "node:crypto";
 import { existsSync, promises as fs } from "node:fs";
