@@ -259,9 +259,29 @@ export async function detectProject(dir: string): Promise<Detection> {
   // port
   const startSrc = startFile ? [clean(startFile)!, ...fromOutput(clean(startFile)!)].find(has) : undefined;
   const startText = startSrc ? (read(path.join(dir, startSrc)) ?? "") : "";
-  const port = detectPort(appSource) ?? detectPort(startText) ?? detectPort(start) ?? null;
-  reasons.port = port ? "found in the app source / start script" : "not found; 3000 assumed";
-  if (!port) uncertain.add("port");
+  // Where a port may be written, most specific first: the app, the start file, the start script,
+  // the other scripts, then env files (read for PORT= only; never shipped anywhere).
+  const scripts = pkg.scripts && typeof pkg.scripts === "object" ? Object.values(pkg.scripts).filter((v) => typeof v === "string").join("\n") : "";
+  const envText = [".env.example", ".env.sample", ".env"].map((f) => (/^PORT=\d+/m.exec(read(path.join(dir, f)) ?? "") ?? [""])[0]).join("\n");
+  const sources: Array<[string, string]> = [
+    ["the app source", appSource],
+    [startSrc ?? "the start file", startText],
+    ["scripts.start", start],
+    ["package.json scripts", scripts],
+    ["an env file", envText],
+  ];
+  let port: number | null = null;
+  for (const [where, text] of sources) {
+    port = detectPort(text);
+    if (port) {
+      reasons.port = `found in ${where}`;
+      break;
+    }
+  }
+  if (!port) {
+    reasons.port = "not found; 3000 assumed";
+    uncertain.add("port");
+  }
 
   const description = validateDescription(
     { name, version, node, packageManager, app, build, port: port ?? 3000 },

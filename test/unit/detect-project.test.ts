@@ -88,6 +88,21 @@ test("TypeScript sources without a build script: app mapped to the likely output
   assert.ok(r.uncertain.includes("build") && r.uncertain.includes("app"), JSON.stringify(r.uncertain));
 });
 
+test("port from other scripts or an env file when the source has none", async () => {
+  const mk = (files: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-detect-"));
+    for (const [f, c] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), c);
+    return dir;
+  };
+  const idx = "module.exports = (req, res) => res.end('x');";
+  const dev = await detectProject(mk({ "package.json": JSON.stringify({ name: "p", main: "index.js", scripts: { dev: "PORT=5050 node index.js" } }), "index.js": idx }));
+  assert.equal(dev.description.port, 5050);
+  assert.equal(dev.reasons.port, "found in package.json scripts");
+  const env = await detectProject(mk({ "package.json": JSON.stringify({ name: "p", main: "index.js" }), "index.js": idx, ".env.example": "DB=x\nPORT=6060\n" }));
+  assert.equal(env.description.port, 6060);
+  assert.ok(!env.uncertain.includes("port"));
+});
+
 test("lowestNodeMajor: the lowest major >= 20 that satisfies engines.node", () => {
   const cases: Array<[string, number | null]> = [
     [">=20", 20],
