@@ -25,6 +25,8 @@ const stack = `pse2e${run}`;
 const service = `${stack}_web`;
 let createdSwarm: { hadGwbridge: boolean } | null = null;
 let lbId: string | null = null;
+/** Set by the rolling-update test for the rollback test: the load balancer URL and the image now serving. */
+let live: { url: string; v2: string } | null = null;
 const LOAD_SECONDS = Number(process.env.PRODSERVER_SWARM_LOAD_SECONDS ?? 60);
 
 async function build(dir: string, d: Description, tag: string): Promise<string> {
@@ -114,26 +116,52 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
       await new Promise((r) => setTimeout(r, 250));
     }
 
-    const load = runWrk(url, LOAD_SECONDS);
-    await new Promise((r) => setTimeout(r, 3000));
-    const updStart = performance.now();
-    const update = await execa(DOCKER_CLI, ["service", "update", "--quiet", "--detach=false", "--image", tag2, service], {
-      reject: false, all: true, timeout: Math.max(60, LOAD_SECONDS - 5) * 1000,
-    });
-    const updateSeconds = (performance.now() - updStart) / 1000;
-    const w = await load;
-    assert.equal(update.exitCode, 0, `service update failed:\n${update.all}`);
+    const r = await updateUnderLoad(url, tag2);
+    assert.equal(r.exitCode, 0, `service update failed:\n${r.output}`);
     await waitConverged(docker, service, v2, 2, 60);
-
-    const lbStats = await fetchWithTimeout(`${url}__lb`, 5000).then((r) => r.json(), () => null);
-    const failed = `${w.errors} failed of ${w.requests + w.socket.connect} ` +
-      `(non-2xx/3xx ${w.non2xx3xx}; socket connect ${w.socket.connect}, read ${w.socket.read}, write ${w.socket.write}, timeout ${w.socket.timeout})`;
-    const summary = `rolling update v1 -> v2 took ${updateSeconds.toFixed(1)} s under ${LOAD_SECONDS} s of wrk -c 8: ${failed}; ` +
-      `load balancer ${JSON.stringify(lbStats)}`;
+    const summary = `rolling update v1 -> v2 took ${r.seconds.toFixed(1)} s under ${LOAD_SECONDS} s of wrk -c 8: ${r.failed}; load balancer ${r.lb}`;
     t.diagnostic(summary);
     console.log(`swarm: ${summary}`);
-    assert.ok(w.requests > 100, `wrk completed requests through the load balancer:\n${w.raw}`);
-    assert.ok(updateSeconds < LOAD_SECONDS - 2, `the update (${updateSeconds.toFixed(1)} s) finished while wrk was still running`);
-    assert.equal(w.errors, 0, `requests failed during the rolling update: ${failed}\n${w.raw}`);
+    assert.ok(r.wrk.requests > 100, `wrk completed requests through the load balancer:\n${r.wrk.raw}`);
+    assert.ok(r.seconds < LOAD_SECONDS - 2, `the update (${r.seconds.toFixed(1)} s) finished while wrk was still running`);
+    assert.equal(r.wrk.errors, 0, `requests failed during the rolling update: ${r.failed}\n${r.wrk.raw}`);
+    live = { url, v2 };
+  });
+
+  test("an update to an image that cannot boot rolls back by itself, with no failed request", async (t) => {
+    if (!live) return t.skip("the rolling update test did not leave a live service");
+    const { dir, d } = await prepareApp("test/fixtures/broken-app", "swarm-broken", run, cleanup, { health: { startPeriod: 5 } });
+    const [brokenTag] = imageTags(d);
+    await build(dir, d, brokenTag);
+    const r = await updateUnderLoad(live.url, brokenTag);
+    await waitConverged(docker, service, live.v2, 2, 60);
+    const status = (await docker.getService(service).inspect()).UpdateStatus;
+    const summary = `update to a broken image: ${status?.State} (${status?.Message}) after ${r.seconds.toFixed(1)} s ` +
+      `(docker service update exit ${r.exitCode}) under wrk: ${r.failed}; load balancer ${r.lb}`;
+    t.diagnostic(summary);
+    console.log(`swarm: ${summary}`);
+    // `docker service update --detach=false` exits 0 after an automatic rollback; the service's
+    // UpdateStatus says what happened.
+    assert.equal(status?.State, "rollback_completed", `swarm rolled the service back:\n${r.output}`);
+    assert.equal(r.wrk.errors, 0, `requests failed while the bad release was tried: ${r.failed}\n${r.wrk.raw}`);
   });
 });
+
+/**
+ * `docker service update --image` while wrk runs (LOAD_SECONDS, loopback): CLI exit code and
+ * output, update seconds, the wrk result and the load balancer's counters.
+ */
+async function updateUnderLoad(url: string, image: string) {
+  const load = runWrk(url, LOAD_SECONDS);
+  await new Promise((r) => setTimeout(r, 3000));
+  const started = performance.now();
+  const update = await execa(DOCKER_CLI, ["service", "update", "--quiet", "--detach=false", "--image", image, service], {
+    reject: false, all: true, timeout: Math.max(60, LOAD_SECONDS - 5) * 1000,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const wrk = await load;
+  const lb = JSON.stringify(await fetchWithTimeout(`${url}__lb`, 5000).then((r) => r.json(), () => null));
+  const failed = `${wrk.errors} failed of ${wrk.requests + wrk.socket.connect} ` +
+    `(non-2xx/3xx ${wrk.non2xx3xx}; socket connect ${wrk.socket.connect}, read ${wrk.socket.read}, write ${wrk.socket.write}, timeout ${wrk.socket.timeout})`;
+  return { exitCode: update.exitCode ?? -1, output: String(update.all), seconds, wrk, lb, failed };
+}
