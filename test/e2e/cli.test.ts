@@ -15,6 +15,8 @@ const CREATE = path.join(REPO_ROOT, "dist/src/cli/create.js");
 const docker = dockerClient();
 const cleanup = new Cleanup(docker);
 const run = randomBytes(3).toString("hex");
+/** Every tag a test may have built: removed at the end even when the JSON output was incomplete. */
+const createdTags: string[] = [];
 
 /** Scratch copy with a unique package name/version, then `create-prodserver --yes`. */
 async function created(example: string, label: string): Promise<{ dir: string; tags: string[] }> {
@@ -33,10 +35,12 @@ async function created(example: string, label: string): Promise<{ dir: string; t
   await fs.writeFile(lockPath, JSON.stringify(lock, null, 2));
   await fs.writeFile(path.join(dir, ".env"), "SESSION_SECRET=e2e-must-not-ship\n");
 
+  const tags = [`${pkg.name}:${pkg.version}`, `${pkg.name}:latest`];
+  createdTags.push(...tags);
   const c = await execa(process.execPath, [CREATE, "--yes"], { cwd: dir, reject: false, all: true, timeout: 60_000 });
   assert.equal(c.exitCode, 0, `create-prodserver --yes failed:\n${c.all}`);
   for (const f of ["prodserver.config.ts", "Dockerfile", ".dockerignore"]) assert.ok(existsSync(path.join(dir, f)), `${f} written`);
-  return { dir, tags: [`${pkg.name}:${pkg.version}`, `${pkg.name}:latest`] };
+  return { dir, tags };
 }
 
 /** `prodserver build --offline --json`; returns exit code, events and the smoke report. */
@@ -62,7 +66,13 @@ describe("create-prodserver --yes && prodserver build --offline", { skip, timeou
   before(async () => {
     await fs.access(RUNTIME_BUNDLE).catch(() => { throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\``); });
   });
-  after(() => cleanup.run());
+  after(async () => {
+    for (const tag of createdTags) {
+      const id = await docker.getImage(tag).inspect().then((i) => i.Id, () => null);
+      if (id) cleanup.image(id);
+    }
+    await cleanup.run();
+  });
 
   test("express-app: exit 0, JSON progress, tags, green smoke report, no .env; a rebuild is cached and prints PASS", async () => {
     const { dir, tags } = await created("examples/express-app", "express");
