@@ -90,7 +90,9 @@ describe("runtime main entry", { timeout: 60000 }, () => {
     let err = "";
     p.stderr.on("data", (d) => (err += d));
     const exited = new Promise<number | null>((r) => p.on("exit", (c) => r(c)));
-    await waitFor(() => /Listening at: http:\/\/\S+/.test(err) && (err.match(/Booting worker/g) ?? []).length === 2, 10000, "in-process serve");
+    await waitFor(() => /Ready: 2 worker\(s\) serving/.test(err), 20000, "in-process serve").catch((e: Error) => {
+      throw new Error(`${e.message}\n${err}`);
+    });
     const url = /Listening at: (http:\/\/\S+)/.exec(err)![1];
     await waitFor(async () => (await fetch(`${url}/readyz`).then((r) => r.status).catch(() => 0)) === 200, 10000, "ready");
     assert.equal(await (await fetch(`${url}/a`)).text(), "hello from fetch /a");

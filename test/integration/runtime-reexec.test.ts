@@ -38,7 +38,9 @@ describe("runtime USR2 re-exec", { timeout: 60000 }, () => {
     process.kill(old.pid, "SIGUSR2");
     await waitFor(() => childPids(old.pid, "prodserver: arbiter").length === 1, 10000, "the new arbiter");
     newArbiter = childPids(old.pid, "prodserver: arbiter")[0];
-    await waitFor(() => workerPids(newArbiter).length === 2, 10000, "its workers");
+    await waitFor(() => workerPids(newArbiter).length === 2, 20000, "its workers").catch((e: Error) => {
+      throw new Error(`${e.message}: ${workerPids(newArbiter)}\n${old.stderr()}`);
+    });
     await waitFor(() => fs.existsSync(`${pidfile}.2`), 5000, "<pidfile>.2");
     assert.equal(fs.readFileSync(`${pidfile}.2`, "utf8").trim(), String(newArbiter));
     assert.match(old.stderr(), /Inheriting 2 socket\(s\) from arbiter \d+ \(USR2 re-exec\)/);

@@ -82,12 +82,12 @@ export function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
 /** Start a server and wait until it listens and `/readyz` answers 200 (bounded). */
 export async function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; entry?: string; workers?: number } = {}): Promise<Server> {
   const s = run(args, opts);
-  await waitFor(() => /Listening at: /.test(s.stderr()) || s.proc.exitCode !== null, 10000, "Listening at");
+  await waitFor(() => /Listening at: /.test(s.stderr()) || s.proc.exitCode !== null, 20000, "Listening at");
   if (s.proc.exitCode !== null) throw new Error(`server exited ${s.proc.exitCode}:\n${s.stderr()}`);
   const m = /Listening at: (http:\/\/\S+)/.exec(s.stderr());
   s.url = m ? m[1] : "";
-  if (s.url) await waitFor(async () => (await get(`${s.url}/readyz`).catch(() => null))?.status === 200, 10000, "readyz 200");
-  if (opts.workers) await waitFor(() => workerPids(s.pid).length === opts.workers, 10000, `${opts.workers} workers`);
+  if (s.url) await waitFor(async () => (await get(`${s.url}/readyz`).catch(() => null))?.status === 200, 20000, "readyz 200");
+  if (opts.workers) await waitFor(() => workerPids(s.pid).length === opts.workers, 20000, `${opts.workers} workers`);
   return s;
 }
 
