@@ -270,7 +270,8 @@ export class Arbiter {
       const silent = ((now - w.lastHb) / 1000).toFixed(1);
       void requestStack(w.child).then((r) => {
         const stack = r.stack ? `JavaScript stack of the blocked event loop:\n${r.stack}` : `(no JavaScript stack: ${r.error})`;
-        this.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${silent}s; killing it`, { stack });
+        const req = r.request ? ` while handling ${JSON.stringify(r.request)}` : "";
+        this.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${silent}s${req}; killing it`, { stack, request: r.request });
         this.kill(w, "SIGKILL");
       });
     }
@@ -324,6 +325,7 @@ export class Arbiter {
     this.listeners = listeners;
     this.target = next.workers;
     this.generation++;
+    this.reopen(); // as Gunicorn's reload(): log files are reopened (workers of the new generation open their own)
     this.log.info(`Reloading: starting generation ${this.generation} (${this.target} workers)`);
     void this.opts.notifier?.notify("RELOADING=1", Notifier.monotonicUsec(), `STATUS=reloading: starting generation ${this.generation}`);
     this.manage();

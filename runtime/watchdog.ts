@@ -24,6 +24,11 @@ const net = require("node:net");
 const inspector = require("node:inspector");
 const { workerData } = require("node:worker_threads");
 const pipe = new net.Socket({ fd: workerData.fd, readable: true, writable: true });
+const current = new Uint8Array(workerData.current);
+function currentRequest() {
+  const len = new DataView(workerData.current).getUint16(0);
+  return len ? new TextDecoder().decode(current.slice(2, 2 + len)) : undefined;
+}
 let buf = "";
 function reply(obj) { try { pipe.write(JSON.stringify(obj) + "\\n"); } catch {} }
 function capture() {
@@ -41,7 +46,7 @@ function capture() {
       const where = (f.url || urls.get(f.location.scriptId) || "<anonymous>") + ":" + (f.location.lineNumber + 1) + ":" + (f.location.columnNumber + 1);
       return "    at " + (f.functionName ? f.functionName + " (" + where + ")" : where);
     });
-    reply({ stack: frames.join("\\n") });
+    reply({ stack: frames.join("\\n"), request: currentRequest() });
     session.post("Debugger.resume", () => { session.post("Debugger.disable", () => session.disconnect()); });
   });
   session.post("Debugger.enable", (err) => {
@@ -61,10 +66,30 @@ pipe.on("data", (d) => {
 pipe.on("error", () => {});
 `;
 
+const CURRENT_BYTES = 1024;
+const current = new SharedArrayBuffer(CURRENT_BYTES);
+const currentView = new Uint8Array(current);
+const encoder = new TextEncoder();
+
+/**
+ * Record the request whose handler the main thread is entering (`METHOD URL`, truncated to
+ * ~1 KiB), so a timeout report can say which request blocked the loop. Cheap: one encodeInto
+ * into shared memory; `null` clears it.
+ */
+export function setCurrentRequest(line: string | null): void {
+  if (line === null) {
+    currentView[0] = currentView[1] = 0;
+    return;
+  }
+  const { written } = encoder.encodeInto(line, currentView.subarray(2));
+  currentView[0] = written >> 8;
+  currentView[1] = written & 0xff;
+}
+
 /** Worker side: start the watchdog thread on the inherited pipe (no-op when there is none). */
 export function startWatchdog(): void {
   try {
-    const w = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd: WATCHDOG_FD }, stdout: true, stderr: true });
+    const w = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd: WATCHDOG_FD, current }, stdout: true, stderr: true });
     w.on("error", () => {});
     w.unref();
   } catch {
@@ -76,12 +101,12 @@ export function startWatchdog(): void {
  * Arbiter side: ask a worker's watchdog for the main thread's JS stack.
  * Resolves with the stack text, or a reason it is unavailable, within `timeoutMs`.
  */
-export function requestStack(child: ChildProcess, timeoutMs = 2000): Promise<{ stack?: string; error?: string }> {
+export function requestStack(child: ChildProcess, timeoutMs = 2000): Promise<{ stack?: string; request?: string; error?: string }> {
   const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadWriteStream | null | undefined;
   if (!pipe) return Promise.resolve({ error: "no watchdog pipe" });
   return new Promise((resolve) => {
     let buf = "";
-    const done = (v: { stack?: string; error?: string }) => {
+    const done = (v: { stack?: string; request?: string; error?: string }) => {
       clearTimeout(timer);
       pipe.off("data", onData);
       resolve(v);

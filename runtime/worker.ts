@@ -21,7 +21,7 @@ import { listenOn, type NativeHandle } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
-import { startWatchdog } from "./watchdog.js";
+import { setCurrentRequest, startWatchdog } from "./watchdog.js";
 
 function send(msg: FromWorker, cb?: () => void): void {
   if (process.connected && process.send) {
@@ -70,7 +70,8 @@ export async function runWorker(): Promise<never> {
     process.stderr.write(`prodserver worker ${process.pid}: ${(e as Error).message}\n`);
     process.exit(WORKER_BOOT_ERROR);
   }
-  if (settings.timeout > 0) startWatchdog();
+  const watchdog = settings.timeout > 0;
+  if (watchdog) startWatchdog();
   const name = procName(settings);
   process.title = `prodserver: worker [${name}]`;
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
@@ -146,12 +147,14 @@ export async function runWorker(): Promise<never> {
         res.end("Internal Server Error");
       } else res.destroy();
     };
+    if (watchdog) setCurrentRequest(`${req.method} ${req.url}`);
     try {
       const r = listener(req, res) as Promise<unknown> | undefined;
       if (r && typeof r.then === "function") r.then(undefined, fail);
     } catch (e) {
       fail(e);
     }
+    if (watchdog) setCurrentRequest(null);
   };
 
   const servers = handles.map(() => {

@@ -17,6 +17,7 @@ describe("runtime timeout", { timeout: 60000 }, () => {
     await waitFor(() => /WORKER TIMEOUT \(pid:\d+\)/.test(s.stderr()), 10000, "WORKER TIMEOUT");
     const victim = Number(/WORKER TIMEOUT \(pid:(\d+)\)/.exec(s.stderr())![1]);
     assert.ok(before.includes(victim));
+    assert.match(s.stderr(), /WORKER TIMEOUT \(pid:\d+\): no heartbeat for [\d.]+s while handling "GET \/block\?ms=30000"; killing it/);
     assert.match(s.stderr(), /JavaScript stack of the blocked event loop:\n {4}at app \(file:\/\/\S+\/node-listener\.mjs:\d+:\d+\)/);
     assert.notEqual(await stuck, "answered", "the stuck request dies with its worker");
     await waitFor(() => {
