@@ -16,38 +16,22 @@
  * booted, halts the arbiter with that code (Gunicorn's HaltServer) — no crash loop at first boot.
  * Later boot failures are retried with exponential back-off (0.5 s doubling to 30 s).
  */
-import { bindAll, closeAll, type Listener } from "./listeners.js";
+import type { ArbiterOptions } from "./arbiter-options.js";
+import { closeAll, rebind, type Listener } from "./listeners.js";
 import type { Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
-import { requestStack } from "./watchdog.js";
 import { Notifier } from "./systemd.js";
-import { forkWorker, signalWorker, type WorkerRec } from "./worker-process.js";
-
-/** What the arbiter needs from its caller. */
-export interface ArbiterOptions {
-  /** The script a worker runs (`node ENTRY __worker`): dist/runtime/main.js or the bundle. */
-  entry: string;
-  settings: Settings;
-  listeners: Listener[];
-  log: Logger;
-  /** Re-resolve the settings (for HUP); throws on invalid configuration. */
-  reloadSettings: () => Promise<Settings>;
-  /** Reopen the arbiter's own log files (USR1). */
-  reopenLogs: () => void;
-  /** systemd notifications (READY/RELOADING/STOPPING); optional. */
-  notifier?: Notifier;
-  /** USR2: start a new arbiter that inherits the listeners (see reexec.ts). */
-  reexec?: (listeners: readonly Listener[]) => void;
-  /** True while a re-exec'd arbiter uses our sockets: do not unlink unix socket files at stop. */
-  keepSocketFiles?: () => boolean;
-}
+import { callHook, type HookName, type Hooks, type ServerView } from "./hooks.js";
+import { forkWorker, killTimedOut, signalWorker, within, type WorkerRec } from "./worker-process.js";
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off. */
 const CRASH_WINDOW_MS = 5000;
 
 const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
+
+export type { ArbiterOptions } from "./arbiter-options.js";
 
 /** The pre-fork arbiter. `run()` resolves with the process exit code. */
 export class Arbiter {
@@ -62,6 +46,7 @@ export class Arbiter {
   private stopping = false;
   private bootFailures = 0;
   private readySent = false;
+  private hooks: Hooks;
   private lastFailureAt = 0;
   private backoffUntil = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
@@ -75,6 +60,7 @@ export class Arbiter {
     this.listeners = opts.listeners;
     this.log = opts.log;
     this.target = opts.settings.workers;
+    this.hooks = opts.hooks ?? {};
   }
 
   /** Start the workers and supervise them until stopped; resolves with the exit code. */
@@ -99,8 +85,18 @@ export class Arbiter {
     on("SIGUSR2", () => this.opts.reexec?.(this.listeners));
     on("SIGWINCH", () => {});
     this.tick = setInterval(() => this.murder(), 250);
-    this.manage();
+    void this.hook("when_ready").then(() => this.hook("nworkers_changed", this.target, null)).then(() => this.manage());
     return done;
+  }
+
+  /** What server hooks see (hooks.ts ServerView). */
+  view(): ServerView {
+    const workers = () => [...this.workers.values()].map((w) => ({ pid: w.pid, age: w.age, generation: w.generation }));
+    return { pid: process.pid, settings: this.settings, log: this.log, workers };
+  }
+
+  private hook(name: HookName, ...args: unknown[]): Promise<void> {
+    return callHook(this.hooks, name, this.log, [this.view(), ...args]);
   }
 
   /** Ready, non-retiring workers of the current generation. */
@@ -122,10 +118,11 @@ export class Arbiter {
   }
 
   private sendTo(rec: WorkerRec, msg: ToWorker, handle?: unknown): void {
+    const fail = (e: Error | null) => e && this.log.debug(`IPC to ${rec.pid}: ${e.message}`);
     try {
-      rec.child.send(msg, handle as never, (e) => e && this.log.debug(`IPC to ${rec.pid}: ${e.message}`));
+      rec.child.send(msg, handle as never, fail);
     } catch (e) {
-      this.log.debug(`IPC to ${rec.pid}: ${(e as Error).message}`);
+      fail(e as Error);
     }
   }
 
@@ -171,6 +168,7 @@ export class Arbiter {
 
   private onExit(rec: WorkerRec, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(rec.pid);
+    void this.hook("child_exit", { pid: rec.pid, age: rec.age, generation: rec.generation, exitCode: code, signal });
     if (this.stopping) {
       if (this.workers.size === 0) this.stopWaiter?.();
       return;
@@ -217,8 +215,7 @@ export class Arbiter {
     const delay = Math.min(30, 0.5 * 2 ** (this.bootFailures - 1));
     this.backoffUntil = Date.now() + delay * 1000;
     this.log.warning(`Restarting the worker in ${delay}s (${why}; failure ${this.bootFailures} in a row)`);
-    if (this.backoffTimer) clearTimeout(this.backoffTimer);
-    this.backoffTimer = setTimeout(() => this.manage(), delay * 1000);
+    this.manage();
   }
 
   /** Keep the current generation at `target` workers; retire old-generation/recycling workers as replacements become ready. */
@@ -227,8 +224,15 @@ export class Arbiter {
     const live = [...this.workers.values()].filter((w) => !w.retiring && !w.killed);
     const good = live.filter((w) => w.generation === this.generation && !w.recycling);
     const cands = live.filter((w) => w.generation !== this.generation || w.recycling).sort((a, b) => a.age - b.age);
-    if (good.length < this.target && Date.now() >= this.backoffUntil) {
+    const wait = this.backoffUntil - Date.now();
+    if (good.length < this.target && wait <= 0) {
       for (let i = good.length; i < this.target; i++) this.spawn();
+    } else if (good.length < this.target && !this.backoffTimer) {
+      // Re-check when the back-off ends (timers and Date.now() may disagree by a millisecond).
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = null;
+        this.manage();
+      }, wait + 10);
     }
     let excess = good.filter((w) => w.readyAt).length + cands.length - this.target;
     for (const c of cands) {
@@ -263,24 +267,14 @@ export class Arbiter {
     const t = this.settings.timeout;
     if (t <= 0 || this.stopping) return;
     const now = Date.now();
-    for (const w of this.workers.values()) {
-      if (w.killed || now - w.lastHb <= t * 1000) continue;
-      w.killed = true;
-      w.killReason = "timeout";
-      const silent = ((now - w.lastHb) / 1000).toFixed(1);
-      void requestStack(w.child).then((r) => {
-        const stack = r.stack ? `JavaScript stack of the blocked event loop:\n${r.stack}` : `(no JavaScript stack: ${r.error})`;
-        const req = r.request ? ` while handling ${JSON.stringify(r.request)}` : "";
-        this.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${silent}s${req}; killing it`, { stack, request: r.request });
-        this.kill(w, "SIGKILL");
-      });
-    }
+    for (const w of this.workers.values()) if (!w.killed && now - w.lastHb > t * 1000) killTimedOut(w, this.log);
   }
 
   private scale(n: number): void {
     const next = Math.max(1, n);
     if (next === this.target) return;
     this.log.info(`Number of workers: ${this.target} -> ${next}`);
+    void this.hook("nworkers_changed", next, this.target);
     this.target = next;
     this.manage();
   }
@@ -303,28 +297,27 @@ export class Arbiter {
     }
     let next: Settings;
     try {
-      next = await this.opts.reloadSettings();
+      const r = await this.opts.reloadSettings();
+      next = r.settings;
+      this.hooks = r.hooks;
     } catch (e) {
       this.log.error(`Reload aborted, the configuration is invalid: ${(e as Error).message}`);
       return;
     }
-    let listeners = this.listeners;
-    if (JSON.stringify(next.bind) !== JSON.stringify(this.settings.bind)) {
-      try {
-        const keep = this.listeners.filter((l) => next.bind.includes(l.bind));
-        const fresh = await bindAll(next.bind.filter((b) => !keep.some((l) => l.bind === b)), next.umask);
-        listeners = [...keep, ...fresh];
-        for (const l of fresh) this.log.info(`Listening at: ${l.url} (${process.pid})`);
-      } catch (e) {
-        this.log.error(`Reload aborted: ${(e as Error).message}`);
-        return;
-      }
+    let listeners: Listener[];
+    try {
+      listeners = await rebind(this.listeners, next.bind, next.umask, this.log);
+    } catch (e) {
+      this.log.error(`Reload aborted: ${(e as Error).message}`);
+      return;
     }
     this.previous = { settings: this.settings, listeners: this.listeners };
     this.settings = next;
     this.listeners = listeners;
+    if (next.workers !== this.target) void this.hook("nworkers_changed", next.workers, this.target);
     this.target = next.workers;
     this.generation++;
+    await this.hook("on_reload");
     this.reopen(); // as Gunicorn's reload(): log files are reopened (workers of the new generation open their own)
     this.log.info(`Reloading: starting generation ${this.generation} (${this.target} workers)`);
     void this.opts.notifier?.notify("RELOADING=1", Notifier.monotonicUsec(), `STATUS=reloading: starting generation ${this.generation}`);
@@ -369,22 +362,19 @@ export class Arbiter {
       this.stopWaiter = resolve;
       if (this.workers.size === 0) resolve();
     });
-    const limit = this.settings.graceful_timeout * 1000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([allGone.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), limit)))]);
-    clearTimeout(timer);
-    if (timedOut) {
+    if (!(await within(allGone, this.settings.graceful_timeout * 1000))) {
       for (const w of this.workers.values()) {
         this.log.warning(`Worker ${w.pid} still running after graceful_timeout; sending SIGKILL`);
         this.kill(w, "SIGKILL");
       }
-      await Promise.race([allGone, new Promise((r) => setTimeout(r, 2000))]);
+      await within(allGone, 2000);
     }
     closeAll(this.listeners, this.opts.keepSocketFiles?.() ?? false);
     if (this.previous) closeAll(this.previous.listeners.filter((l) => !this.listeners.includes(l)));
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.log.info("Shutting down: Master");
-    if (this.opts.notifier) await Promise.race([this.opts.notifier.notify(), new Promise((r) => setTimeout(r, 3000))]);
+    if (this.opts.notifier) await within(this.opts.notifier.notify(), 3000);
+    await this.hook("on_exit");
     this.finish(code);
   }
 
@@ -394,3 +384,4 @@ export class Arbiter {
     await this.stop(false, code);
   }
 }
+

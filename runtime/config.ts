@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { hooksFrom, type Hooks } from "./hooks.js";
 import { SETTINGS, SettingError, defaults, findSetting, type Setting, type Settings } from "./settings.js";
 
 /** Raised for command-line usage problems (unknown flag, missing value); main exits 1. */
@@ -131,19 +132,28 @@ export function parseArgv(args: string[], what: string): Record<string, unknown>
  * default export or as `export const settings`. Keys are setting names (snake_case).
  * @throws SettingError naming `config` when the file is missing or malformed, or the unknown key.
  */
-export async function readConfigFile(file: string, cwd: string): Promise<{ path: string; values: Record<string, unknown> }> {
+export async function readConfigFile(file: string, cwd: string): Promise<{ path: string; values: Record<string, unknown>; hooks: Hooks }> {
   const abs = path.resolve(cwd, file);
   if (!fs.existsSync(abs)) throw new SettingError("config", file, `no such file: ${abs}`);
   let raw: unknown;
+  let hooks: Hooks = {};
+  let mod: Record<string, unknown> | null = null;
   try {
     if (abs.endsWith(".json")) {
       raw = JSON.parse(fs.readFileSync(abs, "utf8"));
     } else {
-      const mod = await import(pathToFileURL(abs).href + `?t=${Date.now()}`);
-      raw = mod.settings ?? mod.default;
+      mod = (await import(pathToFileURL(abs).href + `?t=${Date.now()}`)) as Record<string, unknown>;
+      raw = mod.settings ?? mod.default ?? {};
     }
   } catch (e) {
     throw new SettingError("config", abs, `cannot be read: ${(e as Error).message}`);
+  }
+  if (mod) {
+    try {
+      hooks = hooksFrom(mod, abs);
+    } catch (e) {
+      throw new SettingError("config", abs, (e as Error).message);
+    }
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new SettingError("config", abs, "expected an object of settings (a JSON object, or `export default { ... }`)");
@@ -153,7 +163,7 @@ export async function readConfigFile(file: string, cwd: string): Promise<{ path:
     if (!s) throw new SettingError(key, abs, "unknown setting");
     if (key === "config") throw new SettingError(key, abs, "cannot be set inside a config file");
   }
-  return { path: abs, values: raw as Record<string, unknown> };
+  return { path: abs, values: raw as Record<string, unknown>, hooks };
 }
 
 /** What {@link resolveSettings} returns: the settings, and where each came from. */
@@ -161,6 +171,8 @@ export interface Resolved {
   settings: Settings;
   /** Setting name -> source (`default`, the config file path, `PRODSERVER_CMD_ARGS`, `env PORT`, `command line`). */
   sources: Record<string, string>;
+  /** Server hooks exported by an `.mjs`/`.js` config file (see hooks.ts). */
+  hooks: Hooks;
 }
 
 /**
@@ -183,8 +195,10 @@ export async function resolveSettings(args: string[], env: NodeJS.ProcessEnv = p
     }
   };
   const configName = (fromArgv.config ?? fromCmdArgs.config) as string | undefined;
+  let hooks: Hooks = {};
   if (configName) {
     const file = await readConfigFile(configName, cwd);
+    hooks = file.hooks;
     apply(file.values, file.path);
     out.config = file.path;
     sources.config = fromArgv.config ? "command line" : "PRODSERVER_CMD_ARGS";
@@ -206,7 +220,7 @@ export async function resolveSettings(args: string[], env: NodeJS.ProcessEnv = p
     if (sources[s.name] === "default") out[s.name] = s.validate(out[s.name], "default");
   }
   if (fromArgv.config) out.config = path.resolve(cwd, fromArgv.config as string);
-  return { settings: out as Settings, sources };
+  return { settings: out as Settings, sources, hooks };
 }
 
 /** The process name shown in titles and logs: `proc_name`, else the app spec, else `prodserver`. */

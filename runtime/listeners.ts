@@ -135,6 +135,18 @@ export async function bindAll(binds: readonly string[], umask = 0, inherited: Re
 }
 
 /**
+ * For a reload: keep the listeners whose bind string is still configured, bind the new ones.
+ * Returns the same array when nothing changed. @throws Error `bind ADDR: reason`.
+ */
+export async function rebind(current: Listener[], binds: readonly string[], umask: number, log: { info(m: string): void }): Promise<Listener[]> {
+  if (JSON.stringify(binds) === JSON.stringify(current.map((l) => l.bind))) return current;
+  const keep = current.filter((l) => binds.includes(l.bind));
+  const fresh = await bindAll(binds.filter((b) => !keep.some((l) => l.bind === b)), umask);
+  for (const l of fresh) log.info(`Listening at: ${l.url} (${process.pid})`);
+  return [...keep, ...fresh];
+}
+
+/**
  * Close the arbiter's handles; unlink unix socket files it created (not `fd://` ones, which
  * belong to whoever passed them, e.g. systemd), unless `keepFiles` (re-exec hand-over).
  */

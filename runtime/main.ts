@@ -17,6 +17,7 @@ import { bindAll, closeAll } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
 import { SettingError, type Settings } from "./settings.js";
 import { runWorker } from "./worker.js";
+import { callHook, type Hooks } from "./hooks.js";
 import { Notifier, takeListenFds } from "./systemd.js";
 import { writePidfile } from "./pidfile.js";
 import { Reexec, takeInherited } from "./reexec.js";
@@ -69,8 +70,9 @@ async function serve(args: string[]): Promise<number> {
   }
   const resolveNow = () => resolveSettings(args, process.env, process.cwd());
   let settings: Settings;
+  let hooks: Hooks;
   try {
-    settings = (await resolveNow()).settings;
+    ({ settings, hooks } = await resolveNow());
   } catch (e) {
     if (e instanceof SettingError || e instanceof UsageError) {
       process.stderr.write(`prodserver serve: ${e.message}\n`);
@@ -109,6 +111,7 @@ async function serve(args: string[]): Promise<number> {
     }
   }
   log.info(`Starting prodserver ${VERSION}`);
+  await callHook(hooks, "on_starting", log, [{ pid: process.pid, settings, log, workers: () => [] }]);
   const notifier = new Notifier(log);
   // Socket activation replaces `bind`, also across HUP reloads.
   const fdBinds = takeListenFds().map((fd) => `fd://${fd}`);
@@ -142,10 +145,11 @@ async function serve(args: string[]): Promise<number> {
     listeners,
     log,
     reloadSettings: async () => {
-      const next = (await resolveNow()).settings;
-      if (fdBinds.length) next.bind = fdBinds;
+      const next = await resolveNow();
+      if (fdBinds.length) next.settings.bind = fdBinds;
       return next;
     },
+    hooks,
     reopenLogs: () => errorFile.reopen(),
     notifier,
     reexec: (ls) => reexec.start(ls),

@@ -3,7 +3,9 @@
  * with stdio `[ignore, inherit, inherit, ipc, watchdog pipe]` (see watchdog.ts).
  */
 import { fork, type ChildProcess } from "node:child_process";
+import type { Logger } from "./log.js";
 import type { FromWorker } from "./protocol.js";
+import { requestStack } from "./watchdog.js";
 
 /** The arbiter's record of a worker. Times are ms since epoch. */
 export interface WorkerRec {
@@ -55,4 +57,29 @@ export function signalWorker(w: WorkerRec, sig: NodeJS.Signals): void {
   } catch {
     /* already gone */
   }
+}
+
+/**
+ * Gunicorn's murder_workers() for one worker whose heartbeat is older than `timeout`: mark it,
+ * get the blocked event loop's JS stack (and the request in its handler) from the worker's
+ * watchdog, log it as CRITICAL `WORKER TIMEOUT`, then SIGKILL.
+ */
+export function killTimedOut(w: WorkerRec, log: Logger): void {
+  w.killed = true;
+  w.killReason = "timeout";
+  const silent = ((Date.now() - w.lastHb) / 1000).toFixed(1);
+  void requestStack(w.child).then((r) => {
+    const stack = r.stack ? `JavaScript stack of the blocked event loop:\n${r.stack}` : `(no JavaScript stack: ${r.error})`;
+    const req = r.request ? ` while handling ${JSON.stringify(r.request)}` : "";
+    log.critical(`WORKER TIMEOUT (pid:${w.pid}): no heartbeat for ${silent}s${req}; killing it`, { stack, request: r.request });
+    signalWorker(w, "SIGKILL");
+  });
+}
+
+/** Wait for `p` at most `ms`; true when it settled in time. */
+export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: NodeJS.Timeout | undefined;
+  const r = await Promise.race([p.then(() => true), new Promise<boolean>((res) => (t = setTimeout(() => res(false), ms)))]);
+  clearTimeout(t);
+  return r;
 }

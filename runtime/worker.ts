@@ -14,7 +14,7 @@ import net from "node:net";
 import type { Socket } from "node:net";
 import { accessJson, countBytes, formatAccess } from "./access-log.js";
 import { AppLoadError, loadApp, type RequestListener } from "./app-loader.js";
-import { procName } from "./config.js";
+import { procName, readConfigFile } from "./config.js";
 import { answerHealth } from "./health.js";
 import { limits, maxHeaderSize, requestGuard } from "./request-guard.js";
 import { listenOn, type NativeHandle } from "./listeners.js";
@@ -22,6 +22,8 @@ import { LogFile, Logger } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
 import { setCurrentRequest, startWatchdog } from "./watchdog.js";
+import { callHook, type Hooks, type WorkerView } from "./hooks.js";
+import { within } from "./worker-process.js";
 
 function send(msg: FromWorker, cb?: () => void): void {
   if (process.connected && process.send) {
@@ -89,10 +91,22 @@ export async function runWorker(): Promise<never> {
   };
 
   let listener: RequestListener;
+  let hooks: Hooks = {};
+  const view: WorkerView = { pid: process.pid, ppid: process.ppid, settings, log };
+  try {
+    if (settings.config && !settings.config.endsWith(".json")) hooks = (await readConfigFile(settings.config, process.cwd())).hooks;
+  } catch (e) {
+    return bootFail(WORKER_BOOT_ERROR, e);
+  }
   try {
     listener = (await loadApp(settings.app ?? "")).listener;
   } catch (e) {
     return bootFail(e instanceof AppLoadError ? APP_LOAD_ERROR : WORKER_BOOT_ERROR, e, (e as AppLoadError).modulePath);
+  }
+  try {
+    await callHook(hooks, "post_worker_init", log, [view], true);
+  } catch (e) {
+    return bootFail(WORKER_BOOT_ERROR, new Error(`post_worker_init hook failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }));
   }
 
   let draining = false;
@@ -140,6 +154,8 @@ export async function runWorker(): Promise<never> {
     });
     if (guard(req, res)) return;
     if (answerHealth(req, res, () => draining)) return;
+    if (hooks.pre_request) void callHook(hooks, "pre_request", log, [view, req]);
+    if (hooks.post_request) res.once("close", () => void callHook(hooks, "post_request", log, [view, req, res]));
     const fail = (e: unknown) => {
       log.error(`Error handling request ${req.method} ${req.url}`, { stack: (e as Error)?.stack ?? String(e) });
       if (!res.headersSent) {
@@ -190,7 +206,8 @@ export async function runWorker(): Promise<never> {
     exiting = true;
     clearInterval(hb);
     accessFile?.close();
-    process.exit(code);
+    if (!hooks.worker_exit) process.exit(code);
+    void within(callHook(hooks, "worker_exit", log, [view]), 2000).then(() => process.exit(code));
   };
   function maybeExit() {
     if (draining && sockets.size === 0) exit(0);
