@@ -4,7 +4,7 @@ import { loadDescription } from "../description/index.js";
 import { renderFiles, writeFiles, checkFiles, TARGETS, type Target, type WriteResult } from "../generate/index.js";
 import { CliError } from "./output.js";
 
-/** Print one line per written file (`create`, `identical`, `update`, `conflict`, `force`); 1 when any conflicts. */
+/** Print one line per written file (`create`, `identical`, `update`, `merge`, `conflict`, `force`); 1 when any conflicts. */
 export function reportWrites(results: WriteResult[]): number {
   let conflicts = 0;
   for (const r of results) {
@@ -18,16 +18,19 @@ export function reportWrites(results: WriteResult[]): number {
 }
 
 /**
- * `generate [target] [--check] [--force]`: resolves to 0, or 1 on conflicts (write) / drift (--check).
+ * `generate [targets..] [--check] [--force]`: resolves to 0, or 1 on conflicts (write) / drift (--check).
+ * No target = the default set (all but k8s); `all` = every target.
  * @throws CliError for an unknown target.
  */
-export async function runGenerate(opts: { dir: string; target: string; check: boolean; force: boolean }): Promise<number> {
+export async function runGenerate(opts: { dir: string; targets: string[]; check: boolean; force: boolean }): Promise<number> {
   const dir = path.resolve(opts.dir);
-  if (opts.target !== "all" && !(TARGETS as readonly string[]).includes(opts.target)) {
-    throw new CliError(`generate: unknown target ${JSON.stringify(opts.target)}; expected all or one of ${TARGETS.join(", ")}`);
+  for (const t of opts.targets) {
+    if (t !== "all" && !(TARGETS as readonly string[]).includes(t)) {
+      throw new CliError(`generate: unknown target ${JSON.stringify(t)}; expected all or one of ${TARGETS.join(", ")}`);
+    }
   }
   const { description } = await loadDescription(dir);
-  const files = renderFiles(description, { targets: [opts.target as Target | "all"] });
+  const files = renderFiles(description, { targets: opts.targets as Array<Target | "all"> });
   if (opts.check) return printDrift(dir, files);
   return reportWrites(writeFiles(dir, files, { force: opts.force }));
 }

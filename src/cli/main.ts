@@ -16,7 +16,7 @@ import { main as runtimeMain } from "../../runtime/main.js";
 import { runInit } from "./init.js";
 import { runGenerate, runCheck } from "./generate.js";
 import { runBuild } from "./build.js";
-import { CliError, isMain } from "./output.js";
+import { CliError, isMain, isUserError } from "./output.js";
 
 /** Run the CLI with `argv` (without node and script); resolves to the process exit code. */
 export async function cli(argv: string[]): Promise<number> {
@@ -37,15 +37,15 @@ export async function cli(argv: string[]): Promise<number> {
       (a) => set(runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean })),
     )
     .command(
-      "generate [target]",
+      "generate [targets..]",
       "render the deploy files from the description",
       (y) =>
         y
-          .positional("target", { type: "string", default: "all", describe: "which files: all, or a target name" })
+          .positional("targets", { type: "string", array: true, describe: "which files: dockerfile, dockerignore, nginx, systemd, compose, k8s, or all (default: all but k8s)" })
           .option("dir", { type: "string", default: ".", describe: "the app folder" })
           .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and print a diff when a file differs" })
           .option("force", { type: "boolean", default: false, describe: "overwrite files edited since they were generated" }),
-      (a) => set(runGenerate({ dir: a.dir, target: a.target as string, check: a.check, force: a.force })),
+      (a) => set(runGenerate({ dir: a.dir, targets: (a.targets as string[] | undefined) ?? [], check: a.check, force: a.force })),
     )
     .command(
       "build",
@@ -106,6 +106,10 @@ export async function runEntry(fn: () => Promise<number>): Promise<void> {
     if (err instanceof CliError) {
       console.error(`prodserver: ${err.message}`);
       process.exitCode = err.exitCode;
+    } else if (isUserError(err)) {
+      // Bad input the user can fix: the message names the file and field; a stack would only hide it.
+      console.error(`prodserver: ${(err as Error).message}`);
+      process.exitCode = 1;
     } else {
       console.error(err);
       process.exitCode = 1;

@@ -23,3 +23,14 @@ export function isMain(url: string): boolean {
     return false;
   }
 }
+
+/**
+ * True for errors caused by the user's input, printed without a stack: an invalid description
+ * (DescriptionError), a value no generated format can carry (UnsafeValueError), a setting error,
+ * or a description file that is missing or cannot load.
+ */
+export function isUserError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (["DescriptionError", "UnsafeValueError", "SettingError", "BuildError"].includes(err.name)) return true;
+  return /^(no project description|several project descriptions|cannot load )/.test(err.message);
+}
