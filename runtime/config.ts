@@ -148,17 +148,24 @@ export async function readConfigFile(file: string, cwd: string): Promise<{ path:
   } catch (e) {
     throw new SettingError("config", abs, `cannot be read: ${(e as Error).message}`);
   }
-  if (mod) {
-    try {
-      hooks = hooksFrom(mod, abs);
-    } catch (e) {
-      throw new SettingError("config", abs, (e as Error).message);
-    }
-  }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new SettingError("config", abs, "expected an object of settings (a JSON object, or `export default { ... }`)");
   }
-  for (const key of Object.keys(raw)) {
+  if (mod) {
+    // Hooks are named exports, or functions inside the settings object (CommonJS
+    // `module.exports = { workers: 2, when_ready() {} }`, whose keys also appear as named exports).
+    const values = { ...(raw as Record<string, unknown>) };
+    const named: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(values)) if (typeof v === "function") (named[k] = v), delete values[k];
+    for (const [k, v] of Object.entries(mod)) if (!(k in (raw as object)) || (raw as Record<string, unknown>)[k] !== v) named[k] = v;
+    try {
+      hooks = hooksFrom(named, abs);
+    } catch (e) {
+      throw new SettingError("config", abs, (e as Error).message);
+    }
+    raw = values;
+  }
+  for (const key of Object.keys(raw as object)) {
     const s = findSetting(key);
     if (!s) throw new SettingError(key, abs, "unknown setting");
     if (key === "config") throw new SettingError(key, abs, "cannot be set inside a config file");

@@ -138,6 +138,20 @@ describe("settings precedence", () => {
     assert.equal((await resolveSettings([], { PRODSERVER_CMD_ARGS: "-c named.mjs" }, dir)).settings.backlog, 64);
   });
 
+  test("hooks: ESM named exports, or functions in a CommonJS settings object", async () => {
+    fs.mkdirSync(path.join(dir, "cjs"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "cjs", "package.json"), '{"type":"commonjs"}');
+    fs.writeFileSync(path.join(dir, "cjs", "ps.js"), "module.exports = { workers: 3, when_ready(server) {} };\n");
+    const c = await resolveSettings(["-c", "cjs/ps.js"], {}, dir);
+    assert.equal(c.settings.workers, 3);
+    assert.deepEqual(Object.keys(c.hooks), ["when_ready"]);
+    fs.writeFileSync(path.join(dir, "hooks.mjs"), "export default { workers: 2 };\nexport function on_exit(server) {}\nexport const pre_request = (w, r) => {};\n");
+    const e = await resolveSettings(["-c", "hooks.mjs"], {}, dir);
+    assert.deepEqual(Object.keys(e.hooks).sort(), ["on_exit", "pre_request"]);
+    fs.writeFileSync(path.join(dir, "nothook.mjs"), "export const when_ready = 5;\n");
+    await assert.rejects(resolveSettings(["-c", "nothook.mjs"], {}, dir), /config \(from \S+nothook\.mjs\): when_ready \(from \S+\): a hook must be a function/);
+  });
+
   test("config file errors name the key, the file, or the value's setting", async () => {
     await assert.rejects(resolveSettings(["-c", "bad.json"], {}, dir), (e: unknown) => e instanceof SettingError && e.setting === "wokers" && /unknown setting/.test((e as Error).message));
     await assert.rejects(resolveSettings(["-c", "badval.json"], {}, dir), /^SettingError: workers \(from \S+badval\.json\): expected an integer, got "many"/);
