@@ -28,6 +28,12 @@ let lbId: string | null = null;
 /** Set by the rolling-update test for the rollback test: the load balancer URL and the image now serving. */
 let live: { url: string; v2: string } | null = null;
 const LOAD_SECONDS = Number(process.env.PRODSERVER_SWARM_LOAD_SECONDS ?? 60);
+/**
+ * PRODSERVER_SWARM_NEGATIVE=1: negative control. One replica updated stop-first, i.e. an outage
+ * during the update; the rolling-update test must then fail on failed requests (it did: 131670).
+ */
+const NEGATIVE = process.env.PRODSERVER_SWARM_NEGATIVE === "1";
+const REPLICAS = NEGATIVE ? 1 : 2;
 
 async function build(dir: string, d: Description, tag: string): Promise<string> {
   const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
@@ -68,7 +74,7 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
 
     // Two replicas; a short start period keeps swarm's update monitor (start period + interval x retries) at 11 s.
     const { dir, d } = await prepareApp("examples/express-app", "swarm", run, cleanup, {
-      processes: { web: { workers: 2, graceful_timeout: 10, replicas: 2 } },
+      processes: { web: { workers: 2, graceful_timeout: 10, replicas: REPLICAS } },
       health: { startPeriod: 5 },
     });
     const [tag1] = imageTags(d);
@@ -83,13 +89,13 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
     assert.match(generated.content, new RegExp(`image: "?${tag1}"?`), "compose.yaml names the image prodserver build tags");
     const stackDir = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-stack-"));
     cleanup.dir(stackDir);
-    await fs.writeFile(path.join(stackDir, "compose.yaml"), adaptCompose(generated.content));
+    await fs.writeFile(path.join(stackDir, "compose.yaml"), NEGATIVE ? adaptCompose(generated.content).replace(/order: start-first/g, "order: stop-first") : adaptCompose(generated.content));
     const deploy = await execa(DOCKER_CLI, ["stack", "deploy", "--resolve-image", "never", "-c", path.join(stackDir, "compose.yaml"), stack], {
       reject: false, all: true, timeout: 60_000,
     });
     assert.equal(deploy.exitCode, 0, `stack deploy failed:\n${deploy.all}`);
-    const up = await waitConverged(docker, service, v1, 2, 120);
-    t.diagnostic(`stack ${stack}: 2 replicas of v1 healthy after ${up.toFixed(1)} s`);
+    const up = await waitConverged(docker, service, v1, REPLICAS, 120);
+    t.diagnostic(`stack ${stack}: ${REPLICAS} replicas of v1 healthy after ${up.toFixed(1)} s`);
 
     const lb = await docker.createContainer({
       Image: `node:${d.node}-bookworm-slim`,
@@ -118,7 +124,7 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
 
     const r = await updateUnderLoad(url, tag2);
     assert.equal(r.exitCode, 0, `service update failed:\n${r.output}`);
-    await waitConverged(docker, service, v2, 2, 60);
+    await waitConverged(docker, service, v2, REPLICAS, 60);
     const summary = `rolling update v1 -> v2 took ${r.seconds.toFixed(1)} s under ${LOAD_SECONDS} s of wrk -c 8: ${r.failed}; load balancer ${r.lb}`;
     t.diagnostic(summary);
     console.log(`swarm: ${summary}`);
@@ -134,7 +140,7 @@ describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeou
     const [brokenTag] = imageTags(d);
     await build(dir, d, brokenTag);
     const r = await updateUnderLoad(live.url, brokenTag);
-    await waitConverged(docker, service, live.v2, 2, 60);
+    await waitConverged(docker, service, live.v2, REPLICAS, 60);
     const status = (await docker.getService(service).inspect()).UpdateStatus;
     const summary = `update to a broken image: ${status?.State} (${status?.Message}) after ${r.seconds.toFixed(1)} s ` +
       `(docker service update exit ${r.exitCode}) under wrk: ${r.failed}; load balancer ${r.lb}`;
