@@ -134,8 +134,6 @@ export async function runWorker(): Promise<never> {
   void memTimer;
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    requests++;
-    if (requests >= maxRequests) recycle(`served ${requests} requests (max_requests ${settings.max_requests} + jitter ${maxRequests - settings.max_requests})`);
     const sock = req.socket as TrackedSocket;
     sock[kInflight] = (sock[kInflight] ?? 0) + 1;
     inflight.add(res);
@@ -154,6 +152,8 @@ export async function runWorker(): Promise<never> {
     });
     if (guard(req, res)) return;
     if (answerHealth(req, res, () => draining)) return;
+    // Only requests that reach the app count for max_requests (health probes do not).
+    if (++requests >= maxRequests) recycle(`served ${requests} requests (max_requests ${settings.max_requests} + jitter ${maxRequests - settings.max_requests})`);
     if (hooks.pre_request) void callHook(hooks, "pre_request", log, [view, req]);
     if (hooks.post_request) res.once("close", () => void callHook(hooks, "post_request", log, [view, req, res]));
     const fail = (e: unknown) => {
@@ -178,6 +178,7 @@ export async function runWorker(): Promise<never> {
     s.keepAliveTimeout = settings.keepalive * 1000;
     s.maxHeadersCount = limits(settings).fields + 1; // one more than allowed, so the guard can see the excess
     s.maxConnections = settings.worker_connections;
+    s.on("error", (e) => log.error(`Server error: ${e.message}`)); // e.g. EMFILE on accept: keep serving
     s.on("connection", (sock: TrackedSocket) => {
       sockets.add(sock);
       sock.once("close", () => {
