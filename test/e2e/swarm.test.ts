@@ -16,7 +16,7 @@ import { renderFiles } from "../../src/generate/index.js";
 import type { Description } from "../../src/description/index.js";
 import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
-import { DOCKER_CLI, adaptCompose, ensureSwarm, hasIpvs, leaveSwarm, runWrk, waitConverged } from "../support/swarm.js";
+import { DOCKER_CLI, adaptCompose, ensureSwarm, hasIpvs, leaveSwarm, onPath, runWrk, waitConverged } from "../support/swarm.js";
 
 const docker = dockerClient();
 const cleanup = new Cleanup(docker);
@@ -56,7 +56,11 @@ async function removeStack(): Promise<void> {
   console.error(`swarm test: stack ${stack} not fully removed after 60 s`);
 }
 
-describe("one-node swarm: rolling update under load", { skip: dockerSkip, timeout: 600_000 }, () => {
+const skip = dockerSkip ||
+  (onPath("wrk") ? false : "wrk is not installed (apt-get install wrk): swarm rolling-update test skipped") ||
+  (onPath(DOCKER_CLI) ? false : `the ${DOCKER_CLI} CLI (for docker stack deploy) is not on PATH: swarm test skipped`);
+
+describe("one-node swarm: rolling update under load", { skip, timeout: 600_000 }, () => {
   after(async () => {
     if (lbId) await docker.getContainer(lbId).remove({ force: true }).catch(() => {});
     if (createdSwarm) {

@@ -56,6 +56,14 @@ export function adaptCompose(yaml: string): string {
   return `${lines.join("\n").trimEnd()}\nnetworks:\n  edge:\n    driver: overlay\n    attachable: true\n`;
 }
 
+/** First `name` executable on PATH, or null. */
+export function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir && existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return null;
+}
+
 /** Whether this kernel has IPVS (needed by swarm's service VIPs and routing mesh). */
 export function hasIpvs(): boolean {
   return existsSync("/proc/net/ip_vs");
