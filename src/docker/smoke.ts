@@ -58,16 +58,19 @@ export interface SmokeReport {
   logs?: { stdout: string; stderr: string };
 }
 
+/** The description fields the smoke test reads (a `Description` satisfies it). */
+export interface DescriptionFields {
+  port: number;
+  health: { path: string };
+  processes: { web: { workers?: number | "auto"; graceful_timeout?: number } };
+}
+
 /**
  * Maps a project description (see src/description) to {@link SmokeOptions}. Unset settings take
  * the runtime's defaults (runtime/settings.ts): workers 1 (no WEB_CONCURRENCY in the image),
  * graceful_timeout 30 s.
  */
-export function smokeOptionsFrom(d: {
-  port: number;
-  health: { path: string };
-  processes: { web: { workers?: number | "auto"; graceful_timeout?: number } };
-}): SmokeOptions {
+export function smokeOptionsFrom(d: DescriptionFields): SmokeOptions {
   const web = d.processes.web;
   return { port: d.port, healthPath: d.health.path, gracefulTimeout: web.graceful_timeout ?? 30, workers: web.workers ?? 1 };
 }
@@ -101,10 +104,13 @@ const NS = 1e9;
  * `files` (no .env/.git/.prodserver in the app folder, no devDependencies installed), `drain`
  * (informational: /readyz seen as 503 after SIGTERM), `sigterm` (exit 0 within gracefulTimeout + 5 s).
  * @param imageRef tag or id of a local image
+ * @param options {@link SmokeOptions}, or a description (mapped by {@link smokeOptionsFrom})
  * @throws Error naming the option when options are invalid, or when the image does not exist.
  *   Container failures do not throw: they are failed checks in the report (with logs).
  */
-export async function smokeTest(docker: Dockerode, imageRef: string, opts: SmokeOptions): Promise<SmokeReport> {
+export async function smokeTest(docker: Dockerode, imageRef: string, options: SmokeOptions | DescriptionFields): Promise<SmokeReport> {
+  // The contract's form `smokeTest(docker, ref, description)` is accepted too.
+  const opts: SmokeOptions = options && "processes" in options && "health" in options ? smokeOptionsFrom(options) : (options as SmokeOptions);
   if (!Number.isInteger(opts?.port) || opts.port < 1 || opts.port > 65535) throw new Error("smokeTest: opts.port must be an integer 1..65535");
   if (typeof opts.healthPath !== "string" || !opts.healthPath.startsWith("/")) throw new Error("smokeTest: opts.healthPath must start with /");
   if (!(opts.gracefulTimeout >= 0)) throw new Error("smokeTest: opts.gracefulTimeout must be seconds >= 0");
