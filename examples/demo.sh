@@ -45,22 +45,7 @@ seconds_of() { sed -n 's/^built .* in \([0-9.]*\)s, .*/\1/p; s/^built .* in \([0
   | awk 'NF==2 { print $1*60+$2; next } { print $1 }'; }
 
 say "prodserver build --offline --no-cache --no-smoke   (cold: no layer cache)"
-if ! "${PRODSERVER[@]}" build --offline --no-cache --no-smoke 2>&1 | tee "$WORK/.cold.log" \
-  && grep -q "Unknown argument: cache" "$WORK/.cold.log"; then
-  # CLI without a working --no-cache (yargs reads it as the negation of an unknown `cache`): the
-  # same build through the library with the engine's nocache option.
-  echo "(the CLI rejected --no-cache; building through prodserver's library with nocache instead)"
-  node --input-type=module -e '
-    const root = process.argv[1];
-    const { default: Dockerode } = await import(root + "/node_modules/dockerode/lib/docker.js");
-    const { loadDescription } = await import(root + "/dist/src/description/index.js");
-    const k = await import(root + "/dist/src/docker/index.js");
-    const { description: d } = await loadDescription(process.cwd());
-    const { context } = await k.projectBuildContext(process.cwd(), d, { offline: true });
-    const r = k.createProgressRenderer("human", (t) => process.stdout.write(t));
-    r.done(await k.buildImage(new Dockerode(), context, { tags: k.imageTags(d), onProgress: r.onProgress, noCache: true }));
-  ' "$ROOT" | tee "$WORK/.cold.log"
-fi
+"${PRODSERVER[@]}" build --offline --no-cache --no-smoke 2>&1 | tee "$WORK/.cold.log"
 COLD=$(seconds_of "$WORK/.cold.log")
 
 say "prodserver build --offline --no-smoke   (warm: same sources, layer cache)"

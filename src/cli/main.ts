@@ -57,7 +57,7 @@ export async function cli(argv: string[]): Promise<number> {
           .option("quiet", { type: "boolean", default: false, describe: "print only the final report line" })
           .option("json", { type: "boolean", default: false, describe: "print progress and the report as JSON lines" })
           .option("smoke", { type: "boolean", default: true, describe: "smoke-test the image after the build (--no-smoke skips)" })
-          .option("no-cache", { type: "boolean", default: false, describe: "build without the layer cache" }),
+          .option("cache", { type: "boolean", default: true, describe: "use the layer cache (--no-cache builds every step)" }),
       (a) =>
         set(
           runBuild({
@@ -66,7 +66,7 @@ export async function cli(argv: string[]): Promise<number> {
             quiet: a.quiet,
             json: a.json,
             smoke: a.smoke,
-            noCache: Boolean(a["no-cache"]),
+            noCache: !a.cache,
           }),
         ),
     )

@@ -283,8 +283,10 @@ export async function detectProject(dir: string): Promise<Detection> {
     uncertain.add("port");
   }
 
+  // workers "auto": as many workers as the CPUs the container's cgroup quota allows, resolved by
+  // the runtime where it runs (not on this machine); Gunicorn's default of 1 wastes a pre-fork server.
   const description = validateDescription(
-    { name, version, node, packageManager, app, build, port: port ?? 3000 },
+    { name, version, node, packageManager, app, build, port: port ?? 3000, processes: { web: { workers: "auto" } } },
     pkgPath,
   );
   return { description, uncertain: [...uncertain], reasons };
