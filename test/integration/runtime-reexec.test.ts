@@ -36,8 +36,9 @@ describe("runtime USR2 re-exec", { timeout: 60000 }, () => {
     });
 
     process.kill(old.pid, "SIGUSR2");
-    await waitFor(() => childPids(old.pid, "prodserver: arbiter").length === 1, 10000, "the new arbiter");
-    newArbiter = childPids(old.pid, "prodserver: arbiter")[0];
+    await waitFor(() => /Re-exec: started a new arbiter \(pid \d+\)/.test(old.stderr()), 10000, "the new arbiter");
+    newArbiter = Number(/Re-exec: started a new arbiter \(pid (\d+)\)/.exec(old.stderr())![1]);
+    await waitFor(() => childPids(old.pid, "prodserver: arbiter").includes(newArbiter), 10000, "the new arbiter titled as an arbiter");
     await waitFor(() => workerPids(newArbiter).length === 2, 20000, "its workers").catch((e: Error) => {
       throw new Error(`${e.message}: ${workerPids(newArbiter)}\n${old.stderr()}`);
     });

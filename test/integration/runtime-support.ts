@@ -160,10 +160,16 @@ export function title(pid: number): string {
   }
 }
 
+/** True while `pid` runs (a zombie, which an init that does not reap may leave around, is not running). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return false;
   }
