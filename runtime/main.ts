@@ -15,7 +15,7 @@ import { UsageError, procName, resolveSettings } from "./config.js";
 import { healthcheck } from "./healthcheck.js";
 import { bindAll, closeAll } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
-import { SettingError, type Settings } from "./settings.js";
+import { SettingError, type Setting, type Settings } from "./settings.js";
 import { runWorker } from "./worker.js";
 import { callHook, type Hooks } from "./hooks.js";
 import { Notifier, takeListenFds } from "./systemd.js";
@@ -64,7 +64,10 @@ export async function main(argv: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     const { SETTINGS } = await import("./settings.js");
-    const lines = SETTINGS.map((s) => `  ${s.flags.join(", ")}${"short" in s && s.short ? `, -${s.short}` : ""}\n      ${s.doc}`);
+    const lines = (SETTINGS as readonly Setting[]).map((s) => {
+      const dflt = s.defaultDoc ?? JSON.stringify(typeof s.default === "function" ? null : s.default);
+      return `  ${s.flags.join(", ")}${s.short ? `, -${s.short}` : ""}${s.unit ? ` (${s.unit})` : ""}  [default: ${dflt}]\n      ${s.doc}`;
+    });
     process.stdout.write(`${serveHelp()}\n\noptions:\n${lines.join("\n")}\n`);
     return 0;
   }

@@ -29,7 +29,7 @@ export const SETTINGS = [
     type: "string",
     default: null,
     validate: (n) => str(n, { nullable: true, pattern: /\.(json|mjs|js)$/, what: "a .json, .mjs or .js file" }),
-    doc: "Settings file read before the environment and the command line: `.json` (an object of settings) or `.mjs` (`export default {...}` or `export const settings`).",
+    doc: "Settings file read before the environment and the command line: `.json` (an object of settings) or `.mjs`/`.js` (`export default {...}` or `export const settings`, plus server hooks such as `export function when_ready(server)`).",
     gunicorn: "config",
     inDescription: false,
   }),
