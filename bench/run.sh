@@ -37,9 +37,12 @@ run() {  # run TITLE ENV... -- ARGS...  (appends the section to $tmp/body)
     echo "${envs[*]} bench/run.sh → peers.sh $*" | sed "s#$ROOT/##g"
     echo '```'
     echo
-    env "${envs[@]}" bash "$PEERS" "$@" | sed "s#$ROOT/##g; s/| custom |/| prodserver |/; s/^| custom/| prodserver/"
+    # peers.sh's exit status is not a verdict (cmd mode ends on a false test when RELOAD_CMD is
+    # unset); its own failures are "error:" lines on stderr.
+    env "${envs[@]}" bash "$PEERS" "$@" 2> >(tee -a "$tmp/stderr" >&2) | sed "s#$ROOT/##g; s/| custom |/| prodserver |/; s/^| custom/| prodserver/" || true
     echo
   } >>"$tmp/body"
+  if grep -q "error:" "$tmp/stderr" 2>/dev/null; then echo "bench: peers.sh failed (see above)" >&2; exit 1; fi
 }
 
 run "Hello world, 2 workers; startup; two HUP reloads under load" RELOAD_CMD='kill -HUP $ROOT_PID' -- \
