@@ -105,7 +105,7 @@ export class Arbiter {
   }
 
   private spawn(): void {
-    const rec = forkWorker(this.opts.entry, ++this.age, this.generation);
+    const rec = forkWorker(this.opts.entry, ++this.age, this.generation, this.settings.raw_env);
     if (rec.pid < 0) {
       this.log.error("Could not fork a worker");
       return;

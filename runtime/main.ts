@@ -8,6 +8,7 @@
  * 3 a worker failed to boot; 4 the app failed to load (Gunicorn's WORKER_BOOT_ERROR/APP_LOAD_ERROR).
  */
 import fs from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Arbiter } from "./arbiter.js";
 import { AppLoadError, loadApp } from "./app-loader.js";
@@ -71,7 +72,8 @@ async function serve(args: string[]): Promise<number> {
     process.stdout.write(`${serveHelp()}\n\noptions:\n${lines.join("\n")}\n`);
     return 0;
   }
-  const resolveNow = () => resolveSettings(args, process.env, process.cwd());
+  const startDir = process.cwd(); // the config file and chdir are relative to it, also on HUP
+  const resolveNow = () => resolveSettings(args, process.env, startDir);
   let settings: Settings;
   let hooks: Hooks;
   try {
@@ -87,6 +89,14 @@ async function serve(args: string[]): Promise<number> {
     const { print_config: _p, check_config: _c, ...shown } = settings;
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return 0;
+  }
+  if (settings.chdir) {
+    try {
+      process.chdir(path.resolve(startDir, settings.chdir));
+    } catch (e) {
+      process.stderr.write(`prodserver serve: chdir: cannot change to ${settings.chdir}: ${(e as Error).message}\n`);
+      return 1;
+    }
   }
   if (!settings.app) {
     process.stderr.write(`prodserver serve: app: no app given; pass APP (module#export) or set "app" in the config file\n`);

@@ -244,6 +244,20 @@ export function ipList(name: string) {
   };
 }
 
+/** `KEY=VALUE` strings (Gunicorn's `raw_env`); one string or a list. Errors name the setting. */
+export function envList(name: string) {
+  return (value: unknown, source: string): string[] => {
+    const list = Array.isArray(value) ? value : typeof value === "string" ? [value] : null;
+    if (!list) throw new SettingError(name, source, `expected KEY=VALUE strings, got ${JSON.stringify(value)}`);
+    return list.map((v) => {
+      if (typeof v !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*=/.test(v) || v.includes("\0")) {
+        throw new SettingError(name, source, `expected KEY=VALUE with KEY a variable name, got ${JSON.stringify(v)}`);
+      }
+      return v;
+    });
+  };
+}
+
 export function workers(value: unknown, source: string): number {
   if (value === "auto") return usableCpus();
   return intIn(1, 1024)("workers")(value, source);

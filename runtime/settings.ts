@@ -7,7 +7,7 @@
  * This module imports nothing but node built-ins: `src/description` imports it, and it is
  * bundled into images on its own.
  */
-import { SettingError, binds, bool, bytes, def, intIn, ipList, numberIn, oneOf, str, workers, type Setting } from "./setting-kinds.js";
+import { SettingError, binds, bool, bytes, def, envList, intIn, ipList, numberIn, oneOf, str, workers, type Setting } from "./setting-kinds.js";
 
 export { SettingError, formatBind, parseBind, usableCpus } from "./setting-kinds.js";
 export type { Bind, Setting, SettingType } from "./setting-kinds.js";
@@ -155,6 +155,16 @@ export const SETTINGS = [
     default: (env) => env.FORWARDED_ALLOW_IPS || "127.0.0.1,::1", defaultDoc: "`$FORWARDED_ALLOW_IPS`, else `127.0.0.1,::1`", validate: ipList,
     doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them (Gunicorn ignores them instead). Unix-socket peers are trusted.",
     gunicorn: "forwarded_allow_ips",
+  }),
+  def<string[], "raw_env">({
+    name: "raw_env", section: "Server Mechanics", flags: ["--env"], short: "e", type: "list", default: [], validate: envList,
+    doc: "Set an environment variable for the workers and the app, `KEY=VALUE`, repeatable (applied to new workers on HUP).",
+    gunicorn: "raw_env",
+  }),
+  def<string | null, "chdir">({
+    name: "chdir", section: "Server Mechanics", flags: ["--chdir"], type: "string", default: null, validate: (n) => str(n, { nullable: true }),
+    doc: "Change to this directory before loading the app: the app spec and relative log paths are resolved from it (the config file from where prodserver started).",
+    gunicorn: "chdir",
   }),
   def<string | null, "pidfile">({
     name: "pidfile", section: "Server Mechanics", flags: ["--pid"], short: "p", type: "string", default: null, validate: (n) => str(n, { nullable: true }),

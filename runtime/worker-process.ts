@@ -44,8 +44,10 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 /** Fork a worker; `pid` is -1 when the fork failed. */
-export function forkWorker(entry: string, age: number, generation: number): WorkerRec {
-  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv() });
+export function forkWorker(entry: string, age: number, generation: number, rawEnv: readonly string[] = []): WorkerRec {
+  const env = { ...process.env };
+  for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env });
   const now = Date.now();
   return { child, pid: child.pid ?? -1, age, generation, spawned: now, readyAt: null, lastHb: now, retiring: false, recycling: false, killed: false };
 }

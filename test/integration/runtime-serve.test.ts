@@ -5,7 +5,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { killAll, get, start, title, waitFor, workerPids, type Server } from "./runtime-support.js";
+import { APPS, killAll, get, run, start, withTimeout, title, waitFor, workerPids, type Server } from "./runtime-support.js";
 
 const servers: Server[] = [];
 after(async () => {
@@ -52,6 +52,14 @@ describe("runtime serve", { timeout: 60000 }, () => {
       const { code } = await s.stop("SIGTERM");
       assert.equal(code, 0, app);
     }
+  });
+
+  test("--chdir resolves the app from another directory; --env sets variables for the app", async () => {
+    const s = await start(["serve", "node-listener.mjs#app", "--chdir", APPS, "-e", "FIXTURE_VERSION=v9", "-b", "127.0.0.1:0"], { cwd: os.tmpdir() });
+    servers.push(s);
+    assert.equal((await get(`${s.url}/`)).body, "hello from node listener v9");
+    const bad = run(["serve", "node-listener.mjs#app", "-b", "127.0.0.1:0"], { cwd: os.tmpdir() });
+    assert.equal((await withTimeout(bad.exited, 15000, "exit")).code, 4, "without --chdir the app is not found from elsewhere");
   });
 
   test("health endpoints are answered by the runtime before the app", async () => {

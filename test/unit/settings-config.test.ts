@@ -24,6 +24,10 @@ const BAD_STRINGS: Record<string, unknown[]> = {
   accesslog: [3, "a\0b"],
   forwarded_allow_ips: ["10.0.0.300", "10.0.0.0/33", "::1/129", "host.example", 5],
   pidfile: [7, "a\0b"],
+  chdir: [7, "a\0b"],
+};
+const BAD_OTHER: Record<string, unknown[]> = {
+  raw_env: [["NOEQUALS"], ["1X=2"], [5], 7],
 };
 
 describe("settings registry", () => {
@@ -46,7 +50,7 @@ describe("settings registry", () => {
 
   test("every invalid value is rejected with an error naming the setting and the source", () => {
     for (const s of SETTINGS as readonly Setting[]) {
-      const bad = BAD_STRINGS[s.name] ?? (s.type === "string" ? [] : BAD[s.type]);
+      const bad = BAD_STRINGS[s.name] ?? BAD_OTHER[s.name] ?? (s.type === "string" ? [] : BAD[s.type]);
       if (s.type === "string" && !BAD_STRINGS[s.name]) assert.fail(`no bad values listed for string setting ${s.name}`);
       for (const v of bad) {
         assert.throws(
@@ -67,6 +71,7 @@ describe("settings registry", () => {
     assert.equal(findSetting("max_worker_memory")!.validate("512M", "x"), 512 * 1024 * 1024);
     assert.equal(findSetting("max_worker_memory")!.validate("1.5G", "x"), 1.5 * 1024 ** 3);
     assert.throws(() => findSetting("max_worker_memory")!.validate("lots", "x"), /^SettingError: max_worker_memory \(from x\): expected bytes/);
+    assert.deepEqual(findSetting("raw_env")!.validate("A=b=c", "x"), ["A=b=c"]);
     assert.equal(findSetting("forwarded_allow_ips")!.validate(" 10.0.0.0/8, ::1 ,*", "x"), "10.0.0.0/8,::1,*");
     assert.deepEqual(parseBind("[::1]:9"), { kind: "tcp", host: "::1", port: 9 });
     assert.deepEqual(parseBind("unix:/tmp/a.sock"), { kind: "unix", path: "/tmp/a.sock" });
