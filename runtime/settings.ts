@@ -152,8 +152,8 @@ export const SETTINGS = [
   }),
   def<string, "forwarded_allow_ips">({
     name: "forwarded_allow_ips", section: "Security", flags: ["--forwarded-allow-ips"], env: ["FORWARDED_ALLOW_IPS"], type: "string",
-    default: (env) => env.FORWARDED_ALLOW_IPS || "127.0.0.1,::1", defaultDoc: "`$FORWARDED_ALLOW_IPS`, else `127.0.0.1,::1`", validate: ipList,
-    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them (Gunicorn ignores them instead). Unix-socket peers are trusted.",
+    default: (env) => env.FORWARDED_ALLOW_IPS || "*", defaultDoc: "`$FORWARDED_ALLOW_IPS`, else `*`", validate: ipList,
+    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them, so clients cannot spoof them past a proxy the app trusts. Unix-socket peers are trusted. Default `*` (remove nothing): a proxy in another container is not on loopback; Gunicorn defaults to `127.0.0.1,::1` and only ignores such headers for the URL scheme.",
     gunicorn: "forwarded_allow_ips",
   }),
   def<string[], "raw_env">({

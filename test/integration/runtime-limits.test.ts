@@ -38,7 +38,7 @@ describe("runtime request limits", { timeout: 60000 }, () => {
   });
 
   test("forwarded_allow_ips: X-Forwarded-* kept from trusted peers, removed from others", async () => {
-    const trusted = await start(["serve", "node-listener.mjs#app", "-b", "127.0.0.1:0"]); // default 127.0.0.1,::1
+    const trusted = await start(["serve", "node-listener.mjs#app", "-b", "127.0.0.1:0", "--forwarded-allow-ips", "127.0.0.1,::1"]);
     const h = { "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https", forwarded: "for=203.0.113.9", "x-other": "kept" };
     const a = JSON.parse((await get(`${trusted.url}/headers`, { headers: h })).body);
     assert.equal(a.headers["x-forwarded-for"], "203.0.113.9");
