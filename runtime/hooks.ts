@@ -26,15 +26,20 @@
 import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 
+/** Hooks called in the arbiter process. */
 export const ARBITER_HOOKS = ["on_starting", "when_ready", "on_reload", "nworkers_changed", "child_exit", "on_exit"] as const;
+/** Hooks called in each worker process. */
 export const WORKER_HOOKS = ["post_worker_init", "pre_request", "post_request", "worker_exit"] as const;
+/** Every supported hook name (Gunicorn's names). */
 export type HookName = (typeof ARBITER_HOOKS)[number] | (typeof WORKER_HOOKS)[number];
 /** Maximum declared parameters per hook (Gunicorn's `validate_callable(arity)`). */
 const ARITY: Record<HookName, number> = {
   on_starting: 1, when_ready: 1, on_reload: 1, nworkers_changed: 3, child_exit: 2, on_exit: 1,
   post_worker_init: 1, pre_request: 2, post_request: 3, worker_exit: 1,
 };
+/** A hook function; may return a promise (awaited, except pre/post_request). */
 export type Hook = (...args: unknown[]) => unknown;
+/** The hooks a config file defines. */
 export type Hooks = Partial<Record<HookName, Hook>>;
 
 /** What arbiter hooks see. */

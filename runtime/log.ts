@@ -11,6 +11,7 @@ import fs from "node:fs";
 
 /** Log levels in increasing severity, as Gunicorn's `loglevel`. */
 export const LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
+/** One of {@link LEVELS}. */
 export type Level = (typeof LEVELS)[number];
 
 /**

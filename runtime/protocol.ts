@@ -15,10 +15,12 @@ export const WORKER_BOOT_ERROR = 3;
 /** Exit code of a worker that could not load the app (Gunicorn's APP_LOAD_ERROR). */
 export const APP_LOAD_ERROR = 4;
 
+/** Arbiter -> worker messages (the `listener` message carries a socket handle). */
 export type ToWorker =
   | { t: "boot"; settings: Settings; listeners: number; generation: number; age: number }
   | { t: "listener"; index: number };
 
+/** Worker -> arbiter messages. */
 export type FromWorker =
   | { t: "hello" }
   | { t: "ready" }

@@ -61,6 +61,7 @@ export interface Setting<T = unknown> {
 
 // ---------------------------------------------------------------------------------- validators
 
+/** Validator factory: an integer in [min, max] (numeric strings accepted, as from flags/env). Throws SettingError naming the setting. */
 export function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (name: string) =>
     (value: unknown, source: string): number => {
@@ -75,6 +76,7 @@ export function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
     };
 }
 
+/** Validator factory: a finite number in [min, max] (numeric strings accepted). Throws SettingError naming the setting. */
 export function numberIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (name: string) =>
     (value: unknown, source: string): number => {
@@ -89,6 +91,7 @@ export function numberIn(min: number, max = Number.MAX_SAFE_INTEGER) {
     };
 }
 
+/** Validator: a boolean, or `1/true/yes/on` / `0/false/no/off` from flags/env. Throws SettingError naming the setting. */
 export function bool(name: string) {
   return (value: unknown, source: string): boolean => {
     if (typeof value === "boolean") return value;
@@ -101,6 +104,7 @@ export function bool(name: string) {
   };
 }
 
+/** Validator factory: a string without NUL, optionally nullable and matching `pattern`. Throws SettingError naming the setting. */
 export function str(name: string, opts: { nullable?: boolean; pattern?: RegExp; what?: string } = {}) {
   return (value: unknown, source: string): string | null => {
     if (value === null || value === undefined) {
@@ -118,6 +122,7 @@ export function str(name: string, opts: { nullable?: boolean; pattern?: RegExp; 
   };
 }
 
+/** Validator factory: one of `choices`. Throws SettingError naming the setting. */
 export function oneOf<C extends string>(name: string, choices: readonly C[]) {
   return (value: unknown, source: string): C => {
     if (typeof value === "string" && (choices as readonly string[]).includes(value)) return value as C;
@@ -258,11 +263,13 @@ export function envList(name: string) {
   };
 }
 
+/** Validator for `workers`: 1..1024, or `auto` = {@link usableCpus} (Gunicorn has no `auto`). */
 export function workers(value: unknown, source: string): number {
   if (value === "auto") return usableCpus();
   return intIn(1, 1024)("workers")(value, source);
 }
 
+/** Validator for `bind`: one address or a non-empty list, each checked by {@link parseBind}. */
 export function binds(value: unknown, source: string): string[] {
   const list = Array.isArray(value) ? value : typeof value === "string" ? [value] : null;
   if (!list || list.length === 0) throw new SettingError("bind", source, "expected one or more addresses");
