@@ -5,13 +5,13 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { validateDescription } from "../../src/description/index.js";
 import { renderFiles, derive } from "../../src/generate/index.js";
+import { freePort } from "../support/net.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUNDLE = path.join(ROOT, "dist/prodserver-runtime.mjs");
@@ -24,14 +24,6 @@ after(async () => {
     }
   }
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function get(port: number, p: string, agent: http.Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -60,6 +52,40 @@ async function until(what: string, ms: number, fn: () => Promise<boolean>): Prom
   throw new Error(`timed out waiting for ${what}: ${last}`);
 }
 
+/**
+ * Start the runtime (with the description's web flags, as the Dockerfile CMD, bound to loopback)
+ * and real nginx with the generated include in front of it (`listen N` rewritten to loopback);
+ * both are stopped by the file's `after`. Resolves once each answers.
+ */
+async function startProxyPair(d: ReturnType<typeof validateDescription>, dir: string, agent: http.Agent) {
+  const appPort = d.port;
+  const nginxPort = d.deploy.nginx.listen;
+  const flags = derive(d).webFlags.map((f) => String(f.value));
+  const rt = spawn(process.execPath, [BUNDLE, "serve", "--bind", `127.0.0.1:${appPort}`, ...flags, d.app], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  started.push(rt);
+  const log = { rt: "", ng: "" };
+  rt.stderr!.on("data", (c) => (log.rt += c));
+  const direct = new http.Agent({ keepAlive: false });
+  await until(`runtime on ${appPort}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200).catch((e) => {
+    throw new Error(`${e.message}\n${log.rt}`);
+  });
+  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
+  fs.writeFileSync(path.join(dir, "app.conf"), conf);
+  fs.writeFileSync(
+    path.join(dir, "nginx.conf"),
+    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
+      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
+      `  include ${dir}/app.conf;\n}\n`,
+  );
+  const ng = spawn("/usr/sbin/nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
+  started.push(ng);
+  ng.stderr!.on("data", (c) => (log.ng += c));
+  await until(`nginx on ${nginxPort}`, 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200).catch((e) => {
+    throw new Error(`${e.message}\n${log.ng}`);
+  });
+  return { rt, ng, log, nginxPort };
+}
+
 test("nginx → runtime: headers, keep-alive reuse, readiness", { skip: !fs.existsSync(BUNDLE) && "runtime bundle not built" }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-proxy-"));
   fs.writeFileSync(
@@ -73,30 +99,8 @@ test("nginx → runtime: headers, keep-alive reuse, readiness", { skip: !fs.exis
   const [appPort, nginxPort] = [await freePort(), await freePort()];
   const d = validateDescription({ name: "proxy-test", app: "app.mjs", port: appPort, processes: { web: { workers: 2 } }, deploy: { nginx: { listen: nginxPort } } });
 
-  // The runtime with the description's flags (as the Dockerfile CMD), bound to loopback.
-  const flags = derive(d).webFlags.map((f) => String(f.value));
-  const rt = spawn(process.execPath, [BUNDLE, "serve", "--bind", `127.0.0.1:${appPort}`, ...flags, d.app], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  started.push(rt);
-  let rtErr = "";
-  rt.stderr!.on("data", (c) => (rtErr += c));
-  const direct = new http.Agent({ keepAlive: false });
-  await until(`runtime on ${appPort}\n${rtErr}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200);
-
-  // nginx with the generated include; `listen N` rewritten to loopback for the test.
-  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
-  fs.writeFileSync(path.join(dir, "app.conf"), conf);
-  fs.writeFileSync(
-    path.join(dir, "nginx.conf"),
-    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
-      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
-      `  include ${dir}/app.conf;\n}\n`,
-  );
-  const ng = spawn("/usr/sbin/nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
-  started.push(ng);
-  let ngErr = "";
-  ng.stderr!.on("data", (c) => (ngErr += c));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  await until(`nginx on ${nginxPort}\n${ngErr}`, 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200);
+  const { rt, ng, log } = await startProxyPair(d, dir, agent);
 
   const ready = await get(nginxPort, "/readyz", agent);
   assert.equal(ready.status, 200);
@@ -121,7 +125,7 @@ test("nginx → runtime: headers, keep-alive reuse, readiness", { skip: !fs.exis
   ng.kill("SIGQUIT");
   rt.kill("SIGTERM");
   const code = await new Promise<number | null>((r) => (rt.exitCode !== null ? r(rt.exitCode) : rt.once("exit", (c) => r(c))));
-  assert.equal(code, 0, rtErr);
+  assert.equal(code, 0, log.rt);
 });
 
 test("nginx → runtime under keep-alive load across three HUP reloads: no failed GET or POST", { skip: !fs.existsSync(BUNDLE) && "runtime bundle not built" }, async () => {
@@ -132,25 +136,8 @@ test("nginx → runtime under keep-alive load across three HUP reloads: no faile
   );
   const [appPort, nginxPort] = [await freePort(), await freePort()];
   const d = validateDescription({ name: "proxy-hup", app: "app.mjs", port: appPort, processes: { web: { workers: 2, keepalive: 2 } }, deploy: { nginx: { listen: nginxPort } } });
-  const flags = derive(d).webFlags.map((f) => String(f.value));
-  const rt = spawn(process.execPath, [BUNDLE, "serve", "--bind", `127.0.0.1:${appPort}`, ...flags, d.app], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  started.push(rt);
-  let rtErr = "";
-  rt.stderr!.on("data", (c) => (rtErr += c));
-  const direct = new http.Agent({ keepAlive: false });
-  await until(`runtime on ${appPort}\n${rtErr}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200);
-  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
-  fs.writeFileSync(path.join(dir, "app.conf"), conf);
-  fs.writeFileSync(
-    path.join(dir, "nginx.conf"),
-    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
-      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
-      `  include ${dir}/app.conf;\n}\n`,
-  );
-  const ng = spawn("/usr/sbin/nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
-  started.push(ng);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  await until("nginx", 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200);
+  const { rt, ng, log } = await startProxyPair(d, dir, agent);
 
   const send = (method: string) =>
     new Promise<number>((resolve) => {
@@ -186,5 +173,5 @@ test("nginx → runtime under keep-alive load across three HUP reloads: no faile
   rt.kill("SIGTERM");
   await new Promise((r) => (rt.exitCode !== null ? r(null) : rt.once("exit", r)));
   assert.ok(total > 100, `only ${total} requests`);
-  assert.deepEqual([...statuses.keys()], [200], `statuses ${JSON.stringify([...statuses])} over ${total} requests\n${rtErr.slice(-2000)}`);
+  assert.deepEqual([...statuses.keys()], [200], `statuses ${JSON.stringify([...statuses])} over ${total} requests\n${log.rt.slice(-2000)}`);
 });

@@ -6,11 +6,11 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../support/net.js";
 import { validateDescription } from "../../src/description/index.js";
 import { derive, RUNTIME_PATH } from "../../src/generate/index.js";
 
@@ -21,14 +21,6 @@ const started: ChildProcess[] = [];
 after(() => {
   for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function get(port: number, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
