@@ -10,14 +10,23 @@
  * - an object with `fetch(request)` — Hono, or any fetch-handler object;
  * - a function `(request: Request) => Response | Promise<Response>` (one or zero parameters);
  * - a Koa app (an object with `callback()`): its `callback()` is used.
- * Fetch handlers are served through `@hono/node-server`'s `getRequestListener`.
+ * Fetch handlers are served through `@hono/node-server`'s `getRequestListener`, imported only
+ * when the app is one: loading it touches the `Request`/`Response` globals, which makes node load
+ * undici, and it imports http2 — about 45 ms of CPU and 8 MB of RSS per process that a plain
+ * (req, res) app, and the arbiter, never need (measured with --cpu-prof, 2026-11-21).
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { getRequestListener } from "@hono/node-server";
+
+type GetRequestListener = typeof import("@hono/node-server").getRequestListener;
+let getRequestListener: GetRequestListener | undefined;
+async function fetchAdapter(): Promise<GetRequestListener> {
+  getRequestListener ??= (await import("@hono/node-server")).getRequestListener;
+  return getRequestListener;
+}
 
 /** A node:http request listener. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -66,25 +75,41 @@ export function resolveAppModule(mod: string, cwd: string): string | null {
   return null;
 }
 
-/** Turn what the module exported (or the factory returned) into a request listener, or null. */
-export function toListener(value: unknown): RequestListener | null {
-  if (typeof value === "function") {
-    if (value.length >= 2) return value as RequestListener;
-    const fn = value as (r: Request) => Response | Promise<Response>;
-    return getRequestListener((req) => fn(req), { overrideGlobalObjects: false }) as RequestListener;
-  }
+/** What kind of servable thing `value` is (see the module doc), or null when it is none. */
+function kindOf(value: unknown): "listener" | "fetch-fn" | "fetch-obj" | "koa" | null {
+  if (typeof value === "function") return value.length >= 2 ? "listener" : "fetch-fn";
   if (value && typeof value === "object") {
     const o = value as { fetch?: unknown; callback?: unknown };
-    if (typeof o.fetch === "function") {
-      const fetch = o.fetch.bind(value) as (r: Request) => Response | Promise<Response>;
-      return getRequestListener((req) => fetch(req), { overrideGlobalObjects: false }) as RequestListener;
-    }
-    if (typeof o.callback === "function") {
-      const cb = (o.callback as () => unknown).call(value);
-      if (typeof cb === "function") return cb as RequestListener;
-    }
+    if (typeof o.fetch === "function") return "fetch-obj";
+    if (typeof o.callback === "function") return "koa";
   }
   return null;
+}
+
+/**
+ * Turn what the module exported (or the factory returned) into a request listener, or null.
+ * Loads the fetch adapter (`@hono/node-server`) only for a fetch handler.
+ */
+export async function toListener(value: unknown): Promise<RequestListener | null> {
+  switch (kindOf(value)) {
+    case "listener":
+      return value as RequestListener;
+    case "fetch-fn": {
+      const fn = value as (r: Request) => Response | Promise<Response>;
+      return (await fetchAdapter())((req) => fn(req), { overrideGlobalObjects: false }) as RequestListener;
+    }
+    case "fetch-obj": {
+      const o = value as { fetch: (r: Request) => Response | Promise<Response> };
+      const fetch = o.fetch.bind(value);
+      return (await fetchAdapter())((req) => fetch(req), { overrideGlobalObjects: false }) as RequestListener;
+    }
+    case "koa": {
+      const cb = ((value as { callback: () => unknown }).callback).call(value);
+      return typeof cb === "function" ? (cb as RequestListener) : null;
+    }
+    default:
+      return null;
+  }
 }
 
 function describe(v: unknown): string {
@@ -114,7 +139,7 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ list
   }
   let value = mod[exportName];
   // A CommonJS module imported from ESM: `module.exports = app` is the default export.
-  if (exportName === "default" && value && typeof value === "object" && "default" in (value as object) && toListener(value) === null) {
+  if (exportName === "default" && value && typeof value === "object" && "default" in (value as object) && kindOf(value) === null) {
     value = (value as { default: unknown }).default;
   }
   if (factory) {
@@ -125,7 +150,7 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ list
       throw new AppLoadError(spec, file, `the app factory ${exportName}() threw: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
   }
-  const listener = toListener(value);
+  const listener = await toListener(value);
   if (!listener) {
     throw new AppLoadError(
       spec,

@@ -5,7 +5,6 @@
  * systemd. `--timeout` (seconds, default 3) bounds the whole exchange.
  */
 import http from "node:http";
-import https from "node:https";
 import { parseArgs } from "node:util";
 
 /** Run the health check; resolves with the exit code (0 healthy, 1 not). Never throws. */
@@ -26,8 +25,9 @@ export async function healthcheck(args: string[], env: NodeJS.ProcessEnv = proce
   } catch (e) {
     return fail((e as Error).message);
   }
+  // node:https (and TLS) only when asked for: the bundle's static imports load in every process.
+  const mod = url.protocol === "https:" ? (await import("node:https")).default : http;
   return new Promise<number>((resolve) => {
-    const mod = url.protocol === "https:" ? https : http;
     const req = mod.get(url, { agent: false, headers: { "user-agent": "prodserver-healthcheck" } }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
