@@ -9,6 +9,7 @@
  */
 import { SettingError, binds, bool, bytes, def, envList, intIn, ipList, numberIn, oneOf, str, workers, type Setting } from "./setting-kinds.js";
 
+import { parseBind } from "./setting-kinds.js";
 export { SettingError, formatBind, parseBind, usableCpus } from "./setting-kinds.js";
 export type { Bind, Setting, SettingType } from "./setting-kinds.js";
 
@@ -185,6 +186,21 @@ export const SETTINGS = [
     },
     doc: "Mask applied to the permissions of unix sockets the arbiter creates (0 = 0666, world-connectable; `0o007` = owner and group only). Octal as `0o022` or `022`.",
     gunicorn: "umask",
+  }),
+  def<string | null, "metrics_bind">({
+    name: "metrics_bind",
+    section: "Logging",
+    flags: ["--metrics-bind"],
+    type: "string",
+    default: null,
+    defaultDoc: "unset (no metrics, no instrumentation)",
+    validate: (n) => (value: unknown, source: string) => {
+      const v = str(n, { nullable: true })(value, source);
+      const tcp = (b: string) => { try { return parseBind(b, source).kind === "tcp"; } catch { return false; } };
+      if (v !== null && !tcp(v)) throw new SettingError(n, source, `expected HOST:PORT (TCP), got ${JSON.stringify(v)}`);
+      return v;
+    },
+    doc: "Serve Prometheus metrics (`GET /metrics`) from the arbiter on this separate TCP address, e.g. `127.0.0.1:9100`; never on the app's port. Request counts and durations are summed over all workers. Read at start (not on HUP).",
   }),
   def<string | null, "accesslog">({
     name: "accesslog",
