@@ -2,7 +2,8 @@
  * Error log and log-file plumbing shared by the arbiter and the workers.
  *
  * Text lines look like Gunicorn's: `[2026-11-21 05:26:19 +0000] [1234] [INFO] message`;
- * with `log_format: json` each line is one JSON object `{time, level, pid, role, msg, ...extra}`.
+ * with `log_format: json` each line is one JSON object `{time, level, pid, role, message, msg, ...extra}`
+ * (`time` ISO 8601 UTC; `msg` = `message`, kept for existing consumers).
  * Writes are synchronous (`fs.writeSync`) so a line is never lost when the process exits right
  * after logging, and each line is one write(2) (lines from several processes do not interleave
  * inside a line as long as a line stays below PIPE_BUF on pipes; files use O_APPEND).
@@ -99,7 +100,8 @@ export class Logger {
   log(level: Level, msg: string, extra: Record<string, unknown> = {}): void {
     if (LEVELS.indexOf(level) < this.min) return;
     if (this.format === "json") {
-      this.file.write(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: this.role, msg, ...extra }));
+      // `message` is the common key (ECS, pino's messageKey, Loki); `msg` stays for existing consumers.
+      this.file.write(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: this.role, message: msg, msg, ...extra }));
       return;
     }
     const stack = typeof extra.stack === "string" ? `\n${extra.stack}` : "";
