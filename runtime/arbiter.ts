@@ -24,6 +24,7 @@ import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
 import { Notifier } from "./systemd.js";
 import { callHook, type HookName, type Hooks, type ServerView } from "./hooks.js";
+import type { MetricsServer } from "./metrics-arbiter.js";
 import { forkWorker, killTimedOut, signalWorker, within, type WorkerRec } from "./worker-process.js";
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off. */
@@ -54,6 +55,8 @@ export class Arbiter {
   private previous: { settings: Settings; listeners: Listener[] } | null = null;
   private finish!: (code: number) => void;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  /** metrics_bind only (metrics-arbiter.ts); null = no metrics, nothing instrumented. */
+  private metrics: MetricsServer | null = null;
 
   constructor(private readonly opts: ArbiterOptions) {
     this.settings = opts.settings;
@@ -85,6 +88,7 @@ export class Arbiter {
     on("SIGUSR2", () => this.opts.reexec?.(this.listeners));
     on("SIGWINCH", () => {});
     this.tick = setInterval(() => this.murder(), 250);
+    if (this.settings.metrics_bind) void import("./metrics-arbiter.js").then((m) => m.startMetricsServer(this.settings.metrics_bind!, () => this.workers.values(), this.log)).then((m) => (this.metrics = m), (e: Error) => void this.halt(1, `Reason: ${e.message}`));
     void this.hook("when_ready").then(() => this.hook("nworkers_changed", this.target, null)).then(() => this.manage());
     return done;
   }
@@ -128,6 +132,7 @@ export class Arbiter {
 
   private onMessage(rec: WorkerRec, msg: FromWorker): void {
     rec.lastHb = Date.now();
+    this.metrics?.onMessage(rec, msg);
     switch (msg?.t) {
       case "hello":
         this.sendTo(rec, { t: "boot", settings: rec.generation === this.generation ? this.settings : this.previous?.settings ?? this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
@@ -173,6 +178,7 @@ export class Arbiter {
       if (this.workers.size === 0) this.stopWaiter?.();
       return;
     }
+    this.metrics?.onExit(rec, this.generation);
     const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
     // Any exit before `ready` is a boot failure (not only 3/4: a worker that crashes while
     // importing node's own flags, or is OOM-killed while booting, must not crash-loop either).
@@ -356,6 +362,7 @@ export class Arbiter {
     this.stopping = true;
     void this.opts.notifier?.notify("STOPPING=1", `STATUS=stopping (${graceful ? "graceful" : "quick"})`);
     if (this.tick) clearInterval(this.tick);
+    this.metrics?.close();
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     for (const w of this.workers.values()) this.kill(w, graceful ? "SIGTERM" : "SIGQUIT");
     const allGone = new Promise<void>((resolve) => {

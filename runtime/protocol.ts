@@ -18,7 +18,9 @@ export const APP_LOAD_ERROR = 4;
 /** Arbiter -> worker messages (the `listener` message carries a socket handle). */
 export type ToWorker =
   | { t: "boot"; settings: Settings; listeners: number; generation: number; age: number }
-  | { t: "listener"; index: number };
+  | { t: "listener"; index: number }
+  /** metrics_bind only: send `registry.getMetricsAsJSON()` back as `{t:"metrics", id, data}`. */
+  | { t: "metrics"; id: number };
 
 /** Worker -> arbiter messages. */
 export type FromWorker =
@@ -27,7 +29,8 @@ export type FromWorker =
   | { t: "hb" }
   | { t: "draining"; reason: string }
   | { t: "recycle"; reason: string }
-  | { t: "boot-error"; code: number; message: string; stack?: string; module?: string };
+  | { t: "boot-error"; code: number; message: string; stack?: string; module?: string }
+  | { t: "metrics"; id: number; data: unknown };
 
 /** Milliseconds between heartbeats for a given `timeout` (seconds): a quarter of it, 100 ms..1 s. */
 export function heartbeatInterval(timeout: number): number {

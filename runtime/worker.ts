@@ -115,6 +115,7 @@ export async function runWorker(): Promise<never> {
   const inflight = new Set<http.ServerResponse>();
 
   const guard = requestGuard(settings);
+  const metrics = settings.metrics_bind ? (await import("./metrics-worker.js")).workerMetrics() : null;
   // max_requests + jitter (Gunicorn: per worker, max_requests + randint(0, jitter)).
   const maxRequests = settings.max_requests > 0 ? settings.max_requests + Math.floor(Math.random() * (settings.max_requests_jitter + 1)) : Infinity;
   let recycleAsked = false;
@@ -152,6 +153,7 @@ export async function runWorker(): Promise<never> {
     });
     if (guard(req, res)) return;
     if (answerHealth(req, res, () => draining)) return;
+    if (metrics) metrics.observe(req, res);
     // Only requests that reach the app count for max_requests (health probes do not).
     if (++requests >= maxRequests) recycle(`served ${requests} requests (max_requests ${settings.max_requests} + jitter ${maxRequests - settings.max_requests})`);
     if (hooks.pre_request) void callHook(hooks, "pre_request", log, [view, req]);
