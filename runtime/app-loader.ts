@@ -9,13 +9,21 @@
  *   recognised as a function declaring two or more parameters;
  * - an object with `fetch(request)` — Hono, or any fetch-handler object;
  * - a function `(request: Request) => Response | Promise<Response>` (one or zero parameters);
- * - a Koa app (an object with `callback()`): its `callback()` is used.
+ * - a Koa app (an object with `callback()`): its `callback()` is used;
+ * - a `node:http` Server (any `net.Server`) that was never listened on — Fastify's `app.server`
+ *   after `await app.ready()`, Nest's `app.getHttpServer()` after `await app.init()`: the worker
+ *   forwards each request to it (`server.emit("request", req, res)`, i.e. its own `request`
+ *   listeners) and never calls its `listen()`; its sockets, timeouts and `upgrade` listeners are
+ *   not used. Typically returned by an async factory, e.g.
+ *   `export async function createApp() { const app = Fastify(); app.get("/", h); await app.ready(); return app.server; }`
+ *   or `async () => { const app = await NestFactory.create(AppModule, { logger: false }); await app.init(); return app.getHttpServer(); }`.
  * Fetch handlers are served through `@hono/node-server`'s `getRequestListener`, imported only
  * when the app is one: loading it touches the `Request`/`Response` globals, which makes node load
  * undici, and it imports http2 — about 45 ms of CPU and 8 MB of RSS per process that a plain
  * (req, res) app, and the arbiter, never need (measured with --cpu-prof, 2026-11-21).
  */
 import fs from "node:fs";
+import net from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -76,12 +84,13 @@ export function resolveAppModule(mod: string, cwd: string): string | null {
 }
 
 /** What kind of servable thing `value` is (see the module doc), or null when it is none. */
-function kindOf(value: unknown): "listener" | "fetch-fn" | "fetch-obj" | "koa" | null {
+function kindOf(value: unknown): "listener" | "fetch-fn" | "fetch-obj" | "koa" | "server" | null {
   if (typeof value === "function") return value.length >= 2 ? "listener" : "fetch-fn";
   if (value && typeof value === "object") {
     const o = value as { fetch?: unknown; callback?: unknown };
     if (typeof o.fetch === "function") return "fetch-obj";
     if (typeof o.callback === "function") return "koa";
+    if (value instanceof net.Server) return "server";
   }
   return null;
 }
@@ -106,6 +115,10 @@ export async function toListener(value: unknown): Promise<RequestListener | null
     case "koa": {
       const cb = ((value as { callback: () => unknown }).callback).call(value);
       return typeof cb === "function" ? (cb as RequestListener) : null;
+    }
+    case "server": {
+      const server = value as net.Server;
+      return (req, res) => server.emit("request", req, res);
     }
     default:
       return null;
@@ -155,7 +168,7 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ list
     throw new AppLoadError(
       spec,
       file,
-      `export ${JSON.stringify(exportName)}${factory ? "()" : ""} is ${describe(value)}; expected a request listener (req, res), a { fetch } object, or a (request) => Response function`,
+      `export ${JSON.stringify(exportName)}${factory ? "()" : ""} is ${describe(value)}; expected a request listener (req, res), a { fetch } object, a (request) => Response function, or an http.Server`,
     );
   }
   return { listener, modulePath: file };
