@@ -35,11 +35,8 @@ export const WORKER_WAIT_MS = 1000;
 export function restartReason(w: WorkerRec, generation: number, recycle: string | undefined): string {
   if (w.killReason) return w.killReason === "timeout" ? "timeout" : w.killReason;
   if (recycle !== undefined) return recycle.startsWith("max_worker_memory") ? "memory" : recycle.startsWith("served") ? "max_requests" : "recycle";
-  if (w.generation < generation) return "reload";
-  if (w.generation > generation) return "rollback";
-  if (!w.readyAt) return "boot";
-  if (w.retiring) return "ttou";
-  return "crash";
+  if (w.retiring) return w.generation < generation ? "reload" : w.generation > generation ? "rollback" : "ttou";
+  return w.readyAt ? "crash" : "boot";
 }
 
 /** The arbiter's metrics endpoint; create with {@link startMetricsServer}. */

@@ -96,6 +96,21 @@ describe("runtime metrics", { timeout: 90000 }, () => {
     assert.equal((await s.stop()).code, 0);
   });
 
+  test("restarts_total counts max_requests recycles, HUP reloads and TTOU by reason", async () => {
+    const { s, metrics } = await serveWithMetrics(["--max-requests", "3"]);
+    const count = async (reason: string) => (await scrape(metrics)).get(`prodserver_worker_restarts_total{reason="${reason}"}`) ?? 0;
+    for (let i = 0; i < 10; i++) await get(`${s.url}/status/200`);
+    await waitFor(async () => (await count("max_requests")) >= 1, 20000, "a max_requests restart");
+    await waitFor(() => workerPids(s.pid).length === 2, 10000, "2 workers");
+    const before = await count("reload");
+    process.kill(s.pid, "SIGHUP");
+    await waitFor(async () => (await count("reload")) === before + 2, 20000, "2 reload restarts");
+    process.kill(s.pid, "SIGTTOU");
+    await waitFor(async () => (await count("ttou")) === 1, 20000, "1 ttou restart");
+    assert.equal(await count("crash"), 0);
+    assert.equal((await s.stop()).code, 0);
+  });
+
   test("without metrics_bind nothing listens for metrics and the app is not instrumented", async () => {
     const s = await start(["serve", "metrics-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0"], { workers: 1 });
     assert.doesNotMatch(s.stderr(), /Metrics at:/);
