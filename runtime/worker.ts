@@ -13,7 +13,7 @@ import http from "node:http";
 import net from "node:net";
 import type { Socket } from "node:net";
 import { accessJson, countBytes, formatAccess } from "./access-log.js";
-import { AppLoadError, loadApp, type RequestListener } from "./app-loader.js";
+import { AppLoadError, loadApp, type RequestListener, type UpgradeListener } from "./app-loader.js";
 import { procName, readConfigFile } from "./config.js";
 import { answerHealth } from "./health.js";
 import { limits, maxHeaderSize, requestGuard } from "./request-guard.js";
@@ -73,7 +73,6 @@ export async function runWorker(): Promise<never> {
     process.exit(WORKER_BOOT_ERROR);
   }
   const watchdog = settings.timeout > 0;
-  if (watchdog) startWatchdog();
   const name = procName(settings);
   process.title = `prodserver: worker [${name}]`;
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
@@ -91,6 +90,7 @@ export async function runWorker(): Promise<never> {
   };
 
   let listener: RequestListener;
+  let upgrade: UpgradeListener | undefined;
   let hooks: Hooks = {};
   const view: WorkerView = { pid: process.pid, ppid: process.ppid, settings, log };
   try {
@@ -99,7 +99,7 @@ export async function runWorker(): Promise<never> {
     return bootFail(WORKER_BOOT_ERROR, e);
   }
   try {
-    listener = (await loadApp(settings.app ?? "")).listener;
+    ({ listener, upgrade } = await loadApp(settings.app ?? ""));
   } catch (e) {
     return bootFail(e instanceof AppLoadError ? APP_LOAD_ERROR : WORKER_BOOT_ERROR, e, (e as AppLoadError).modulePath);
   }
@@ -188,6 +188,11 @@ export async function runWorker(): Promise<never> {
         maybeExit();
       });
     });
+    // WebSocket and other upgrades go to the app's upgrade handler; without one: 501, socket closed.
+    s.on("upgrade", (req, sock: Socket, head: Buffer) => {
+      if (upgrade) upgrade(req, sock, head);
+      else sock.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    });
     s.on("clientError", (err: NodeJS.ErrnoException, sock: Socket) => {
       if (sock.writable && !sock.destroyed && err.code !== "ECONNRESET") {
         const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "HPE_HEADERS_TIMEOUT" || err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
@@ -258,6 +263,9 @@ export async function runWorker(): Promise<never> {
   });
   process.on("disconnect", () => drain("the arbiter went away"));
   send({ t: "ready" });
+  // The watchdog thread (a second V8 isolate, ~65 ms of CPU to boot) starts once the worker
+  // serves, so it does not compete with the boot of this worker and its siblings for the CPU.
+  if (watchdog) startWatchdog();
   log.debug(`Worker ready, serving ${settings.app}`);
   return new Promise<never>(() => {
     void requests;
