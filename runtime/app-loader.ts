@@ -133,10 +133,10 @@ function describe(v: unknown): string {
 }
 
 /**
- * Import the app and return its request listener.
+ * Import the app and return its request listener (and its WebSocket `upgrade` handler, if any).
  * @throws AppLoadError (every failure: the message names the module path; `cause` is the app's error)
  */
-export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ listener: RequestListener; modulePath: string }> {
+export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ listener: RequestListener; modulePath: string; upgrade?: UpgradeListener }> {
   const { module, exportName, factory } = parseAppSpec(spec);
   const file = resolveAppModule(module, cwd);
   if (!file) throw new AppLoadError(spec, path.resolve(cwd, module), `cannot find module ${JSON.stringify(module)} from ${cwd}`);
@@ -171,5 +171,15 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ list
       `export ${JSON.stringify(exportName)}${factory ? "()" : ""} is ${describe(value)}; expected a request listener (req, res), a { fetch } object, a (request) => Response function, or an http.Server`,
     );
   }
-  return { listener, modulePath: file };
+  return { listener, modulePath: file, upgrade: upgradeOf(value, mod) };
+}
+
+/** `(req, socket, head)` as node:http's Server 'upgrade' event (WebSocket handshakes). */
+export type UpgradeListener = (req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => unknown;
+
+/** The app's upgrade handler: an http.Server app's own 'upgrade' listeners, else the module's
+ *  `upgrade(req, socket, head)` export, else undefined (the worker answers 501). */
+function upgradeOf(value: unknown, mod: Record<string, unknown>): UpgradeListener | undefined {
+  if (value instanceof net.Server && value.listenerCount("upgrade") > 0) return (req, sock, head) => value.emit("upgrade", req, sock, head);
+  return typeof mod.upgrade === "function" ? (mod.upgrade as UpgradeListener) : undefined;
 }
