@@ -6,7 +6,8 @@
  * { name, version, node, packageManager, app, build: { command, output } | null, port,
  *   processes: { web: { <runtime settings> }, <type>: { command } },
  *   health: { path, interval, timeout, startPeriod, retries },          // seconds
- *   deploy: { uid, user, replicas, nginx: { serverName, listen, clientMaxBodySize, proxyReadTimeout },
+ *   deploy: { uid, user, replicas, nginx: { serverName, listen, clientMaxBodySize, proxyReadTimeout,
+ *             upstreams?, balance, static, tls?, rateLimit? },
  *             systemd: { user, workingDirectory, nodePath } } }
  * ```
  *
@@ -179,6 +180,39 @@ export function descriptionSchema() {
             listen: z.int().min(1).max(65535).default(80),
             clientMaxBodySize: z.string().regex(/^\d{1,9}[kKmMgG]?$/, { error: "expected a size like 16m, 512k, 1g" }).default("16m"),
             proxyReadTimeout: seconds(1, 86400).default(60),
+            upstreams: z
+              .array(
+                z.string().regex(/^(unix:\/[A-Za-z0-9._@+\/-]+|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5})$/, {
+                  error: "expected host:port, [ipv6]:port or unix:/absolute/path",
+                }),
+              )
+              .min(1)
+              .optional()
+              .meta({ description: "Upstream servers; default the one runtime at 127.0.0.1:<port>." }),
+            balance: z.enum(["round_robin", "least_conn"]).default("round_robin"),
+            static: z
+              .array(
+                z.strictObject({
+                  location: z.string().regex(/^\/([A-Za-z0-9._~-]+\/)*$/, { error: "expected a URL prefix like /static/ (starts and ends with /)" }),
+                  root: absPath("directory"),
+                }),
+              )
+              .default([])
+              .meta({ description: "Locations nginx serves from disk (nginx `root` semantics: /static/a.css -> <root>/static/a.css)." }),
+            tls: z
+              .strictObject({
+                certificate: absPath("certificate file"),
+                certificateKey: absPath("key file"),
+                hsts: z.boolean().default(false),
+                listen: z.int().min(1).max(65535).default(443),
+              })
+              .optional(),
+            rateLimit: z
+              .strictObject({
+                rate: z.string().regex(/^[1-9]\d{0,5}r\/[sm]$/, { error: "expected a rate like 10r/s or 600r/m" }),
+                burst: z.int().min(0).max(100000).default(0),
+              })
+              .optional(),
           })
           .prefault({}),
         systemd: z

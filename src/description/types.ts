@@ -38,6 +38,33 @@ export interface OtherProcess {
   replicas?: number;
 }
 
+/** TLS for the nginx server: a `listen <listen> ssl` server plus an HTTP→HTTPS 301 redirect server. */
+export interface NginxTls {
+  /** Absolute path of the PEM certificate (chain) nginx reads (`ssl_certificate`). */
+  certificate: string;
+  /** Absolute path of the PEM private key (`ssl_certificate_key`). */
+  certificateKey: string;
+  /** Send `Strict-Transport-Security: max-age=31536000` (one year, seconds); default false. */
+  hsts?: boolean;
+  /** HTTPS port; default 443. */
+  listen?: number;
+}
+
+/** Optional nginx features (issue "Deploy files that pass the real tools"). */
+export interface NginxExtras {
+  /** Upstream servers, `host:port`, `[ipv6]:port` or `unix:/path`; default `127.0.0.1:<port>`. */
+  upstreams?: string[];
+  /** nginx load balancing: round_robin (nginx's default) or `least_conn`; default round_robin. */
+  balance?: "round_robin" | "least_conn";
+  /** Served by nginx from disk with `expires 7d` and `access_log off`; nginx `root` semantics
+   *  (`/static/a.css` → `<root>/static/a.css`). Default none. */
+  static?: Array<{ location: string; root: string }>;
+  tls?: NginxTls;
+  /** Per client address (`$binary_remote_addr`, 10 MB zone): `rate` as nginx (`10r/s`, `600r/m`),
+   *  `burst` requests queued beyond it (default 0); excess → 429. */
+  rateLimit?: { rate: string; burst?: number };
+}
+
 /** What `defineConfig` accepts: fields with defaults may be omitted. */
 export interface DescriptionInput {
   /** `[a-z0-9][a-z0-9._-]{0,62}`: image name, unit names, nginx upstream. */
@@ -62,7 +89,7 @@ export interface DescriptionInput {
     uid?: number;
     /** User name in the image; default `node`. */
     user?: string;
-    nginx?: { serverName?: string; listen?: number; clientMaxBodySize?: string; proxyReadTimeout?: number };
+    nginx?: { serverName?: string; listen?: number; clientMaxBodySize?: string; proxyReadTimeout?: number } & NginxExtras;
     /** `workingDirectory` default `/srv/<name>`; `nodePath` default `/usr/bin/node`. */
     systemd?: { user?: string; workingDirectory?: string; nodePath?: string };
   };
@@ -82,7 +109,8 @@ export interface Description {
   deploy: {
     uid: number;
     user: string;
-    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout: number };
+    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout: number } & Required<Pick<NginxExtras, "balance" | "static">> &
+      Omit<NginxExtras, "balance" | "static" | "tls"> & { tls?: Required<NginxTls> };
     systemd: { user: string; workingDirectory: string; nodePath: string };
   };
 }
