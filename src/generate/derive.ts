@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Description, OtherProcess, WebProcess } from "../description/types.js";
 import { webSettings } from "../description/schema.js";
 import { findSetting } from "../../runtime/settings.js";
+import { deriveNginx, type NginxDerived } from "./nginx.js";
 
 /** A value with the description field it came from, so an escaping error can name the field. */
 export interface Sourced {
@@ -69,6 +70,8 @@ export interface Derived {
    *  repeated map — the two-apps case in test/integration/nginx-conf.test.ts). */
   upstream: string;
   connectionVar: string;
+  /** `deploy.nginx` upstreams, balance, static, tls, rateLimit, pre-escaped (./nginx.ts). */
+  nginx: NginxDerived;
   /** Replicas of web (compose/k8s). */
   webReplicas: number;
   /** Non-web process types, sorted by name. */
@@ -199,6 +202,7 @@ export function derive(d: Description): Derived {
     capabilities: lowPort ? "CAP_NET_BIND_SERVICE" : "",
     upstream: d.name,
     connectionVar: `prodserver_${d.name.replace(/[.-]/g, "_")}_connection`,
+    nginx: deriveNginx(d),
     webReplicas: typeof web.replicas === "number" ? web.replicas : 1,
     others,
     healthUrl,
