@@ -12,7 +12,7 @@
 import http from "node:http";
 import net from "node:net";
 import type { Socket } from "node:net";
-import { accessJson, countBytes, formatAccess } from "./access-log.js";
+import { accessJson, compileAccess, countBytes } from "./access-log.js";
 import { AppLoadError, loadApp, type RequestListener, type UpgradeListener } from "./app-loader.js";
 import { procName, readConfigFile } from "./config.js";
 import { answerHealth } from "./health.js";
@@ -77,7 +77,8 @@ export async function runWorker(): Promise<never> {
   process.title = `prodserver: worker [${name}]`;
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
   const log = new Logger(errorFile, settings.loglevel, settings.log_format, "worker");
-  const accessFile = settings.accesslog ? new LogFile(settings.accesslog, 1, "accesslog") : null;
+  const accessFile = settings.accesslog ? new LogFile(settings.accesslog, 1, "accesslog", true) : null;
+  const formatLine = settings.log_format === "json" ? accessJson : compileAccess(settings.access_log_format);
 
   const bootFail = (code: number, e: unknown, modulePath?: string): never => {
     const err = e as Error;
@@ -139,15 +140,16 @@ export async function runWorker(): Promise<never> {
     sock[kInflight] = (sock[kInflight] ?? 0) + 1;
     inflight.add(res);
     if (draining || settings.keepalive === 0) res.shouldKeepAlive = false;
-    const startNs = process.hrtime.bigint();
-    const start = Date.now();
+    // Clocks and byte counting only for the access log.
+    const startNs = accessFile ? process.hrtime.bigint() : 0n;
+    const start = accessFile ? Date.now() : 0;
     const bytes = accessFile ? countBytes(res) : () => 0;
     res.once("close", () => {
       inflight.delete(res);
       sock[kInflight] = (sock[kInflight] ?? 1) - 1;
       if (accessFile) {
         const rec = { req, res, start, durationNs: process.hrtime.bigint() - startNs, bytes: bytes() };
-        accessFile.write(settings.log_format === "json" ? accessJson(rec) : formatAccess(settings.access_log_format, rec));
+        accessFile.write(formatLine(rec));
       }
       if (draining && sock[kInflight] === 0 && !sock.destroyed) sock.destroySoon();
     });
