@@ -99,9 +99,12 @@ export function startWatchdog(): void {
 
 /**
  * Arbiter side: ask a worker's watchdog for the main thread's JS stack.
- * Resolves with the stack text, or a reason it is unavailable, within `timeoutMs`.
+ * Resolves with the stack text, or a reason it is unavailable, within `timeoutMs` (milliseconds).
+ * The default, 5000, leaves room for `Debugger.enable` (it replays every parsed script) on a
+ * loaded machine: at 2000 the stack was missed under CI-like load on Node 24. The worker is
+ * already past `timeout`; a few more seconds for the evidence is Gunicorn's SIGABRT-then-SIGKILL.
  */
-export function requestStack(child: ChildProcess, timeoutMs = 2000): Promise<{ stack?: string; request?: string; error?: string }> {
+export function requestStack(child: ChildProcess, timeoutMs = 5000): Promise<{ stack?: string; request?: string; error?: string }> {
   const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadWriteStream | null | undefined;
   if (!pipe) return Promise.resolve({ error: "no watchdog pipe" });
   return new Promise((resolve) => {
