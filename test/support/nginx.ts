@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 
 export const NGINX = "/usr/sbin/nginx";
 
@@ -31,3 +31,22 @@ export function nginxTest(confs: string[]): { status: number | null; output: str
   return { status: r.status, output: (r.stdout + r.stderr).trim(), dir };
 }
 
+
+/**
+ * Start the real nginx (foreground, `worker_processes 1`) with `conf` as the only include in
+ * http{}, in the temp prefix `dir`; `listen N` lines in `conf` should already be loopback-bound.
+ * The caller stops it by PID (`proc.kill("SIGQUIT")`). Logs collect in `log.text`.
+ */
+export function startNginx(conf: string, dir: string): { proc: import("node:child_process").ChildProcess; log: { text: string } } {
+  fs.writeFileSync(path.join(dir, "app.conf"), conf);
+  fs.writeFileSync(
+    path.join(dir, "nginx.conf"),
+    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
+      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
+      `  include ${dir}/app.conf;\n}\n`,
+  );
+  const proc = spawn(NGINX, ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
+  const log = { text: "" };
+  proc.stderr!.on("data", (c) => (log.text += c));
+  return { proc, log };
+}
