@@ -13,10 +13,12 @@
  * - a `node:http` Server (any `net.Server`) that was never listened on — Fastify's `app.server`
  *   after `await app.ready()`, Nest's `app.getHttpServer()` after `await app.init()`: the worker
  *   forwards each request to it (`server.emit("request", req, res)`, i.e. its own `request`
- *   listeners) and never calls its `listen()`; its sockets, timeouts and `upgrade` listeners are
- *   not used. Typically returned by an async factory, e.g.
+ *   listeners) and never calls its `listen()`; its sockets and timeouts are not used, its `upgrade`
+ *   listeners get the worker's upgrade requests (WebSocket). Typically returned by an async factory, e.g.
  *   `export async function createApp() { const app = Fastify(); app.get("/", h); await app.ready(); return app.server; }`
  *   or `async () => { const app = await NestFactory.create(AppModule, { logger: false }); await app.init(); return app.getHttpServer(); }`.
+ * Upgrades (WebSocket) otherwise go to the module's `upgrade(req, socket, head)` export, if any;
+ * with neither, the worker answers `501 Not Implemented` and closes the socket.
  * Fetch handlers are served through `@hono/node-server`'s `getRequestListener`, imported only
  * when the app is one: loading it touches the `Request`/`Response` globals, which makes node load
  * undici, and it imports http2 — about 45 ms of CPU and 8 MB of RSS per process that a plain
