@@ -20,11 +20,11 @@
  * both). The kernel's accept distribution is less even than round-robin (as node's docs warn
  * for SCHED_NONE) but no process hop is paid per connection.
  */
-import dns from "node:dns/promises";
 import fs from "node:fs";
 import net from "node:net";
 import util from "node:util";
 import { parseBind, type Bind } from "./settings.js";
+import { builtin } from "./builtin.js";
 
 /** An opaque libuv TCP or Pipe handle (what net.Server keeps in `_handle`). */
 export type NativeHandle = { fd: number; close(cb?: () => void): void; getsockname?(out: Record<string, unknown>): number };
@@ -85,7 +85,7 @@ export async function bindOne(bind: string, umask = 0): Promise<Listener> {
   let family = net.isIP(address);
   if (family === 0) {
     try {
-      const r = await dns.lookup(address);
+      const r = await builtin<typeof import("node:dns/promises")>("node:dns/promises").lookup(address);
       address = r.address;
       family = r.family;
     } catch (e) {

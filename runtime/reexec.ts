@@ -8,7 +8,8 @@
  * re-exec'd arbiter ignores USR2 while its parent lives.
  * (Not useful as PID 1 in a container: when the old arbiter exits, the container ends.)
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { builtin } from "./builtin.js";
 import fs from "node:fs";
 import type { Listener } from "./listeners.js";
 import type { Logger } from "./log.js";
@@ -59,6 +60,7 @@ export class Reexec {
     if (this.parent && this.parent === process.ppid) return this.log.warning("USR2 ignored: this arbiter is itself a re-exec and its parent still runs");
     const names: Record<string, number> = {};
     listeners.forEach((l, i) => (names[l.bind] = 3 + i));
+    const { spawn } = builtin<typeof import("node:child_process")>("node:child_process");
     const child = spawn(process.execPath, [...workerExecArgv(), ...process.argv.slice(1)], {
       stdio: ["inherit", "inherit", "inherit", ...listeners.map((l) => l.handle.fd)],
       env: { ...process.env, [FDS_ENV]: JSON.stringify(names), [PARENT_ENV]: String(process.pid) },

@@ -12,7 +12,7 @@
  *   then not the main PID, the unit needs `NotifyAccess=all`. Without the binary a warning is
  *   logged once and nothing is sent (use `Type=simple` then).
  */
-import { spawn } from "node:child_process";
+import { builtin } from "./builtin.js";
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "./log.js";
@@ -69,6 +69,7 @@ export class Notifier {
     this.chain = this.chain.then(
       () =>
         new Promise<void>((resolve) => {
+          const { spawn } = builtin<typeof import("node:child_process")>("node:child_process");
           const p = spawn(notifyBinary(), assignments, { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ["ignore", "ignore", "pipe"] });
           let err = "";
           p.stderr!.on("data", (d) => (err += d));

@@ -13,7 +13,7 @@
  * after a bound and logs that no stack was available.
  */
 import type { ChildProcess } from "node:child_process";
-import { Worker } from "node:worker_threads";
+import { builtin } from "./builtin.js";
 
 /** The fd of the watchdog pipe in a worker (the 5th stdio entry of `fork`). */
 export const WATCHDOG_FD = 4;
@@ -89,6 +89,7 @@ export function setCurrentRequest(line: string | null): void {
 /** Worker side: start the watchdog thread on the inherited pipe (no-op when there is none). */
 export function startWatchdog(): void {
   try {
+    const { Worker } = builtin<typeof import("node:worker_threads")>("node:worker_threads");
     const w = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd: WATCHDOG_FD, current }, stdout: true, stderr: true });
     w.on("error", () => {});
     w.unref();

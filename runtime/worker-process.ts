@@ -2,7 +2,8 @@
  * One worker process as the arbiter sees it, and how it is forked: `node [flags] ENTRY __worker`
  * with stdio `[ignore, inherit, inherit, ipc, watchdog pipe]` (see watchdog.ts).
  */
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { builtin } from "./builtin.js";
 import type { Logger } from "./log.js";
 import type { FromWorker } from "./protocol.js";
 import { requestStack } from "./watchdog.js";
@@ -47,6 +48,7 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 export function forkWorker(entry: string, age: number, generation: number, rawEnv: readonly string[] = []): WorkerRec {
   const env = { ...process.env };
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
   const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env });
   const now = Date.now();
   return { child, pid: child.pid ?? -1, age, generation, spawned: now, readyAt: null, lastHb: now, retiring: false, recycling: false, killed: false };
