@@ -167,7 +167,7 @@ export async function runWorker(): Promise<never> {
         res.end("Internal Server Error");
       } else res.destroy();
     };
-    if (watchdog) setCurrentRequest(`${req.method} ${req.url}`);
+    if (watchdog) setCurrentRequest(req);
     try {
       const r = listener(req, res) as Promise<unknown> | undefined;
       if (r && typeof r.then === "function") r.then(undefined, fail);
