@@ -14,48 +14,15 @@ import { fileURLToPath } from "node:url";
 import { validateDescription } from "../../src/description/index.js";
 import { renderFiles } from "../../src/generate/index.js";
 import { freePort } from "../support/net.js";
-import { startNginx } from "../support/nginx.js";
+import { startNginx, started, stopStarted } from "../support/nginx.js";
+import { httpGet, until } from "../support/net.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUNDLE = path.join(ROOT, "dist/prodserver-runtime.mjs");
 const skip = !fs.existsSync(BUNDLE) && "runtime bundle not built";
-const started: ChildProcess[] = [];
-after(async () => {
-  for (const p of started) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill("SIGTERM");
-      await new Promise((r) => { const t = setTimeout(() => { p.kill("SIGKILL"); r(null); }, 10000); p.once("exit", () => { clearTimeout(t); r(null); }); });
-    }
-  }
-});
+after(stopStarted);
 
-type Reply = { status: number; body: string; headers: http.IncomingHttpHeaders };
-function get(port: number, p: string, agent?: http.Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: p, agent }, (res) => {
-      let body = "";
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
-}
-
-/** Poll `fn` until true, at most `ms` milliseconds (a bound, not a speed assertion). */
-async function until(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}: ${last}`);
-}
+const get = (port: number, p: string, agent?: http.Agent) => httpGet(port, p, { agent });
 
 /** A temp dir readable by nginx's unprivileged worker (mkdtemp makes 0700). */
 function tempDir(tag: string): string {

@@ -7,50 +7,19 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { validateDescription } from "../../src/description/index.js";
 import { renderFiles, derive } from "../../src/generate/index.js";
-import { freePort } from "../support/net.js";
+import { freePort, httpGet, until } from "../support/net.js";
+import { startNginx, started, stopStarted } from "../support/nginx.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUNDLE = path.join(ROOT, "dist/prodserver-runtime.mjs");
-const started: ChildProcess[] = [];
-after(async () => {
-  for (const p of started) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill("SIGTERM");
-      await new Promise((r) => { const t = setTimeout(() => { p.kill("SIGKILL"); r(null); }, 10000); p.once("exit", () => { clearTimeout(t); r(null); }); });
-    }
-  }
-});
+after(stopStarted);
 
-function get(port: number, p: string, agent: http.Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: p, agent, headers: { Host: "example.test" } }, (res) => {
-      let body = "";
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode!, body }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
-}
-
-/** Poll `fn` until it returns true, at most `ms` milliseconds (a bound, not a speed assertion). */
-async function until(what: string, ms: number, fn: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}: ${last}`);
-}
+/** GET through `agent` with the Host the proxy tests expect. */
+const get = (port: number, p: string, agent: http.Agent) => httpGet(port, p, { agent, headers: { Host: "example.test" } });
 
 /**
  * Start the runtime (with the description's web flags, as the Dockerfile CMD, bound to loopback)
@@ -63,25 +32,17 @@ async function startProxyPair(d: ReturnType<typeof validateDescription>, dir: st
   const flags = derive(d).webFlags.map((f) => String(f.value));
   const rt = spawn(process.execPath, [BUNDLE, "serve", "--bind", `127.0.0.1:${appPort}`, ...flags, d.app], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
   started.push(rt);
-  const log = { rt: "", ng: "" };
+  const log = { rt: "" };
   rt.stderr!.on("data", (c) => (log.rt += c));
   const direct = new http.Agent({ keepAlive: false });
   await until(`runtime on ${appPort}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200).catch((e) => {
     throw new Error(`${e.message}\n${log.rt}`);
   });
   const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
-  fs.writeFileSync(path.join(dir, "app.conf"), conf);
-  fs.writeFileSync(
-    path.join(dir, "nginx.conf"),
-    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +
-      `  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;\n` +
-      `  include ${dir}/app.conf;\n}\n`,
-  );
-  const ng = spawn("/usr/sbin/nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir + "/", "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] });
+  const { proc: ng, log: ngLog } = startNginx(conf, dir);
   started.push(ng);
-  ng.stderr!.on("data", (c) => (log.ng += c));
   await until(`nginx on ${nginxPort}`, 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200).catch((e) => {
-    throw new Error(`${e.message}\n${log.ng}`);
+    throw new Error(`${e.message}\n${ngLog.text}`);
   });
   return { rt, ng, log, nginxPort };
 }

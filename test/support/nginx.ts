@@ -50,3 +50,17 @@ export function startNginx(conf: string, dir: string): { proc: import("node:chil
   proc.stderr!.on("data", (c) => (log.text += c));
   return { proc, log };
 }
+
+/**
+ * Processes a test file started (runtimes, nginx), stopped by PID in its `after`: SIGTERM, then
+ * SIGKILL after 10 s. Call `stopStarted()` from `after`.
+ */
+export const started: import("node:child_process").ChildProcess[] = [];
+export async function stopStarted(): Promise<void> {
+  for (const p of started.splice(0)) {
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill("SIGTERM");
+      await new Promise((r) => { const t = setTimeout(() => { p.kill("SIGKILL"); r(null); }, 10000); p.once("exit", () => { clearTimeout(t); r(null); }); });
+    }
+  }
+}
