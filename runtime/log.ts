@@ -144,6 +144,11 @@ export class Logger {
   /** Log `msg` at `level`; `extra` fields go into JSON lines (and after the message in text, for `stack`). */
   log(level: Level, msg: string, extra: Record<string, unknown> = {}): void {
     if (LEVELS.indexOf(level) < this.min) return;
+    this.emit(level, msg, extra);
+  }
+
+  /** Write one line at `level` whatever `loglevel` says (captured app output is never filtered). */
+  emit(level: Level, msg: string, extra: Record<string, unknown> = {}): void {
     if (this.format === "json") {
       // `message` is the common key (ECS, pino's messageKey, Loki); `msg` stays for existing consumers.
       this.file.write(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: this.role, message: msg, msg, ...extra }));
@@ -167,5 +172,31 @@ export class Logger {
   }
   critical(msg: string, extra?: Record<string, unknown>): void {
     this.log("critical", msg, extra);
+  }
+}
+
+/**
+ * Gunicorn's `capture_output` for a worker: from now on everything written to `process.stdout`
+ * (console.log) and `process.stderr` (console.error) goes to the error log instead, one log line
+ * per output line, in the log's format (text or json), at level `info` (stdout) or `error`
+ * (stderr), whatever `loglevel` is. A partial last line is written when the process exits.
+ * JSON lines carry `stream: "stdout" | "stderr"`.
+ */
+export function captureOutput(log: Logger): void {
+  for (const [stream, name, level] of [[process.stdout, "stdout", "info"], [process.stderr, "stderr", "error"]] as const) {
+    let partial = "";
+    const flush = (text: string) => {
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) log.emit(level, l, { stream: name });
+    };
+    stream.write = ((chunk: unknown, enc?: unknown, cb?: unknown) => {
+      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof enc === "string" ? (enc as BufferEncoding) : "utf8");
+      flush(text);
+      const done = typeof enc === "function" ? enc : cb;
+      if (typeof done === "function") process.nextTick(done as () => void);
+      return true;
+    }) as typeof stream.write;
+    process.once("exit", () => partial && flush("\n"));
   }
 }

@@ -242,6 +242,11 @@ export const SETTINGS = [
     doc: "Error log file; `-` = stderr.",
     gunicorn: "errorlog",
   }),
+  def<boolean, "capture_output">({
+    name: "capture_output", section: "Logging", flags: ["--capture-output"], type: "boolean", default: false, validate: bool,
+    doc: "Send the workers' stdout and stderr (the app's console output) to the error log, one log line per output line in the log's format (stdout at `info`, stderr at `error`, never filtered by `loglevel`), instead of the inherited stdio.",
+    gunicorn: "capture_output",
+  }),
   def<"debug" | "info" | "warning" | "error" | "critical", "loglevel">({
     name: "loglevel",
     section: "Logging",

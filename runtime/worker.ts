@@ -18,7 +18,7 @@ import { procName, readConfigFile } from "./config.js";
 import { answerHealth } from "./health.js";
 import { limits, maxHeaderSize, requestGuard } from "./request-guard.js";
 import { listenOn, type NativeHandle } from "./listeners.js";
-import { LogFile, Logger } from "./log.js";
+import { LogFile, Logger, captureOutput } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
 import { setCurrentRequest, startWatchdog } from "./watchdog.js";
@@ -77,6 +77,7 @@ export async function runWorker(): Promise<never> {
   process.title = `prodserver: worker [${name}]`;
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
   const log = new Logger(errorFile, settings.loglevel, settings.log_format, "worker");
+  if (settings.capture_output) captureOutput(log);
   const accessFile = settings.accesslog ? new LogFile(settings.accesslog, 1, "accesslog", true) : null;
   const formatLine = settings.log_format === "json" ? accessJson : compileAccess(settings.access_log_format);
 
