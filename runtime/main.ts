@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveOwner } from "./owner.js";
 import { Arbiter } from "./arbiter.js";
 import { AppLoadError, loadApp } from "./app-loader.js";
 import { UsageError, procName, resolveSettings } from "./config.js";
@@ -84,6 +85,12 @@ async function serve(args: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  }
+  try {
+    resolveOwner(settings.user, settings.group, "the resolved settings");
+  } catch (e) {
+    process.stderr.write(`prodserver serve: ${(e as Error).message}\n`);
+    return 1;
   }
   if (settings.print_config) {
     const { print_config: _p, check_config: _c, ...shown } = settings;

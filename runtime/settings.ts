@@ -172,6 +172,18 @@ export const SETTINGS = [
     doc: "Write the arbiter's PID to this file (removed at exit; a re-exec'd arbiter writes `<pidfile>.2` until the old one exits).",
     gunicorn: "pidfile",
   }),
+  def<string | null, "user">({
+    name: "user", section: "Server Mechanics", flags: ["--user"], short: "u", type: "string", default: null,
+    validate: (n) => str(n, { nullable: true, pattern: /^([a-z_][a-z0-9_.-]{0,31}\$?|\d{1,10})$/i, what: "a user name or a numeric uid" }),
+    doc: "Workers switch to this user (name or uid) after receiving the listening sockets and before loading the app; the arbiter keeps its identity and must run as root. Without `group`, the user's primary group. Log files are opened before the switch, so USR1 reopening needs them writable by this user.",
+    gunicorn: "user",
+  }),
+  def<string | null, "group">({
+    name: "group", section: "Server Mechanics", flags: ["--group"], short: "g", type: "string", default: null,
+    validate: (n) => str(n, { nullable: true, pattern: /^([a-z_][a-z0-9_.-]{0,31}|\d{1,10})$/i, what: "a group name or a numeric gid" }),
+    doc: "Workers switch to this group (name or gid) before switching user; needs the arbiter to run as root.",
+    gunicorn: "group",
+  }),
   def<number, "umask">({
     name: "umask",
     section: "Server Mechanics",

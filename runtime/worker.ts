@@ -24,6 +24,7 @@ import type { Settings } from "./settings.js";
 import { setCurrentRequest, startWatchdog } from "./watchdog.js";
 import { callHook, type Hooks, type WorkerView } from "./hooks.js";
 import { within } from "./worker-process.js";
+import { resolveOwner, switchOwner } from "./owner.js";
 
 function send(msg: FromWorker, cb?: () => void): void {
   if (process.connected && process.send) {
@@ -78,6 +79,14 @@ export async function runWorker(): Promise<never> {
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
   const log = new Logger(errorFile, settings.loglevel, settings.log_format, "worker");
   if (settings.capture_output) captureOutput(log);
+  try {
+    // As Gunicorn: the sockets are already ours; drop root before any app code runs.
+    const owner = resolveOwner(settings.user, settings.group);
+    if (owner) switchOwner(owner);
+  } catch (e) {
+    log.error(`Cannot switch the worker to user ${settings.user ?? "-"} / group ${settings.group ?? "-"}: ${(e as Error).message}`);
+    process.exit(WORKER_BOOT_ERROR);
+  }
   const accessFile = settings.accesslog ? new LogFile(settings.accesslog, 1, "accesslog", true) : null;
   const formatLine = settings.log_format === "json" ? accessJson : compileAccess(settings.access_log_format);
 
