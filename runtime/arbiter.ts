@@ -23,7 +23,7 @@ import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } fro
 import type { Settings } from "./settings.js";
 import { procName } from "./config.js";
 import { Notifier } from "./systemd.js";
-import { callHook, type HookName, type Hooks, type ServerView } from "./hooks.js";
+import { callHook, callHookSync, type HookName, type Hooks, type ServerView } from "./hooks.js";
 import type { MetricsServer } from "./metrics-arbiter.js";
 import { forkWorker, killTimedOut, signalWorker, within, type WorkerRec } from "./worker-process.js";
 
@@ -109,6 +109,7 @@ export class Arbiter {
   }
 
   private spawn(): void {
+    callHookSync(this.hooks, "pre_fork", this.log, [this.view(), { age: this.age + 1, generation: this.generation }]);
     const rec = forkWorker(this.opts.entry, ++this.age, this.generation, this.settings.raw_env);
     if (rec.pid < 0) {
       this.log.error("Could not fork a worker");

@@ -109,6 +109,7 @@ export async function runWorker(): Promise<never> {
   } catch (e) {
     return bootFail(WORKER_BOOT_ERROR, e);
   }
+  await callHook(hooks, "post_fork", log, [{ pid: process.ppid, settings, log }, view]);
   try {
     ({ listener, upgrade } = await loadApp(settings.app ?? ""));
   } catch (e) {
@@ -255,7 +256,14 @@ export async function runWorker(): Promise<never> {
     }, settings.graceful_timeout * 1000 + 500).unref();
     maybeExit();
   };
+  let interrupted = false;
   const quick = () => {
+    if (interrupted) return;
+    interrupted = true;
+    if (hooks.worker_int) void within(callHook(hooks, "worker_int", log, [view]), 1000).then(stopNow);
+    else stopNow();
+  };
+  const stopNow = () => {
     draining = true;
     for (const s of servers) net.Server.prototype.close.call(s);
     for (const sock of sockets) sock.destroy();

@@ -63,4 +63,35 @@ describe("runtime server hooks", { timeout: 60000 }, () => {
     assert.match(init.stderr(), /Worker failed to boot \(worker \d+\): post_worker_init hook failed: cache warmup failed/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  test("pre_fork runs in the arbiter before each fork, post_fork in the worker before the app, worker_int on SIGQUIT/SIGINT", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-hooks-fork-"));
+    const events = path.join(dir, "events.log");
+    fs.writeFileSync(path.join(dir, "app.mjs"), `import fs from "node:fs";\nfs.appendFileSync(${JSON.stringify(events)}, "app_import " + process.pid + "\\n");\nexport function app(req, res) { res.end("ok"); }\n`);
+    fs.writeFileSync(path.join(dir, "ps.mjs"), `import fs from "node:fs";
+const note = (line) => fs.appendFileSync(${JSON.stringify(events)}, line + "\\n");
+export default { workers: 2, app: "app.mjs#app" };
+export function pre_fork(server, worker) { note("pre_fork " + process.pid + " age=" + worker.age + " server=" + server.pid); }
+export function post_fork(server, worker) { note("post_fork " + process.pid + " " + worker.pid + " server=" + server.pid); }
+export async function worker_int(worker) { await new Promise((r) => setTimeout(r, 10)); note("worker_int " + worker.pid); }
+`);
+    const s = await start(["serve", "-c", "ps.mjs", "-b", "127.0.0.1:0"], { cwd: dir, workers: 2 });
+    const lines = () => fs.readFileSync(events, "utf8").trim().split("\n");
+    const pids = workerPids(s.pid);
+    await waitFor(() => lines().filter((l) => l.startsWith("app_import")).length === 2, 10000, "two app imports");
+    assert.deepEqual(lines().filter((l) => l.startsWith("pre_fork")), [`pre_fork ${s.pid} age=1 server=${s.pid}`, `pre_fork ${s.pid} age=2 server=${s.pid}`]);
+    for (const pid of pids) {
+      const i = lines().indexOf(`post_fork ${pid} ${pid} server=${s.pid}`);
+      assert.ok(i >= 0, `post_fork in worker ${pid}`);
+      assert.ok(i < lines().indexOf(`app_import ${pid}`), "post_fork runs before the app is imported");
+    }
+    process.kill(pids[0], "SIGQUIT");
+    await waitFor(() => lines().includes(`worker_int ${pids[0]}`), 10000, "worker_int after SIGQUIT");
+    await waitFor(() => workerPids(s.pid).length === 2 && !workerPids(s.pid).includes(pids[0]), 15000, "replacement worker");
+    assert.ok(lines().some((l) => l.startsWith("pre_fork") && l.endsWith(`age=3 server=${s.pid}`)), "pre_fork for the replacement");
+    process.kill(pids[1], "SIGINT");
+    await waitFor(() => lines().includes(`worker_int ${pids[1]}`), 10000, "worker_int after SIGINT");
+    assert.equal((await s.stop()).code, 0);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
