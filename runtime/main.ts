@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { resolveOwner } from "./owner.js";
+import { resolveOwner, tlsOptions } from "./owner.js";
 import { Arbiter } from "./arbiter.js";
 import { AppLoadError, loadApp } from "./app-loader.js";
 import { UsageError, procName, resolveSettings } from "./config.js";
@@ -88,6 +88,7 @@ async function serve(args: string[]): Promise<number> {
   }
   try {
     resolveOwner(settings.user, settings.group, "the resolved settings");
+    tlsOptions(settings);
   } catch (e) {
     process.stderr.write(`prodserver serve: ${(e as Error).message}\n`);
     return 1;
@@ -157,7 +158,7 @@ async function serve(args: string[]): Promise<number> {
     closeAll(listeners);
     return 1;
   }
-  for (const l of listeners) log.info(`Listening at: ${l.url} (${process.pid})`);
+  for (const l of listeners) log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})`);
   log.info(`Using worker: node:http; app ${settings.app}; name ${procName(settings)}`);
   const arbiter = new Arbiter({
     entry: ENTRY,

@@ -1,7 +1,8 @@
 /**
  * Gunicorn's `user` / `group` for the workers: resolve names against /etc/passwd and /etc/group
  * (Node has no getpwnam), and switch a worker to them (`util.set_owner_process`: initgroups,
- * setgid, then setuid). The arbiter keeps its own identity. Node built-ins only.
+ * setgid, then setuid). The arbiter keeps its own identity. Also the TLS material (`certfile`,
+ * `keyfile`), read while the worker is still root. Node built-ins only.
  */
 import fs from "node:fs";
 import { SettingError } from "./setting-kinds.js";
@@ -59,4 +60,23 @@ export function switchOwner(owner: Owner): void {
     process.setgid!(owner.gid);
   }
   if (owner.uid !== null) process.setuid!(owner.uid);
+}
+
+/**
+ * The `certfile`/`keyfile` contents for node:https, or null when neither is set.
+ * @throws SettingError naming the missing one when only one is set, or the one that cannot be read.
+ */
+export function tlsOptions(settings: { certfile: string | null; keyfile: string | null }, source = "the resolved settings"): { cert: Buffer; key: Buffer } | null {
+  const { certfile, keyfile } = settings;
+  if (certfile === null && keyfile === null) return null;
+  if (keyfile === null) throw new SettingError("keyfile", source, "certfile is set but keyfile is not; HTTPS needs both");
+  if (certfile === null) throw new SettingError("certfile", source, "keyfile is set but certfile is not; HTTPS needs both");
+  const read = (name: string, file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new SettingError(name, source, `cannot read ${file}: ${(e as Error).message}`);
+    }
+  };
+  return { cert: read("certfile", certfile), key: read("keyfile", keyfile) };
 }

@@ -199,6 +199,16 @@ export const SETTINGS = [
     doc: "Mask applied to the permissions of unix sockets the arbiter creates (0 = 0666, world-connectable; `0o007` = owner and group only). Octal as `0o022` or `022`.",
     gunicorn: "umask",
   }),
+  def<string | null, "certfile">({
+    name: "certfile", section: "SSL", flags: ["--certfile"], type: "string", default: null, validate: (n) => str(n, { nullable: true }),
+    doc: "PEM certificate (chain) file; with `keyfile`, workers serve HTTPS (node:https) on every bind instead of HTTP. Read by each worker at boot (before `user` applies), so a HUP picks up a renewed certificate.",
+    gunicorn: "certfile",
+  }),
+  def<string | null, "keyfile">({
+    name: "keyfile", section: "SSL", flags: ["--keyfile"], type: "string", default: null, validate: (n) => str(n, { nullable: true }),
+    doc: "PEM private key file for `certfile`; one of the two without the other is an error.",
+    gunicorn: "keyfile",
+  }),
   def<string | null, "metrics_bind">({
     name: "metrics_bind",
     section: "Logging",

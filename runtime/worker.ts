@@ -24,7 +24,8 @@ import type { Settings } from "./settings.js";
 import { setCurrentRequest, startWatchdog } from "./watchdog.js";
 import { callHook, type Hooks, type WorkerView } from "./hooks.js";
 import { within } from "./worker-process.js";
-import { resolveOwner, switchOwner } from "./owner.js";
+import { resolveOwner, switchOwner, tlsOptions } from "./owner.js";
+import https from "node:https";
 
 function send(msg: FromWorker, cb?: () => void): void {
   if (process.connected && process.send) {
@@ -79,6 +80,13 @@ export async function runWorker(): Promise<never> {
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
   const log = new Logger(errorFile, settings.loglevel, settings.log_format, "worker");
   if (settings.capture_output) captureOutput(log);
+  let tls: ReturnType<typeof tlsOptions> = null;
+  try {
+    tls = tlsOptions(settings);
+  } catch (e) {
+    log.error((e as Error).message);
+    process.exit(WORKER_BOOT_ERROR);
+  }
   try {
     // As Gunicorn: the sockets are already ours; drop root before any app code runs.
     const owner = resolveOwner(settings.user, settings.group);
@@ -189,12 +197,14 @@ export async function runWorker(): Promise<never> {
   };
 
   const servers = handles.map(() => {
-    const s = http.createServer({ keepAliveTimeout: settings.keepalive * 1000, maxHeaderSize: maxHeaderSize(settings) }, handler);
+    const opts = { keepAliveTimeout: settings.keepalive * 1000, maxHeaderSize: maxHeaderSize(settings) };
+    const s = tls ? https.createServer({ ...opts, ...tls }, handler) : http.createServer(opts, handler);
     s.keepAliveTimeout = settings.keepalive * 1000;
     s.maxHeadersCount = limits(settings).fields + 1; // one more than allowed, so the guard can see the excess
     s.maxConnections = settings.worker_connections;
     s.on("error", (e) => log.error(`Server error: ${e.message}`)); // e.g. EMFILE on accept: keep serving
-    s.on("connection", (sock: TrackedSocket) => {
+    // With TLS the request's socket is the TLSSocket, so track that one (in-flight counts live on it).
+    s.on(tls ? "secureConnection" : "connection", (sock: TrackedSocket) => {
       sockets.add(sock);
       sock.once("close", () => {
         sockets.delete(sock);

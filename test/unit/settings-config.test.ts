@@ -25,6 +25,8 @@ const BAD_STRINGS: Record<string, unknown[]> = {
   forwarded_allow_ips: ["10.0.0.300", "10.0.0.0/33", "::1/129", "host.example", 5],
   pidfile: [7, "a\0b"],
   chdir: [7, "a\0b"],
+  certfile: [7, "a\0b"],
+  keyfile: [7, "a\0b"],
   user: [7, "has space", "-dash", "x".repeat(40)],
   group: [7, "has space", "-dash", "x".repeat(40)],
   metrics_bind: [9100, "unix:/tmp/m.sock", "fd://3", "not a host:1", "127.0.0.1:99999"],
