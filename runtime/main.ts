@@ -132,6 +132,16 @@ async function serve(args: string[]): Promise<number> {
     }
   }
   log.info(`Starting prodserver ${VERSION}`);
+  if (settings.preload_app) {
+    // Gunicorn's preload_app: import once in the arbiter, so a broken app stops start-up before any fork.
+    try {
+      await loadApp(settings.app);
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause;
+      log.error(`App failed to load (preload_app): ${(e as Error).message}`, { stack: cause?.stack ?? (e instanceof AppLoadError ? undefined : (e as Error).stack) });
+      return 4;
+    }
+  }
   await callHook(hooks, "on_starting", log, [{ pid: process.pid, settings, log, workers: () => [] }]);
   const notifier = new Notifier(log);
   // Socket activation replaces `bind`, also across HUP reloads.

@@ -162,6 +162,11 @@ export const SETTINGS = [
     doc: "Set an environment variable for the workers and the app, `KEY=VALUE`, repeatable (applied to new workers on HUP).",
     gunicorn: "raw_env",
   }),
+  def<boolean, "preload_app">({
+    name: "preload_app", section: "Server Mechanics", flags: ["--preload"], type: "boolean", default: false, validate: bool,
+    doc: "Import the app in the arbiter once before forking, so an app that fails to import stops start-up (exit 4) before any worker starts. Unlike Gunicorn this saves no memory: workers are started with child_process.fork (a new process, no copy-on-write) and import the app again. The arbiter does not re-import on HUP (as Gunicorn), but new workers import the code on disk.",
+    gunicorn: "preload_app",
+  }),
   def<string | null, "chdir">({
     name: "chdir", section: "Server Mechanics", flags: ["--chdir"], type: "string", default: null, validate: (n) => str(n, { nullable: true }),
     doc: "Change to this directory before loading the app: the app spec and relative log paths are resolved from it (the config file from where prodserver started).",
