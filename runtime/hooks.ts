@@ -23,6 +23,7 @@
  * | `pre_request(worker, req)` | worker | before the app handles a request (not for health endpoints) |
  * | `post_request(worker, req, res)` | worker | after the response finished or the connection closed |
  * | `worker_int(worker)` | worker | on SIGINT/SIGQUIT, before the quick exit (bounded to 1 s) |
+ * | `worker_abort(worker)` | worker | timed out: run synchronously on the paused, stuck main thread (via the watchdog's inspector session), bounded to 1 s, then SIGKILL; async parts never finish |
  * | `worker_exit(worker)` | worker | the worker process is about to exit (Gunicorn passes `(server, worker)`) |
  * A hook that throws (or rejects) is logged with its stack; only `post_worker_init` stops anything.
  */
@@ -32,13 +33,13 @@ import type { Settings } from "./settings.js";
 /** Hooks called in the arbiter process. */
 export const ARBITER_HOOKS = ["on_starting", "when_ready", "on_reload", "nworkers_changed", "pre_fork", "child_exit", "on_exit"] as const;
 /** Hooks called in each worker process. */
-export const WORKER_HOOKS = ["post_fork", "post_worker_init", "pre_request", "post_request", "worker_int", "worker_exit"] as const;
+export const WORKER_HOOKS = ["post_fork", "post_worker_init", "pre_request", "post_request", "worker_int", "worker_abort", "worker_exit"] as const;
 /** Every supported hook name (Gunicorn's names). */
 export type HookName = (typeof ARBITER_HOOKS)[number] | (typeof WORKER_HOOKS)[number];
 /** Maximum declared parameters per hook (Gunicorn's `validate_callable(arity)`). */
 const ARITY: Record<HookName, number> = {
   on_starting: 1, when_ready: 1, on_reload: 1, nworkers_changed: 3, pre_fork: 2, child_exit: 2, on_exit: 1,
-  post_fork: 2, post_worker_init: 1, pre_request: 2, post_request: 3, worker_int: 1, worker_exit: 1,
+  post_fork: 2, post_worker_init: 1, pre_request: 2, post_request: 3, worker_int: 1, worker_abort: 1, worker_exit: 1,
 };
 /** A hook function; may return a promise (awaited, except pre/post_request). */
 export type Hook = (...args: unknown[]) => unknown;

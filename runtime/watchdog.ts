@@ -26,6 +26,7 @@ const { workerData } = require("node:worker_threads");
 const pipe = new net.Socket({ fd: workerData.fd, readable: true, writable: true });
 // Evaluated on the paused main thread: the request line of the handler it is in, if any.
 const CURRENT = "(h => h && h.req ? String(h.req.method) + ' ' + String(h.req.url) : undefined)(globalThis[Symbol.for('prodserver.currentRequest')])";
+const ABORT = "(f => { if (typeof f === 'function') f(); })(globalThis[Symbol.for('prodserver.workerAbort')])";
 let buf = "";
 function reply(obj) { try { pipe.write(JSON.stringify(obj) + "\\n"); } catch {} }
 function capture() {
@@ -45,8 +46,11 @@ function capture() {
     });
     session.post("Runtime.evaluate", { expression: CURRENT, returnByValue: true, silent: true }, (err, res) => {
       const v = !err && res && res.result ? res.result.value : undefined;
-      reply({ stack: frames.join("\\n"), request: typeof v === "string" ? v.slice(0, 1024) : undefined });
-      session.post("Debugger.resume", () => { session.post("Debugger.disable", () => session.disconnect()); });
+      // Gunicorn's worker_abort, run synchronously on the paused main thread (its loop is stuck), bounded to 1 s.
+      session.post("Runtime.evaluate", { expression: ABORT, silent: true, timeout: 1000 }, () => {
+        reply({ stack: frames.join("\\n"), request: typeof v === "string" ? v.slice(0, 1024) : undefined });
+        session.post("Debugger.resume", () => { session.post("Debugger.disable", () => session.disconnect()); });
+      });
     });
   });
   session.post("Debugger.enable", (err) => {

@@ -123,6 +123,8 @@ export async function runWorker(): Promise<never> {
   } catch (e) {
     return bootFail(e instanceof AppLoadError ? APP_LOAD_ERROR : WORKER_BOOT_ERROR, e, (e as AppLoadError).modulePath);
   }
+  // worker_abort runs from the watchdog thread on the paused main thread when the arbiter times us out (watchdog.ts).
+  if (hooks.worker_abort) (globalThis as Record<symbol, unknown>)[Symbol.for("prodserver.workerAbort")] = () => void callHook(hooks, "worker_abort", log, [view]);
   try {
     await callHook(hooks, "post_worker_init", log, [view], true);
   } catch (e) {

@@ -94,4 +94,21 @@ export async function worker_int(worker) { await new Promise((r) => setTimeout(r
     assert.equal((await s.stop()).code, 0);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  test("worker_abort runs in a timed-out worker whose event loop is stuck, before the SIGKILL", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-hooks-abort-"));
+    const events = path.join(dir, "events.log");
+    fs.writeFileSync(path.join(dir, "ps.mjs"), `import fs from "node:fs";
+export default { workers: 1, timeout: 1, app: ${JSON.stringify(path.join(APPS, "node-listener.mjs"))} + "#app" };
+export function worker_abort(worker) { fs.appendFileSync(${JSON.stringify(events)}, "worker_abort " + worker.pid + "\\n"); }
+`);
+    const s = await start(["serve", "-c", "ps.mjs", "-b", "127.0.0.1:0"], { cwd: dir, workers: 1 });
+    const [pid] = workerPids(s.pid);
+    void get(`${s.url}/block?ms=30000`, { timeoutMs: 20000 }).catch(() => null);
+    await waitFor(() => fs.existsSync(events) && fs.readFileSync(events, "utf8").includes(`worker_abort ${pid}`), 15000, "worker_abort");
+    await waitFor(() => workerPids(s.pid).length === 1 && workerPids(s.pid)[0] !== pid, 15000, "replacement worker");
+    assert.match(s.stderr(), /WORKER TIMEOUT \(pid:\d+\)/);
+    assert.equal((await s.stop()).code, 0);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
