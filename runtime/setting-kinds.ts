@@ -61,13 +61,16 @@ export interface Setting<T = unknown> {
 
 // ---------------------------------------------------------------------------------- validators
 
-/** Validator factory: an integer in [min, max] (numeric strings accepted, as from flags/env). Throws SettingError naming the setting. */
-export function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
+/**
+ * Validator factory: a number in [min, max], an integer when `integer` (numeric strings accepted,
+ * as from flags/env). Throws SettingError naming the setting.
+ */
+function rangeIn(min: number, max: number, integer: boolean) {
   return (name: string) =>
     (value: unknown, source: string): number => {
       const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof n !== "number" || !Number.isInteger(n)) {
-        throw new SettingError(name, source, `expected an integer, got ${JSON.stringify(value)}`);
+      if (typeof n !== "number" || !(integer ? Number.isInteger(n) : Number.isFinite(n))) {
+        throw new SettingError(name, source, `expected ${integer ? "an integer" : "a number"}, got ${JSON.stringify(value)}`);
       }
       if (n < min || n > max) {
         throw new SettingError(name, source, `must be between ${min} and ${max}, got ${n}`);
@@ -76,20 +79,11 @@ export function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
     };
 }
 
-/** Validator factory: a finite number in [min, max] (numeric strings accepted). Throws SettingError naming the setting. */
-export function numberIn(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (name: string) =>
-    (value: unknown, source: string): number => {
-      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof n !== "number" || !Number.isFinite(n)) {
-        throw new SettingError(name, source, `expected a number, got ${JSON.stringify(value)}`);
-      }
-      if (n < min || n > max) {
-        throw new SettingError(name, source, `must be between ${min} and ${max}, got ${n}`);
-      }
-      return n;
-    };
-}
+/** Validator factory: an integer in [min, max]. Throws SettingError naming the setting. */
+export const intIn = (min: number, max = Number.MAX_SAFE_INTEGER) => rangeIn(min, max, true);
+
+/** Validator factory: a finite number in [min, max]. Throws SettingError naming the setting. */
+export const numberIn = (min: number, max = Number.MAX_SAFE_INTEGER) => rangeIn(min, max, false);
 
 /** Validator: a boolean, or `1/true/yes/on` / `0/false/no/off` from flags/env. Throws SettingError naming the setting. */
 export function bool(name: string) {
