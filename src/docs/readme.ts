@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
 import { detectProject } from "../description/index.js";
 import { renderFiles } from "../generate/index.js";
+import { isMain } from "../cli/output.js";
 
 /** The README next to the package root (dist/src/docs → ../../../README.md). */
 export const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
@@ -97,8 +98,7 @@ export function withSettingsTable(readme: string): string {
   return readme.slice(0, a + BEGIN.length) + "\n\n" + renderSettingsTable() + "\n" + readme.slice(b);
 }
 
-const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
+if (isMain(import.meta.url)) {
   const current = fs.readFileSync(README, "utf8");
   const next = await withExamples(withSettingsTable(current));
   if (process.argv.includes("--write")) {
