@@ -137,7 +137,7 @@ export class Arbiter {
     switch (msg?.t) {
       case "hello":
         this.sendTo(rec, { t: "boot", settings: rec.generation === this.generation ? this.settings : this.previous?.settings ?? this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
-        this.listeners.forEach((l, index) => this.sendTo(rec, { t: "listener", index }, l.handle));
+        this.listeners.forEach((l, index) => (l.own ? this.sendTo(rec, { t: "listener", index, own: l.own }) : this.sendTo(rec, { t: "listener", index }, l.handle)));
         break;
       case "ready":
         rec.readyAt = Date.now();
@@ -313,7 +313,7 @@ export class Arbiter {
     }
     let listeners: Listener[];
     try {
-      listeners = await rebind(this.listeners, next.bind, next.umask, this.log);
+      listeners = await rebind(this.listeners, next.bind, next.umask, this.log, next.reuse_port);
     } catch (e) {
       this.log.error(`Reload aborted: ${(e as Error).message}`);
       return;

@@ -11,6 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { hooksFrom, type Hooks } from "./hooks.js";
+import { reusePortUnsupported } from "./listeners.js";
 import { SETTINGS, SettingError, defaults, findSetting, type Setting, type Settings } from "./settings.js";
 
 /** Raised for command-line usage problems (unknown flag, missing value); main exits 1. */
@@ -227,6 +228,8 @@ export async function resolveSettings(args: string[], env: NodeJS.ProcessEnv = p
     if (sources[s.name] === "default") out[s.name] = s.validate(out[s.name], "default");
   }
   if (fromArgv.config) out.config = path.resolve(cwd, fromArgv.config as string);
+  const noReusePort = out.reuse_port ? reusePortUnsupported() : null;
+  if (noReusePort) throw new SettingError("reuse_port", sources.reuse_port, noReusePort);
   return { settings: out as Settings, sources, hooks };
 }
 

@@ -40,6 +40,34 @@ export interface Listener {
   /** What it really listens on, e.g. `http://127.0.0.1:43117` or `unix:/run/app.sock`. */
   readonly url: string;
   readonly handle: NativeHandle;
+  /**
+   * reuse_port on a TCP bind: the arbiter's handle only holds the port (bound with SO_REUSEPORT,
+   * never listening); each worker binds its own socket to this address ({@link bindOwn}).
+   */
+  readonly own?: OwnBind;
+}
+
+/** Where a worker binds its own SO_REUSEPORT socket (the arbiter's resolved address and port). */
+export interface OwnBind {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+/** libuv's UV_TCP_REUSEPORT bind flag (tcp_wrap's constant since Node 22.12 / 23.1). */
+const UV_TCP_REUSEPORT = 2;
+
+/**
+ * Why `reuse_port` cannot be used on this Node.js, or null when it can: node's TCP bind takes
+ * libuv's UV_TCP_REUSEPORT flag from 22.12 / 23.1 on (PR #55408; older versions ignore it
+ * silently, so the version is checked rather than trusted). `version` is `process.versions.node`.
+ */
+export function reusePortUnsupported(version: string = process.versions.node, platform: string = process.platform): string | null {
+  const [major, minor] = version.split(".").map(Number);
+  const ok = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  if (!ok) return `needs Node.js >= 22.12 (or >= 23.1) for SO_REUSEPORT; this is Node.js v${version}. Turn reuse_port off or run a newer Node.js.`;
+  if (platform !== "linux" && platform !== "freebsd") return `SO_REUSEPORT load balancing is not available on ${platform}; turn reuse_port off.`;
+  return null;
 }
 
 function fail(bind: string, why: string): never {
@@ -52,7 +80,7 @@ function fail(bind: string, why: string): never {
  * permissions are `0o666 & ~umask`. `fd://N` adopts an inherited socket.
  * @throws Error `bind ADDR: reason` (EADDRINUSE, EACCES, ...).
  */
-export async function bindOne(bind: string, umask = 0): Promise<Listener> {
+export async function bindOne(bind: string, umask = 0, reusePort = false): Promise<Listener> {
   const spec = parseBind(bind);
   if (spec.kind === "unix") {
     try {
@@ -92,7 +120,7 @@ export async function bindOne(bind: string, umask = 0): Promise<Listener> {
       fail(bind, `cannot resolve ${spec.host}: ${(e as Error).message}`);
     }
   }
-  const h = createServerHandle(address, spec.port, family);
+  const h = createServerHandle(address, spec.port, family, undefined, reusePort ? UV_TCP_REUSEPORT : undefined);
   if (typeof h === "number") fail(bind, util.getSystemErrorName(h));
   // libuv defers EADDRINUSE from bind(2) to listen(2) (`delayed_error`), and that error stays in
   // this process: a worker's listen() on the never-bound socket would silently auto-bind a
@@ -105,7 +133,8 @@ export async function bindOne(bind: string, umask = 0): Promise<Listener> {
     fail(bind, "EADDRINUSE (address already in use)");
   }
   const host = family === 6 ? `[${address}]` : address;
-  return { bind, spec, url: `http://${host}:${port}`, handle: h };
+  const own = reusePort ? { address, port, family: family as 4 | 6 } : undefined;
+  return { bind, spec, url: `http://${host}:${port}`, handle: h, own };
 }
 
 function describeFd(h: NativeHandle): { url?: string } {
@@ -121,19 +150,24 @@ function describeFd(h: NativeHandle): { url?: string } {
  * Adopt a socket inherited from the previous arbiter (USR2 re-exec) for bind string `bind`:
  * the socket is already bound (and listening); only the fd changes hands.
  */
-export function adopt(bind: string, fd: number): Listener {
+export function adopt(bind: string, fd: number, reusePort = false): Listener {
   const spec = parseBind(bind);
   const h = createServerHandle(null, null, null, fd);
   if (typeof h === "number") fail(bind, `inherited fd ${fd}: ${util.getSystemErrorName(h)}`);
   const url = spec.kind === "unix" ? `unix:${spec.path}` : describeFd(h).url ?? `fd://${fd}`;
-  return { bind, spec, url, handle: h };
+  const out: Record<string, unknown> = {};
+  const own = reusePort && spec.kind === "tcp" && h.getsockname?.(out) === 0 ? { address: String(out.address), port: Number(out.port), family: (out.family === "IPv6" || out.family === 6 ? 6 : 4) as 4 | 6 } : undefined;
+  return { bind, spec, url, handle: h, own };
 }
 
-/** Bind every address (adopting the ones in `inherited`, bind string -> fd); on failure, close what was bound and rethrow. */
-export async function bindAll(binds: readonly string[], umask = 0, inherited: ReadonlyMap<string, number> = new Map()): Promise<Listener[]> {
+/**
+ * Bind every address (adopting the ones in `inherited`, bind string -> fd); on failure, close
+ * what was bound and rethrow. `reusePort`: TCP binds become per-worker SO_REUSEPORT sockets.
+ */
+export async function bindAll(binds: readonly string[], umask = 0, inherited: ReadonlyMap<string, number> = new Map(), reusePort = false): Promise<Listener[]> {
   const out: Listener[] = [];
   try {
-    for (const b of binds) out.push(inherited.has(b) ? adopt(b, inherited.get(b)!) : await bindOne(b, umask));
+    for (const b of binds) out.push(inherited.has(b) ? adopt(b, inherited.get(b)!, reusePort) : await bindOne(b, umask, reusePort));
   } catch (e) {
     closeAll(out);
     throw e;
@@ -145,10 +179,12 @@ export async function bindAll(binds: readonly string[], umask = 0, inherited: Re
  * For a reload: keep the listeners whose bind string is still configured, bind the new ones.
  * Returns the same array when nothing changed. @throws Error `bind ADDR: reason`.
  */
-export async function rebind(current: Listener[], binds: readonly string[], umask: number, log: { info(m: string): void }): Promise<Listener[]> {
-  if (JSON.stringify(binds) === JSON.stringify(current.map((l) => l.bind))) return current;
-  const keep = current.filter((l) => binds.includes(l.bind));
-  const fresh = await bindAll(binds.filter((b) => !keep.some((l) => l.bind === b)), umask);
+export async function rebind(current: Listener[], binds: readonly string[], umask: number, log: { info(m: string): void }, reusePort = false): Promise<Listener[]> {
+  // A TCP listener is kept only if reuse_port did not change for it (shared vs per-worker sockets).
+  const same = (l: Listener) => binds.includes(l.bind) && (l.spec.kind !== "tcp" || !!l.own === reusePort);
+  if (current.length === binds.length && current.every(same) && binds.every((b, i) => current[i].bind === b)) return current;
+  const keep = current.filter(same);
+  const fresh = await bindAll(binds.filter((b) => !keep.some((l) => l.bind === b)), umask, new Map(), reusePort);
   for (const l of fresh) log.info(`Listening at: ${l.url} (${process.pid})`);
   return [...keep, ...fresh];
 }
@@ -176,6 +212,30 @@ export function closeAll(listeners: readonly Listener[], keepFiles = false): voi
       }
     }
   }
+}
+
+/**
+ * Whether the kernel hands connections queued on a closing SO_REUSEPORT listener to another
+ * listener of the group (`net.ipv4.tcp_migrate_req`, Linux 5.14+); null when unknown.
+ */
+export function migrateReqEnabled(): boolean | null {
+  try {
+    return fs.readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "1";
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Worker side, reuse_port: bind this worker's own SO_REUSEPORT socket to the arbiter's address
+ * (before the worker drops privileges: a port below 1024 needs root, and the kernel only lets
+ * sockets of the same user share a port). @throws Error `bind ADDR: reason`.
+ */
+export function bindOwn(own: OwnBind): NativeHandle {
+  const h = createServerHandle(own.address, own.port, own.family, undefined, UV_TCP_REUSEPORT);
+  const where = own.family === 6 ? `[${own.address}]:${own.port}` : `${own.address}:${own.port}`;
+  if (typeof h === "number") fail(where, `${util.getSystemErrorName(h)} (reuse_port: the worker's own SO_REUSEPORT socket)`);
+  return h;
 }
 
 /**

@@ -15,7 +15,7 @@ import { Arbiter } from "./arbiter.js";
 import { AppLoadError, loadApp } from "./app-loader.js";
 import { UsageError, procName, resolveSettings } from "./config.js";
 import { healthcheck } from "./healthcheck.js";
-import { bindAll, closeAll } from "./listeners.js";
+import { bindAll, closeAll, migrateReqEnabled } from "./listeners.js";
 import { LogFile, Logger } from "./log.js";
 import { SettingError, type Setting, type Settings } from "./settings.js";
 import { runWorker } from "./worker.js";
@@ -152,7 +152,7 @@ async function serve(args: string[]): Promise<number> {
   try {
     if (fdBinds.length) log.info(`Using ${fdBinds.length} socket(s) from systemd socket activation (LISTEN_FDS) instead of bind`);
     if (inherited.fds.size) log.info(`Inheriting ${inherited.fds.size} socket(s) from arbiter ${inherited.parent ?? "(gone)"} (USR2 re-exec)`);
-    listeners = await bindAll(fdBinds.length ? fdBinds : settings.bind, settings.umask, inherited.fds);
+    listeners = await bindAll(fdBinds.length ? fdBinds : settings.bind, settings.umask, inherited.fds, settings.reuse_port);
     const used = new Set(listeners.map((l) => l.bind));
     for (const [b, fd] of inherited.fds) if (!used.has(b)) fs.closeSync(fd); // the new config dropped that address
     if (fdBinds.length) settings.bind = fdBinds;
@@ -168,7 +168,10 @@ async function serve(args: string[]): Promise<number> {
     closeAll(listeners);
     return 1;
   }
-  for (const l of listeners) log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})`);
+  for (const l of listeners) log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})${l.own ? " (reuse_port: one SO_REUSEPORT socket per worker)" : ""}`);
+  if (listeners.some((l) => l.own) && migrateReqEnabled() !== true) {
+    log.warning("reuse_port: net.ipv4.tcp_migrate_req is not 1, so connections still queued on a worker's own socket when it stops accepting (reload, recycle, TERM) are reset; set the sysctl to 1 (Linux 5.14+) for zero-failure reloads");
+  }
   log.info(`Using worker: node:http; app ${settings.app}; name ${procName(settings)}`);
   const arbiter = new Arbiter({
     entry: ENTRY,

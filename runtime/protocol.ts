@@ -2,12 +2,14 @@
  * The IPC messages between the arbiter and its workers (node's child_process IPC channel, JSON).
  *
  * Boot: worker -> `hello`; arbiter -> `boot` (settings), then one `listener` message per bound
- * socket, each carrying the socket handle; worker loads the app, listens, -> `ready`.
+ * socket, each carrying the socket handle (or, with reuse_port, the address the worker binds its
+ * own SO_REUSEPORT socket to); worker loads the app, listens, -> `ready`.
  * Then the worker sends `hb` (heartbeat from its event loop) every {@link heartbeatInterval}.
  * Failure at boot: worker -> `boot-error` then exits 4 (app load) or 3 (other boot error).
  * Stop/reload/recycle use signals (TERM graceful, QUIT/INT quick, USR1 reopen logs), so that
  * `kill` from outside means the same as the arbiter asking.
  */
+import type { OwnBind } from "./listeners.js";
 import type { Settings } from "./settings.js";
 
 /** Exit code of a worker that failed to boot (Gunicorn's WORKER_BOOT_ERROR). */
@@ -18,7 +20,7 @@ export const APP_LOAD_ERROR = 4;
 /** Arbiter -> worker messages (the `listener` message carries a socket handle). */
 export type ToWorker =
   | { t: "boot"; settings: Settings; listeners: number; generation: number; age: number }
-  | { t: "listener"; index: number }
+  | { t: "listener"; index: number; own?: OwnBind }
   /** metrics_bind only: send `registry.getMetricsAsJSON()` back as `{t:"metrics", id, data}`. */
   | { t: "metrics"; id: number };
 

@@ -69,6 +69,16 @@ export const SETTINGS = [
     doc: "Maximum number of pending connections (listen(2) backlog).",
     gunicorn: "backlog",
   }),
+  def<boolean, "reuse_port">({
+    name: "reuse_port",
+    section: "Server Socket",
+    flags: ["--reuse-port"],
+    type: "boolean",
+    default: false,
+    validate: bool,
+    doc: "Set SO_REUSEPORT and give each worker its own listening socket on every TCP bind, so the kernel spreads connections evenly across workers (as Gunicorn 24+). Needs Node.js >= 22.12 (or 23.1) on Linux. The arbiter keeps a bound, never-listening socket to hold the port. Connections still queued on a worker's socket when it stops accepting (reload, recycle) are reset unless `net.ipv4.tcp_migrate_req=1` (Linux 5.14+); unix: and fd:// binds stay shared.",
+    gunicorn: "reuse_port",
+  }),
   def<number, "workers">({
     name: "workers",
     section: "Worker Processes",

@@ -17,7 +17,7 @@ import { AppLoadError, loadApp, type RequestListener, type UpgradeListener } fro
 import { procName, readConfigFile } from "./config.js";
 import { answerHealth } from "./health.js";
 import { limits, maxHeaderSize, requestGuard } from "./request-guard.js";
-import { listenOn, type NativeHandle } from "./listeners.js";
+import { bindOwn, listenOn, type NativeHandle, type OwnBind } from "./listeners.js";
 import { LogFile, Logger, captureOutput } from "./log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "./protocol.js";
 import type { Settings } from "./settings.js";
@@ -39,14 +39,14 @@ function send(msg: FromWorker, cb?: () => void): void {
   cb?.();
 }
 
-/** Wait for the `boot` message and all listener handles. */
-function receiveBoot(): Promise<{ boot: Extract<ToWorker, { t: "boot" }>; handles: NativeHandle[] }> {
+/** Wait for the `boot` message and all listener handles (or, with reuse_port, where to bind our own). */
+function receiveBoot(): Promise<{ boot: Extract<ToWorker, { t: "boot" }>; handles: Array<NativeHandle | OwnBind> }> {
   return new Promise((resolve, reject) => {
     let boot: Extract<ToWorker, { t: "boot" }> | undefined;
-    const handles: NativeHandle[] = [];
+    const handles: Array<NativeHandle | OwnBind> = [];
     const onMessage = (msg: ToWorker, handle?: unknown) => {
       if (msg?.t === "boot") boot = msg;
-      else if (msg?.t === "listener" && handle) handles[msg.index] = handle as NativeHandle;
+      else if (msg?.t === "listener" && (handle || msg.own)) handles[msg.index] = msg.own ?? (handle as NativeHandle);
       if (boot && handles.filter(Boolean).length === boot.listeners) {
         process.off("message", onMessage);
         resolve({ boot, handles });
@@ -65,11 +65,11 @@ type TrackedSocket = Socket & { [kInflight]?: number };
 export async function runWorker(): Promise<never> {
   for (const sig of ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGWINCH", "SIGUSR2"] as const) process.on(sig, () => {});
   let settings: Settings;
-  let handles: NativeHandle[];
+  let received: Array<NativeHandle | OwnBind>;
   try {
     const got = await receiveBoot();
     settings = got.boot.settings;
-    handles = got.handles;
+    received = got.handles;
   } catch (e) {
     process.stderr.write(`prodserver worker ${process.pid}: ${(e as Error).message}\n`);
     process.exit(WORKER_BOOT_ERROR);
@@ -86,6 +86,15 @@ export async function runWorker(): Promise<never> {
   } catch (e) {
     log.error((e as Error).message);
     process.exit(WORKER_BOOT_ERROR);
+  }
+  let handles: NativeHandle[];
+  try {
+    // reuse_port: our own SO_REUSEPORT socket, bound while we still are the arbiter's user.
+    handles = received.map((h) => ("address" in h ? bindOwn(h) : h));
+  } catch (e) {
+    log.error((e as Error).message);
+    send({ t: "boot-error", code: WORKER_BOOT_ERROR, message: (e as Error).message }, () => process.exit(WORKER_BOOT_ERROR));
+    return undefined as never;
   }
   try {
     // As Gunicorn: the sockets are already ours; drop root before any app code runs.
