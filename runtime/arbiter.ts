@@ -120,6 +120,11 @@ export class Arbiter {
     rec.child.on("message", (msg: FromWorker) => this.onMessage(rec, msg));
     rec.child.on("exit", (code, signal) => this.onExit(rec, code, signal));
     rec.child.on("error", (e) => this.log.error(`Worker ${rec.pid}: ${e.message}`));
+    // Boot data goes out now, not in answer to a hello: it waits while the worker's node starts
+    // (node queues IPC messages until the child has a 'message' listener, nodejs/node#41221,
+    // 17.x+), which saves a round trip from every worker's boot.
+    this.sendTo(rec, { t: "boot", settings: rec.generation === this.generation ? this.settings : this.previous?.settings ?? this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
+    this.listeners.forEach((l, index) => (l.own ? this.sendTo(rec, { t: "listener", index, own: l.own }) : this.sendTo(rec, { t: "listener", index }, l.handle)));
   }
 
   private sendTo(rec: WorkerRec, msg: ToWorker, handle?: unknown): void {
@@ -135,10 +140,6 @@ export class Arbiter {
     rec.lastHb = Date.now();
     this.metrics?.onMessage(rec, msg);
     switch (msg?.t) {
-      case "hello":
-        this.sendTo(rec, { t: "boot", settings: rec.generation === this.generation ? this.settings : this.previous?.settings ?? this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
-        this.listeners.forEach((l, index) => (l.own ? this.sendTo(rec, { t: "listener", index, own: l.own }) : this.sendTo(rec, { t: "listener", index }, l.handle)));
-        break;
       case "ready":
         rec.readyAt = Date.now();
         this.everBooted = true;

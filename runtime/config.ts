@@ -9,7 +9,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import util, { type ParseArgsConfig } from "node:util";
 import { hooksFrom, type Hooks } from "./hooks.js";
 import { reusePortUnsupported } from "./listeners.js";
 import { SETTINGS, SettingError, defaults, findSetting, type Setting, type Settings } from "./settings.js";
@@ -110,7 +110,7 @@ export function parseArgv(args: string[], what: string): Record<string, unknown>
   const { options, owner } = cliOptions();
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = util.parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${what}: ${(e as Error).message}`);
   }

@@ -4,8 +4,8 @@
  * one-line reason on stderr. Needs no curl/wget in the image; used by Docker `HEALTHCHECK` and
  * systemd. `--timeout` (seconds, default 3) bounds the whole exchange.
  */
-import http from "node:http";
-import { parseArgs } from "node:util";
+import util from "node:util";
+import { builtin } from "./builtin.js";
 
 /** Run the health check; resolves with the exit code (0 healthy, 1 not). Never throws. */
 export async function healthcheck(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -16,7 +16,7 @@ export async function healthcheck(args: string[], env: NodeJS.ProcessEnv = proce
   let url: URL;
   let timeout: number;
   try {
-    const { values } = parseArgs({ args, options: { url: { type: "string" }, timeout: { type: "string" } }, strict: true });
+    const { values } = util.parseArgs({ args, options: { url: { type: "string" }, timeout: { type: "string" } }, strict: true });
     const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : "8000";
     url = new URL(values.url ?? `http://127.0.0.1:${port}/readyz`);
     if (url.protocol !== "http:" && url.protocol !== "https:") return fail(`--url: expected an http:// or https:// URL, got ${url.href}`);
@@ -26,7 +26,7 @@ export async function healthcheck(args: string[], env: NodeJS.ProcessEnv = proce
     return fail((e as Error).message);
   }
   // node:https (and TLS) only when asked for: the bundle's static imports load in every process.
-  const mod = url.protocol === "https:" ? (await import("node:https")).default : http;
+  const mod = builtin<typeof import("node:https")>(url.protocol === "https:" ? "node:https" : "node:http");
   return new Promise<number>((resolve) => {
     const req = mod.get(url, { agent: false, headers: { "user-agent": "prodserver-healthcheck" } }, (res) => {
       res.resume();

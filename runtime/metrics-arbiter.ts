@@ -15,7 +15,8 @@
  *   the arbiter last heard from each worker (what the `timeout` check compares).
  * Module loaded only when `metrics_bind` is set.
  */
-import http from "node:http";
+import type http from "node:http";
+import { builtin } from "./builtin.js";
 import { AggregatorRegistry, Counter, Gauge, Registry } from "prom-client";
 import type { Logger } from "./log.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
@@ -69,7 +70,7 @@ export class MetricsServer {
         for (const w of all()) this.set({ worker: String(w.pid) }, (now - w.lastHb) / 1000);
       },
     });
-    this.server = http.createServer((req, res) => void this.answer(req, res));
+    this.server = builtin<typeof import("node:http")>("node:http").createServer((req, res) => void this.answer(req, res));
   }
 
   /** Feed every worker message here (the arbiter's onMessage): metrics answers and recycle reasons. */

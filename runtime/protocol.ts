@@ -1,7 +1,7 @@
 /**
  * The IPC messages between the arbiter and its workers (node's child_process IPC channel, JSON).
  *
- * Boot: worker -> `hello`; arbiter -> `boot` (settings), then one `listener` message per bound
+ * Boot: right after the fork the arbiter sends `boot` (settings), then one `listener` message per bound
  * socket, each carrying the socket handle (or, with reuse_port, the address the worker binds its
  * own SO_REUSEPORT socket to); worker loads the app, listens, -> `ready`.
  * Then the worker sends `hb` (heartbeat from its event loop) every {@link heartbeatInterval}.
@@ -26,7 +26,6 @@ export type ToWorker =
 
 /** Worker -> arbiter messages. */
 export type FromWorker =
-  | { t: "hello" }
   | { t: "ready" }
   | { t: "hb" }
   | { t: "draining"; reason: string }

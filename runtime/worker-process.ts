@@ -50,6 +50,9 @@ export function forkWorker(entry: string, age: number, generation: number, rawEn
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
   const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env });
+  // The watchdog pipe: a worker killed with a stack request unread in its end makes our read
+  // fail with ECONNRESET; unhandled, that 'error' event would take the arbiter down.
+  (child.stdio[4] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
   const now = Date.now();
   return { child, pid: child.pid ?? -1, age, generation, spawned: now, readyAt: null, lastHb: now, retiring: false, recycling: false, killed: false };
 }

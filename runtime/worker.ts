@@ -9,7 +9,7 @@
  * INT/QUIT -> quick exit; USR1 -> reopen log files; HUP/TTIN/TTOU/WINCH ignored (they are for
  * the arbiter). The worker also drains and exits if the IPC channel to the arbiter closes.
  */
-import http from "node:http";
+import type http from "node:http";
 import net from "node:net";
 import type { Socket } from "node:net";
 import { accessJson, compileAccess, countBytes } from "./access-log.js";
@@ -25,7 +25,7 @@ import { setCurrentRequest, startWatchdog } from "./watchdog.js";
 import { callHook, type Hooks, type WorkerView } from "./hooks.js";
 import { within } from "./worker-process.js";
 import { resolveOwner, switchOwner, tlsOptions } from "./owner.js";
-import https from "node:https";
+import { builtin } from "./builtin.js";
 
 function send(msg: FromWorker, cb?: () => void): void {
   if (process.connected && process.send) {
@@ -54,7 +54,6 @@ function receiveBoot(): Promise<{ boot: Extract<ToWorker, { t: "boot" }>; handle
     };
     process.on("message", onMessage);
     process.once("disconnect", () => reject(new Error("the arbiter went away before the worker booted")));
-    send({ t: "hello" });
   });
 }
 
@@ -209,7 +208,8 @@ export async function runWorker(): Promise<never> {
 
   const servers = handles.map(() => {
     const opts = { keepAliveTimeout: settings.keepalive * 1000, maxHeaderSize: maxHeaderSize(settings) };
-    const s = tls ? https.createServer({ ...opts, ...tls }, handler) : http.createServer(opts, handler);
+    // node:http here, node:https only with TLS: the bundle's static imports would load in the arbiter too (builtin.ts).
+    const s = tls ? builtin<typeof import("node:https")>("node:https").createServer({ ...opts, ...tls }, handler) : builtin<typeof import("node:http")>("node:http").createServer(opts, handler);
     s.keepAliveTimeout = settings.keepalive * 1000;
     s.maxHeadersCount = limits(settings).fields + 1; // one more than allowed, so the guard can see the excess
     s.maxConnections = settings.worker_connections;
@@ -305,8 +305,11 @@ export async function runWorker(): Promise<never> {
   process.on("disconnect", () => drain("the arbiter went away"));
   send({ t: "ready" });
   // The watchdog thread (a second V8 isolate, ~65 ms of CPU to boot) starts once the worker
-  // serves, so it does not compete with the boot of this worker and its siblings for the CPU.
-  if (watchdog) startWatchdog();
+  // serves, so it does not compete with the boot of this worker and its siblings for the CPU;
+  // on the next loop turn, after the poll phase that accepts waiting connections (their requests
+  // are read on the turn after, so no handler can block the loop before the thread exists;
+  // a later start, e.g. a 100 ms timer, lost the stack of a request that blocked at once).
+  if (watchdog) setImmediate(startWatchdog);
   log.debug(`Worker ready, serving ${settings.app}`);
   return new Promise<never>(() => {
     void requests;
