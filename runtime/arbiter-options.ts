@@ -21,7 +21,7 @@ export interface ArbiterOptions {
   /** systemd notifications (READY/RELOADING/STOPPING); optional. */
   notifier?: Notifier;
   /** USR2: start a new arbiter that inherits the listeners (see reexec.ts). */
-  reexec?: (listeners: readonly Listener[]) => void;
+  reexec?: (listeners: readonly Listener[], preExec: () => void) => void;
   /** True while a re-exec'd arbiter uses our sockets: do not unlink unix socket files at stop. */
   keepSocketFiles?: () => boolean;
 }

@@ -85,7 +85,7 @@ export class Arbiter {
     on("SIGTTIN", () => this.scale(this.target + 1));
     on("SIGTTOU", () => this.scale(this.target - 1));
     on("SIGUSR1", () => this.reopen());
-    on("SIGUSR2", () => this.opts.reexec?.(this.listeners));
+    on("SIGUSR2", () => this.opts.reexec?.(this.listeners, () => callHookSync(this.hooks, "pre_exec", this.log, [this.view()])));
     on("SIGWINCH", () => {});
     this.tick = setInterval(() => this.murder(), 250);
     if (this.settings.metrics_bind) void import("./metrics-arbiter.js").then((m) => m.startMetricsServer(this.settings.metrics_bind!, () => this.workers.values(), this.log)).then((m) => (this.metrics = m), (e: Error) => void this.halt(1, `Reason: ${e.message}`));

@@ -17,6 +17,7 @@
  * | `nworkers_changed(server, new, old)` | arbiter | the target number of workers changed (`old` null at start) |
  * | `pre_fork(server, worker)` | arbiter | just before forking a worker (`worker` = `{age, generation}`, no pid yet); not awaited |
  * | `child_exit(server, worker)` | arbiter | after a worker exited |
+ * | `pre_exec(server)` | arbiter | on USR2, just before the new arbiter is started; not awaited |
  * | `on_exit(server)` | arbiter | just before the arbiter exits |
  * | `post_fork(server, worker)` | worker | sockets received (and user/group switched), before the app loads (`server` = `{pid, settings, log}` of the arbiter) |
  * | `post_worker_init(worker)` | worker | app loaded, before accepting; throwing = boot failure (exit 3) |
@@ -31,14 +32,14 @@ import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 
 /** Hooks called in the arbiter process. */
-export const ARBITER_HOOKS = ["on_starting", "when_ready", "on_reload", "nworkers_changed", "pre_fork", "child_exit", "on_exit"] as const;
+export const ARBITER_HOOKS = ["on_starting", "when_ready", "on_reload", "nworkers_changed", "pre_fork", "pre_exec", "child_exit", "on_exit"] as const;
 /** Hooks called in each worker process. */
 export const WORKER_HOOKS = ["post_fork", "post_worker_init", "pre_request", "post_request", "worker_int", "worker_abort", "worker_exit"] as const;
 /** Every supported hook name (Gunicorn's names). */
 export type HookName = (typeof ARBITER_HOOKS)[number] | (typeof WORKER_HOOKS)[number];
 /** Maximum declared parameters per hook (Gunicorn's `validate_callable(arity)`). */
 const ARITY: Record<HookName, number> = {
-  on_starting: 1, when_ready: 1, on_reload: 1, nworkers_changed: 3, pre_fork: 2, child_exit: 2, on_exit: 1,
+  on_starting: 1, when_ready: 1, on_reload: 1, nworkers_changed: 3, pre_fork: 2, pre_exec: 1, child_exit: 2, on_exit: 1,
   post_fork: 2, post_worker_init: 1, pre_request: 2, post_request: 3, worker_int: 1, worker_abort: 1, worker_exit: 1,
 };
 /** A hook function; may return a promise (awaited, except pre/post_request). */

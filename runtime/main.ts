@@ -186,7 +186,7 @@ async function serve(args: string[]): Promise<number> {
     hooks,
     reopenLogs: () => errorFile.reopen(),
     notifier,
-    reexec: (ls) => reexec.start(ls),
+    reexec: (ls, preExec) => reexec.start(ls, preExec),
     keepSocketFiles: () => reexec.childAlive(),
   });
   const watch = reexec.watchParent();

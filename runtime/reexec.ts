@@ -54,12 +54,13 @@ export class Reexec {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Handle USR2: spawn the new arbiter with our listeners on fds 3.. . */
-  start(listeners: readonly Listener[]): void {
+  /** Handle USR2: run `preExec` (the pre_exec hook), spawn the new arbiter with our listeners on fds 3.. . */
+  start(listeners: readonly Listener[], preExec?: () => void): void {
     if (this.childAlive()) return this.log.warning("USR2 ignored: a re-exec'd arbiter is already running");
     if (this.parent && this.parent === process.ppid) return this.log.warning("USR2 ignored: this arbiter is itself a re-exec and its parent still runs");
     const names: Record<string, number> = {};
     listeners.forEach((l, i) => (names[l.bind] = 3 + i));
+    preExec?.();
     const { spawn } = builtin<typeof import("node:child_process")>("node:child_process");
     const child = spawn(process.execPath, [...workerExecArgv(), ...process.argv.slice(1)], {
       stdio: ["inherit", "inherit", "inherit", ...listeners.map((l) => l.handle.fd)],

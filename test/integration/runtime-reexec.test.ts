@@ -1,5 +1,6 @@
 // USR2: a new arbiter inherits the listening sockets; the old one is stopped with TERM; no
-// request fails, the unix socket file survives the old arbiter, the pidfile moves to the new one.
+// request fails, the unix socket file survives the old arbiter, the pidfile moves to the new one;
+// the pre_exec hook runs in the old arbiter just before the new one starts.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
@@ -19,7 +20,9 @@ describe("runtime USR2 re-exec", { timeout: 60000 }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-usr2-"));
     const sock = path.join(dir, "app.sock");
     const pidfile = path.join(dir, "app.pid");
-    const old = await start(["serve", "node-listener.mjs#app", "-w", "2", "-b", "127.0.0.1:0", "-b", `unix:${sock}`, "--pid", pidfile], { workers: 2 });
+    const events = path.join(dir, "events.log");
+    fs.writeFileSync(path.join(dir, "ps.mjs"), `import fs from "node:fs";\nexport function pre_exec(server) { fs.appendFileSync(${JSON.stringify(events)}, "pre_exec " + server.pid + " workers=" + server.workers().length + "\\n"); }\n`);
+    const old = await start(["serve", "node-listener.mjs#app", "-w", "2", "-b", "127.0.0.1:0", "-b", `unix:${sock}`, "--pid", pidfile, "-c", path.join(dir, "ps.mjs")], { workers: 2 });
     const oldWorkers = workerPids(old.pid);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const errors: string[] = [];
@@ -47,6 +50,7 @@ describe("runtime USR2 re-exec", { timeout: 60000 }, () => {
     assert.match(old.stderr(), /Inheriting 2 socket\(s\) from arbiter \d+ \(USR2 re-exec\)/);
     process.kill(old.pid, "SIGUSR2"); // ignored while the new one runs
     await waitFor(() => /USR2 ignored: a re-exec'd arbiter is already running/.test(old.stderr()), 5000, "second USR2 ignored");
+    assert.equal(fs.readFileSync(events, "utf8"), `pre_exec ${old.pid} workers=2\n`, "pre_exec once, in the old arbiter, not for the ignored USR2");
 
     assert.equal((await old.stop("SIGTERM")).code, 0);
     await waitFor(() => oldWorkers.every((p) => !alive(p)), 10000, "old workers gone");
