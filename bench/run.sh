@@ -12,6 +12,8 @@
 #   2. the same runtime with the access log on (--access-logfile -)
 #   3. max_requests=1000 (+ jitter 50) under 15 s of wrk -c32 with no signal: recycling only
 #   4. (NODE24=/path/to/node only) reuse_port and the shared socket on that node
+# The single measurements RESULTS.md quotes beside the tables: bench/import-time.mjs (bundle
+# import time), bench/rss.sh (RSS per process), bench/startup.sh (launch -> first 200, N runs).
 # Needs: npm run build, wrk, gunicorn, nginx (.ci/setup.sh installs all but gunicorn:
 # apt-get install gunicorn); PM2 is installed by peers.sh into its temp dir.
 set -euo pipefail
