@@ -227,6 +227,12 @@ export function descriptionSchema() {
           .prefault({}),
       })
       .prefault({}),
+  }).superRefine((d, ctx) => {
+    // The image's node decides (runtime/listeners.ts reusePortUnsupported): node:20-slim would
+    // build, then stop at start-up. The node:22 image tags are 22.12 or later.
+    if ((d.processes.web as { reuse_port?: boolean }).reuse_port && Number(d.node) < 22) {
+      ctx.addIssue({ code: "custom", path: ["processes", "web", "reuse_port"], message: `needs Node.js >= 22.12 (SO_REUSEPORT); this description's node is ${d.node}: set node to "22" or later, or turn reuse_port off` });
+    }
   });
 }
 

@@ -113,6 +113,13 @@ test("app pointing at TypeScript sources suggests the build output", () => {
   assert.match(err.message, /app: the runtime loads JavaScript: point at the build output \(e\.g\. "dist\/server\.mjs#createApp\(\)"\)/);
 });
 
+test("reuse_port needs node >= 22 in the description (the image's node runs the runtime)", () => {
+  const err = issuesOf(setPath(setPath(base(), "processes.web.reuse_port", true), "node", "20"));
+  assert.match(err.message, /^  processes\.web\.reuse_port: needs Node\.js >= 22\.12 \(SO_REUSEPORT\); this description's node is 20/m);
+  const ok = validateDescription(setPath(setPath(base(), "processes.web.reuse_port", true), "node", "22"), "prodserver.config.ts");
+  assert.equal((ok.processes.web as { reuse_port?: boolean }).reuse_port, true);
+});
+
 test("a process type name must be [a-z][a-z0-9-]*", () => {
   const err = issuesOf(setPath(base(), "processes.Bad_Name", { command: "node x.js" }));
   assert.ok(err.issues.some((i) => i.path === "processes.Bad_Name"), JSON.stringify(err.issues));
