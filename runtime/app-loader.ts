@@ -26,9 +26,9 @@
  */
 import fs from "node:fs";
 import net from "node:net";
-import { createRequire } from "node:module";
+import nodeModule from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import url from "node:url";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 type GetRequestListener = typeof import("@hono/node-server").getRequestListener;
@@ -77,7 +77,7 @@ export function resolveAppModule(mod: string, cwd: string): string | null {
   }
   if (!mod.startsWith(".") && !path.isAbsolute(mod)) {
     try {
-      return createRequire(path.join(cwd, "package.json")).resolve(mod);
+      return nodeModule.createRequire(path.join(cwd, "package.json")).resolve(mod);
     } catch {
       return null;
     }
@@ -144,7 +144,7 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<{ list
   if (!file) throw new AppLoadError(spec, path.resolve(cwd, module), `cannot find module ${JSON.stringify(module)} from ${cwd}`);
   let mod: Record<string, unknown>;
   try {
-    mod = await import(pathToFileURL(file).href);
+    mod = await import(url.pathToFileURL(file).href);
   } catch (e) {
     throw new AppLoadError(spec, file, `importing the app module failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }

@@ -10,9 +10,9 @@
  * @example const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
  * @throws Error when `name` is not a module node can load (a programming error).
  */
-import { createRequire } from "node:module";
+import nodeModule from "node:module";
 
-const load = createRequire(import.meta.url);
+const load = nodeModule.createRequire(import.meta.url);
 
 /** `require(name)` for a `node:` built-in, typed by the caller. */
 export function builtin<T>(name: `node:${string}`): T {

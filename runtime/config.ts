@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import url from "node:url";
 import util, { type ParseArgsConfig } from "node:util";
 import { hooksFrom, type Hooks } from "./hooks.js";
 import { reusePortUnsupported } from "./listeners.js";
@@ -143,7 +143,7 @@ export async function readConfigFile(file: string, cwd: string): Promise<{ path:
     if (abs.endsWith(".json")) {
       raw = JSON.parse(fs.readFileSync(abs, "utf8"));
     } else {
-      mod = (await import(pathToFileURL(abs).href + `?t=${Date.now()}`)) as Record<string, unknown>;
+      mod = (await import(url.pathToFileURL(abs).href + `?t=${Date.now()}`)) as Record<string, unknown>;
       raw = mod.settings ?? mod.default ?? {};
     }
   } catch (e) {

@@ -9,7 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import url from "node:url";
 import { resolveOwner, tlsOptions } from "./owner.js";
 import { Arbiter } from "./arbiter.js";
 import { AppLoadError, loadApp } from "./app-loader.js";
@@ -28,7 +28,7 @@ import { Reexec, takeInherited } from "./reexec.js";
 export const VERSION = "0.1.0";
 
 /** This module's file: what workers are forked from (dist/runtime/main.js or the bundle). */
-export const ENTRY = fileURLToPath(import.meta.url);
+export const ENTRY = url.fileURLToPath(import.meta.url);
 
 const USAGE = `usage: prodserver serve [APP] [--bind ADDR]... [--workers N|auto] [--config FILE] [options]
        prodserver healthcheck [--url URL] [--timeout SECONDS]
