@@ -79,6 +79,16 @@ export async function runWorker(): Promise<never> {
   const errorFile = new LogFile(settings.errorlog, 2, "errorlog");
   const log = new Logger(errorFile, settings.loglevel, settings.log_format, "worker");
   if (settings.capture_output) captureOutput(log);
+  /** Report a boot failure to the arbiter (which logs it) and exit with `code`. */
+  const bootFail = (code: number, e: unknown, modulePath?: string): never => {
+    const err = e as Error;
+    const cause = (err as { cause?: unknown }).cause as Error | undefined;
+    // The app's own error is what helps; our AppLoadError's stack would only show the loader.
+    const stack = cause?.stack ?? (cause !== undefined ? String(cause) : e instanceof AppLoadError ? undefined : err?.stack);
+    send({ t: "boot-error", code, message: err?.message ?? String(e), stack, module: modulePath }, () => process.exit(code));
+    setTimeout(() => process.exit(code), 2000).unref();
+    return undefined as never;
+  };
   let tls: ReturnType<typeof tlsOptions> = null;
   try {
     tls = tlsOptions(settings);
@@ -91,9 +101,7 @@ export async function runWorker(): Promise<never> {
     // reuse_port: our own SO_REUSEPORT socket, bound while we still are the arbiter's user.
     handles = received.map((h) => ("address" in h ? bindOwn(h) : h));
   } catch (e) {
-    log.error((e as Error).message);
-    send({ t: "boot-error", code: WORKER_BOOT_ERROR, message: (e as Error).message }, () => process.exit(WORKER_BOOT_ERROR));
-    return undefined as never;
+    return bootFail(WORKER_BOOT_ERROR, e);
   }
   try {
     // As Gunicorn: the sockets are already ours; drop root before any app code runs.
@@ -105,16 +113,6 @@ export async function runWorker(): Promise<never> {
   }
   const accessFile = settings.accesslog ? new LogFile(settings.accesslog, 1, "accesslog", true) : null;
   const formatLine = settings.log_format === "json" ? accessJson : compileAccess(settings.access_log_format);
-
-  const bootFail = (code: number, e: unknown, modulePath?: string): never => {
-    const err = e as Error;
-    const cause = (err as { cause?: unknown }).cause as Error | undefined;
-    // The app's own error is what helps; our AppLoadError's stack would only show the loader.
-    const stack = cause?.stack ?? (cause !== undefined ? String(cause) : e instanceof AppLoadError ? undefined : err?.stack);
-    send({ t: "boot-error", code, message: err?.message ?? String(e), stack, module: modulePath }, () => process.exit(code));
-    setTimeout(() => process.exit(code), 2000).unref();
-    return undefined as never;
-  };
 
   let listener: RequestListener;
   let upgrade: UpgradeListener | undefined;
