@@ -123,7 +123,7 @@ export class Arbiter {
     // Boot data goes out now, not in answer to a hello: it waits while the worker's node starts
     // (node queues IPC messages until the child has a 'message' listener, nodejs/node#41221,
     // 17.x+), which saves a round trip from every worker's boot.
-    this.sendTo(rec, { t: "boot", settings: rec.generation === this.generation ? this.settings : this.previous?.settings ?? this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
+    this.sendTo(rec, { t: "boot", settings: this.settings, listeners: this.listeners.length, generation: rec.generation, age: rec.age });
     this.listeners.forEach((l, index) => (l.own ? this.sendTo(rec, { t: "listener", index, own: l.own }) : this.sendTo(rec, { t: "listener", index }, l.handle)));
   }
 

@@ -137,13 +137,16 @@ export async function bindOne(bind: string, umask = 0, reusePort = false): Promi
   return { bind, spec, url: `http://${host}:${port}`, handle: h, own };
 }
 
-function describeFd(h: NativeHandle): { url?: string } {
+/** The TCP address a handle is bound to, or null (a unix socket, or not bound). */
+function tcpName(h: NativeHandle): OwnBind | null {
   const out: Record<string, unknown> = {};
-  if (h.getsockname && h.getsockname(out) === 0 && typeof out.port === "number") {
-    const a = String(out.address);
-    return { url: `http://${a.includes(":") ? `[${a}]` : a}:${out.port}` };
-  }
-  return {};
+  if (!h.getsockname || h.getsockname(out) !== 0 || typeof out.port !== "number") return null;
+  return { address: String(out.address), port: out.port, family: out.family === "IPv6" || out.family === 6 ? 6 : 4 };
+}
+
+function describeFd(h: NativeHandle): { url?: string } {
+  const n = tcpName(h);
+  return n ? { url: `http://${n.family === 6 ? `[${n.address}]` : n.address}:${n.port}` } : {};
 }
 
 /**
@@ -155,8 +158,7 @@ export function adopt(bind: string, fd: number, reusePort = false): Listener {
   const h = createServerHandle(null, null, null, fd);
   if (typeof h === "number") fail(bind, `inherited fd ${fd}: ${util.getSystemErrorName(h)}`);
   const url = spec.kind === "unix" ? `unix:${spec.path}` : describeFd(h).url ?? `fd://${fd}`;
-  const out: Record<string, unknown> = {};
-  const own = reusePort && spec.kind === "tcp" && h.getsockname?.(out) === 0 ? { address: String(out.address), port: Number(out.port), family: (out.family === "IPv6" || out.family === 6 ? 6 : 4) as 4 | 6 } : undefined;
+  const own = reusePort && spec.kind === "tcp" ? tcpName(h) ?? undefined : undefined;
   return { bind, spec, url, handle: h, own };
 }
 
@@ -182,7 +184,7 @@ export async function bindAll(binds: readonly string[], umask = 0, inherited: Re
 export async function rebind(current: Listener[], binds: readonly string[], umask: number, log: { info(m: string): void }, reusePort = false): Promise<Listener[]> {
   // A TCP listener is kept only if reuse_port did not change for it (shared vs per-worker sockets).
   const same = (l: Listener) => binds.includes(l.bind) && (l.spec.kind !== "tcp" || !!l.own === reusePort);
-  if (current.length === binds.length && current.every(same) && binds.every((b, i) => current[i].bind === b)) return current;
+  if (current.length === binds.length && current.every((l, i) => l.bind === binds[i] && same(l))) return current;
   const keep = current.filter(same);
   const fresh = await bindAll(binds.filter((b) => !keep.some((l) => l.bind === b)), umask, new Map(), reusePort);
   for (const l of fresh) log.info(`Listening at: ${l.url} (${process.pid})`);

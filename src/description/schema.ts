@@ -17,6 +17,7 @@
  * (`processes.web.workers: must be between 1 and 1024, got 0`).
  */
 import { z } from "zod";
+import { reusePortUnsupported } from "../../runtime/listeners.js";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
 
 /** `[a-z0-9][a-z0-9._-]{0,62}`: used for the image name, unit names and the nginx upstream. */
@@ -228,9 +229,9 @@ export function descriptionSchema() {
       })
       .prefault({}),
   }).superRefine((d, ctx) => {
-    // The image's node decides (runtime/listeners.ts reusePortUnsupported): node:20-slim would
-    // build, then stop at start-up. The node:22 image tags are 22.12 or later.
-    if ((d.processes.web as { reuse_port?: boolean }).reuse_port && Number(d.node) < 22) {
+    // The image's node decides, as the runtime does at start: node:20-slim would build, then
+    // stop. An image tag `node:<major>-slim` is the newest release of that major, on Linux.
+    if ((d.processes.web as { reuse_port?: boolean }).reuse_port && reusePortUnsupported(`${d.node}.99.0`, "linux")) {
       ctx.addIssue({ code: "custom", path: ["processes", "web", "reuse_port"], message: `needs Node.js >= 22.12 (SO_REUSEPORT); this description's node is ${d.node}: set node to "22" or later, or turn reuse_port off` });
     }
   });

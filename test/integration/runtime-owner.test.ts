@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { get, killAll, run, start, withTimeout, workerPids } from "./runtime-support.js";
+import { get, killAll, run, start, waitFor, withTimeout, workerPids } from "./runtime-support.js";
 
 after(killAll);
 
@@ -24,6 +24,8 @@ describe("user and group", { timeout: 60000, skip: process.getuid?.() !== 0 ? "n
     const nogroup = fs.readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith("nogroup:"))!.split(":");
     const s = await start(["serve", "app.mjs#app", "-b", "127.0.0.1:0", "-w", "2", "--user", "nobody", "--group", "nogroup"], { cwd: dir, workers: 2 });
     assert.equal((await get(`${s.url}/`)).body, `uid ${nobody[2]}`);
+    // A worker is titled before it switches user; read the ids once both are serving.
+    await waitFor(() => /Ready: 2 worker\(s\) serving/.test(s.stderr()), 20000, "both workers ready");
     for (const pid of workerPids(s.pid)) assert.deepEqual(ids(pid), { uid: [Number(nobody[2]), Number(nobody[2])], gid: [Number(nogroup[2]), Number(nogroup[2])] }, `worker ${pid}`);
     assert.deepEqual(ids(s.pid), { uid: [0, 0], gid: [0, 0] });
     assert.equal((await s.stop()).code, 0);
