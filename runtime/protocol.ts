@@ -12,6 +12,9 @@
 import type { OwnBind } from "./listeners.js";
 import type { Settings } from "./settings.js";
 
+/** The fd of the watchdog pipe in a worker (the 5th stdio entry of its fork; worker/watchdog.ts). */
+export const WATCHDOG_FD = 4;
+
 /** Exit code of a worker that failed to boot (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
 /** Exit code of a worker that could not load the app (Gunicorn's APP_LOAD_ERROR). */
@@ -28,8 +31,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "hb" }
-  | { t: "draining"; reason: string }
-  | { t: "recycle"; reason: string }
+  /** Replace me (the arbiter starts the replacement first); `reason` is for the log. */
+  | { t: "recycle"; cause: "max_requests" | "memory"; reason: string }
   | { t: "boot-error"; code: number; message: string; stack?: string; module?: string }
   | { t: "metrics"; id: number; data: unknown };
 

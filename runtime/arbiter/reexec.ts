@@ -9,12 +9,12 @@
  * (Not useful as PID 1 in a container: when the old arbiter exits, the container ends.)
  */
 import type { ChildProcess } from "node:child_process";
-import { builtin } from "./builtin.js";
+import { builtin } from "../builtin.js";
 import fs from "node:fs";
-import type { Listener } from "./listeners.js";
-import type { Logger } from "./log.js";
+import type { Listener } from "../listeners.js";
+import type { Logger } from "../log.js";
 import { removePidfile, writePidfile } from "./pidfile.js";
-import { workerExecArgv } from "./worker-process.js";
+import { workerExecArgv } from "./worker-record.js";
 
 const FDS_ENV = "PRODSERVER_FDS";
 const PARENT_ENV = "PRODSERVER_REEXEC_PARENT";

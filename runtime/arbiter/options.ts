@@ -1,8 +1,8 @@
 /** The options of {@link Arbiter} (runtime/arbiter.ts): what main.ts hands the arbiter. */
-import type { Hooks } from "./hooks.js";
-import type { Listener } from "./listeners.js";
-import type { Logger } from "./log.js";
-import type { Settings } from "./settings.js";
+import type { Hooks } from "../hooks.js";
+import type { Listener } from "../listeners.js";
+import type { Logger } from "../log.js";
+import type { Settings } from "../settings.js";
 import type { Notifier } from "./systemd.js";
 
 /** What the arbiter needs from its caller. */

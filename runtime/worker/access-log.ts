@@ -114,17 +114,6 @@ const ATOMS: Record<string, (r: AccessRecord) => string | undefined> = {
 };
 
 /**
- * Render a Gunicorn access-log format string, e.g. `%(h)s "%(r)s" %(s)s %({x-request-id}i)s`.
- * `%%` renders `%`. Values are escaped with {@link escapeLog}.
- */
-export function formatAccess(format: string, r: AccessRecord): string {
-  let f = compiled.get(format);
-  if (!f) compiled.set(format, (f = compileAccess(format)));
-  return f(r);
-}
-const compiled = new Map<string, (r: AccessRecord) => string>();
-
-/**
  * Compile `access_log_format` once into a line formatter: the format string is parsed once, and
  * per request only the atoms it uses are computed (the worker calls this at boot; before, every
  * request parsed the format and computed all 19 atoms: 14 % of a worker's CPU in --cpu-prof).

@@ -16,28 +16,24 @@
  * Module loaded only when `metrics_bind` is set.
  */
 import type http from "node:http";
-import { builtin } from "./builtin.js";
+import { builtin } from "../builtin.js";
 import { AggregatorRegistry, Counter, Gauge, Registry } from "prom-client";
-import type { Logger } from "./log.js";
-import type { FromWorker, ToWorker } from "./protocol.js";
-import { parseBind } from "./settings.js";
-import type { WorkerRec } from "./worker-process.js";
+import type { Logger } from "../log.js";
+import type { FromWorker, ToWorker } from "../protocol.js";
+import { parseBind } from "../settings.js";
+import type { WorkerRec } from "./worker-record.js";
 
 /** Longest a scrape waits for the workers' answers, in milliseconds. */
 export const WORKER_WAIT_MS = 1000;
 
 /**
- * Why a worker that exited is being replaced, as a `reason` label value:
- * `timeout` (no heartbeat, SIGKILLed), `max_requests` / `memory` (it asked to be recycled),
- * `reload` (old generation after HUP), `rollback` (new generation that failed to boot),
- * `boot` (exited before ready), `ttou` (scaled down), `crash` (anything else: exit or signal
- * nobody asked for).
+ * Why a worker that exited is being replaced, as a `reason` label value: the cause the arbiter
+ * recorded when it ended the worker (worker-record.ts `EndCause`: `timeout`, `max_requests`,
+ * `memory`, `reload`, `rollback`, `ttou`), else `boot` (exited before ready) or `crash`
+ * (any other exit or signal nobody asked for).
  */
-export function restartReason(w: WorkerRec, generation: number, recycle: string | undefined): string {
-  if (w.killReason) return w.killReason === "timeout" ? "timeout" : w.killReason;
-  if (recycle !== undefined) return recycle.startsWith("max_worker_memory") ? "memory" : recycle.startsWith("served") ? "max_requests" : "recycle";
-  if (w.retiring) return w.generation < generation ? "reload" : w.generation > generation ? "rollback" : "ttou";
-  return w.readyAt ? "crash" : "boot";
+export function restartReason(w: WorkerRec): string {
+  return w.endCause ?? (w.readyAt ? "crash" : "boot");
 }
 
 /** The arbiter's metrics endpoint; create with {@link startMetricsServer}. */
@@ -46,7 +42,6 @@ export class MetricsServer {
   private readonly restarts: Counter<"reason">;
   private readonly skipped: Counter;
   private readonly pending = new Map<number, (data: unknown) => void>();
-  private readonly recycleReasons = new WeakMap<WorkerRec, string>();
   private nextId = 1;
   readonly server: http.Server;
 
@@ -73,15 +68,14 @@ export class MetricsServer {
     this.server = builtin<typeof import("node:http")>("node:http").createServer((req, res) => void this.answer(req, res));
   }
 
-  /** Feed every worker message here (the arbiter's onMessage): metrics answers and recycle reasons. */
-  onMessage(w: WorkerRec, msg: FromWorker): void {
+  /** Feed every worker message here (the arbiter's onWorkerMessage): metrics answers. */
+  onMessage(_w: WorkerRec, msg: FromWorker): void {
     if (msg?.t === "metrics") this.pending.get(msg.id)?.(msg.data);
-    else if (msg?.t === "recycle") this.recycleReasons.set(w, msg.reason);
   }
 
   /** A worker exited while the server was not stopping: count its restart. */
-  onExit(w: WorkerRec, generation: number): void {
-    this.restarts.inc({ reason: restartReason(w, generation, this.recycleReasons.get(w)) });
+  onExit(w: WorkerRec): void {
+    this.restarts.inc({ reason: restartReason(w) });
   }
 
   /** Ask one worker for its metrics JSON; undefined when it did not answer within `ms`. */
@@ -107,7 +101,7 @@ export class MetricsServer {
 
   /** The Prometheus text of all workers summed plus the arbiter's own metrics. */
   async scrape(): Promise<{ contentType: string; body: string }> {
-    const ready = [...this.workers()].filter((w) => w.readyAt && !w.killed);
+    const ready = [...this.workers()].filter((w) => w.readyAt && w.state !== "killed");
     const answers = await Promise.all(ready.map((w) => this.ask(w, WORKER_WAIT_MS)));
     const got = answers.filter((a): a is object[] => Array.isArray(a));
     const missing = answers.length - got.length;

@@ -12,7 +12,7 @@
  */
 import net from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Settings } from "./settings.js";
+import type { Settings } from "../settings.js";
 
 /** Effective limits (0 means Gunicorn's maximum). */
 export function limits(s: Settings): { line: number; fields: number; fieldSize: number } {

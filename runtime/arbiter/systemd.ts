@@ -12,10 +12,10 @@
  *   then not the main PID, the unit needs `NotifyAccess=all`. Without the binary a warning is
  *   logged once and nothing is sent (use `Type=simple` then).
  */
-import { builtin } from "./builtin.js";
+import { builtin } from "../builtin.js";
 import fs from "node:fs";
 import path from "node:path";
-import type { Logger } from "./log.js";
+import type { Logger } from "../log.js";
 
 /** First fd systemd passes (SD_LISTEN_FDS_START). */
 export const LISTEN_FDS_START = 3;
@@ -55,10 +55,6 @@ export class Notifier {
   ) {
     this.socket = env.NOTIFY_SOCKET || undefined;
     delete env.NOTIFY_SOCKET;
-  }
-
-  get enabled(): boolean {
-    return this.socket !== undefined;
   }
 
   /** Queue one notification, e.g. `notify("READY=1", "STATUS=serving")`. Resolves when sent (or failed). */

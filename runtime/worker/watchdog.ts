@@ -1,5 +1,5 @@
 /**
- * Stack capture for stuck workers (Gunicorn's `timeout`, plus what Gunicorn lacks — #185: the
+ * Worker side of the stack capture for stuck workers (Gunicorn's `timeout`, plus what Gunicorn lacks — #185: the
  * stack of the code that blocked the event loop).
  *
  * Each worker starts a small watchdog `worker_thread` that owns an extra pipe to the arbiter
@@ -12,11 +12,8 @@
  * in a blocking system call cannot be paused until the call returns; the arbiter then gives up
  * after a bound and logs that no stack was available.
  */
-import type { ChildProcess } from "node:child_process";
-import { builtin } from "./builtin.js";
-
-/** The fd of the watchdog pipe in a worker (the 5th stdio entry of `fork`). */
-export const WATCHDOG_FD = 4;
+import { builtin } from "../builtin.js";
+import { WATCHDOG_FD } from "../protocol.js";
 
 // Runs inside the watchdog thread (CommonJS eval code: `require` is available there).
 const THREAD_SOURCE = `
@@ -95,42 +92,4 @@ export function startWatchdog(): void {
   } catch {
     /* no worker_threads: timeouts are still enforced, without a stack */
   }
-}
-
-/**
- * Arbiter side: ask a worker's watchdog for the main thread's JS stack.
- * Resolves with the stack text, or a reason it is unavailable, within `timeoutMs` (milliseconds).
- * The default, 5000, leaves room for `Debugger.enable` (it replays every parsed script) on a
- * loaded machine: at 2000 the stack was missed under CI-like load on Node 24. The worker is
- * already past `timeout`; a few more seconds for the evidence is Gunicorn's SIGABRT-then-SIGKILL.
- */
-export function requestStack(child: ChildProcess, timeoutMs = 5000): Promise<{ stack?: string; request?: string; error?: string }> {
-  const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadWriteStream | null | undefined;
-  if (!pipe) return Promise.resolve({ error: "no watchdog pipe" });
-  return new Promise((resolve) => {
-    let buf = "";
-    const done = (v: { stack?: string; request?: string; error?: string }) => {
-      clearTimeout(timer);
-      pipe.off("data", onData);
-      resolve(v);
-    };
-    const onData = (d: Buffer | string) => {
-      buf += d.toString();
-      const i = buf.indexOf("\n");
-      if (i >= 0) {
-        try {
-          done(JSON.parse(buf.slice(0, i)));
-        } catch {
-          done({ error: "unreadable watchdog reply" });
-        }
-      }
-    };
-    const timer = setTimeout(() => done({ error: `no stack within ${timeoutMs} ms (blocked outside JavaScript?)` }), timeoutMs);
-    pipe.on("data", onData);
-    try {
-      pipe.write("stack\n");
-    } catch (e) {
-      done({ error: (e as Error).message });
-    }
-  });
 }

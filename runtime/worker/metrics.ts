@@ -13,7 +13,7 @@
  */
 import type http from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { FromWorker, ToWorker } from "./protocol.js";
+import type { FromWorker, ToWorker } from "../protocol.js";
 
 /** Methods kept as label values; anything else is counted as `OTHER` (bounded label cardinality). */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]);

@@ -6,9 +6,6 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-/** The paths the runtime owns. */
-export const HEALTH_PATHS = ["/livez", "/healthz", "/readyz"] as const;
-
 /**
  * Answer a health request; returns false (and does nothing) when `req` is not one.
  * `draining()` says whether the worker is draining.
