@@ -58,7 +58,7 @@ describe("runtime HUP edge cases", { timeout: 90000 }, () => {
     process.kill(s.pid, "SIGHUP");
     await waitFor(() => /Reload failed, keeping generation 0 serving/.test(s.stderr()), 15000, "the rollback");
     await waitFor(() => workerPids(s.pid).length === 2, 10000, "the failed generation gone");
-    assert.deepEqual(workerPids(s.pid), serving);
+    assert.deepEqual(workerPids(s.pid), serving, s.stderr());
     assert.equal((await s.stop()).code, 0);
     assert.equal(fs.readFileSync(events, "utf8"), "on_exit A\n");
     fs.rmSync(dir, { recursive: true, force: true });
@@ -78,8 +78,8 @@ describe("runtime HUP edge cases", { timeout: 90000 }, () => {
     process.kill(s.pid, "SIGHUP");
     await waitFor(() => /Reload failed, keeping generation 0 serving: App failed to load/.test(s.stderr()), 15000, "the rollback");
     await waitFor(() => workerPids(s.pid).length === 2, 10000, "the failed generation gone");
-    assert.deepEqual(workerPids(s.pid), serving, "both old workers still serve");
-    assert.deepEqual([...new Set(await bodies(s.url, 20))], ["A"]);
+    assert.deepEqual(workerPids(s.pid), serving, `both old workers still serve\n${s.stderr()}`);
+    assert.deepEqual([...new Set(await bodies(s.url, 20))], ["A"], s.stderr());
     assert.equal((await s.stop()).code, 0);
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -79,7 +79,7 @@ export function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
   return server;
 }
 
-/** Start a server and wait until it listens and `/readyz` answers 200 (bounded). */
+/** Start a server and wait until it listens and `/readyz` answers 200 (bounded); with `workers`, until that many run and all are ready. */
 export async function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; entry?: string; workers?: number } = {}): Promise<Server> {
   const s = run(args, opts);
   await waitFor(() => /Listening at: /.test(s.stderr()) || s.proc.exitCode !== null, 20000, "Listening at");
@@ -87,7 +87,11 @@ export async function start(args: string[], opts: { cwd?: string; env?: NodeJS.P
   const m = /Listening at: (http:\/\/\S+)/.exec(s.stderr());
   s.url = m ? m[1] : "";
   if (s.url) await waitFor(async () => (await get(`${s.url}/readyz`).catch(() => null))?.status === 200, 20000, "readyz 200");
-  if (opts.workers) await waitFor(() => workerPids(s.pid).length === opts.workers, 20000, `${opts.workers} workers`);
+  if (opts.workers) {
+    await waitFor(() => workerPids(s.pid).length === opts.workers, 20000, `${opts.workers} workers`);
+    // Every first-generation worker booted (one answering /readyz does not mean its siblings have).
+    await waitFor(() => /Ready: \d+ worker\(s\) serving/.test(s.stderr()), 20000, "all workers ready");
+  }
   return s;
 }
 
