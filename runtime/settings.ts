@@ -40,8 +40,8 @@ export const SETTINGS = [
     flags: ["--app"],
     type: "string",
     default: null,
-    validate: (n) => str(n, { nullable: true, pattern: /^[^#:\s]+([#:][A-Za-z_$][\w$]*(\(\))?)?$/, what: "module#export or module#factory()" }),
-    doc: "The app to serve: `module#export`, `module#factory()` or `module` (default export). Also the positional argument.",
+    validate: (n) => str(n, { nullable: true, pattern: /^(?:[^#:\s]+[#:][A-Za-z_$][\w$]*(\(\))?|[^#\s\x00-\x1f]+(?:[ \t][^\x00-\x1f]*)?)$/, what: "module#export, module#factory(), module, or a program with arguments (`next start`)" }),
+    doc: "The app to serve. `module#export` or `module#factory()`: import it and serve the export (a request listener, fetch handler or http.Server). `module` or `module ARG...` / `bin ARG...` (e.g. `build/index.js`, `next start`): run it as `node module ARG...` would; the server it starts on `PORT` is served on the arbiter's sockets (listen mode), or, if it starts none, its default export. Also the positional argument.",
     gunicorn: "wsgi_app",
   }),
   def<string[], "bind">({

@@ -6,7 +6,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import type { Logger } from "../log.js";
-import { WATCHDOG_FD } from "../protocol.js";
 import { signalWorker, type WorkerRec } from "./worker-record.js";
 
 /**
@@ -17,7 +16,8 @@ import { signalWorker, type WorkerRec } from "./worker-record.js";
  * already past `timeout`; a few more seconds for the evidence is Gunicorn's SIGABRT-then-SIGKILL.
  */
 export function requestStack(child: ChildProcess, timeoutMs = 5000): Promise<{ stack?: string; request?: string; error?: string }> {
-  const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadWriteStream | null | undefined;
+  // The watchdog pipe is the last stdio entry of the fork (protocol.ts forkLayout).
+  const pipe = child.stdio[child.stdio.length - 1] as NodeJS.ReadWriteStream | null | undefined;
   if (!pipe) return Promise.resolve({ error: "no watchdog pipe" });
   return new Promise((resolve) => {
     let buf = "";
