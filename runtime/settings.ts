@@ -44,6 +44,16 @@ export const SETTINGS = [
     doc: "The app to serve. `module#export` or `module#factory()`: import it and serve the export (a request listener, fetch handler or http.Server). `module` or `module ARG...` / `bin ARG...` (e.g. `build/index.js`, `next start`): run it as `node module ARG...` would; the server it starts on `PORT` is served on the arbiter's sockets (listen mode), or, if it starts none, its default export. Also the positional argument.",
     gunicorn: "wsgi_app",
   }),
+  def<number | null, "app_port">({
+    name: "app_port",
+    section: "App",
+    flags: ["--app-port"],
+    type: "int",
+    default: null,
+    defaultDoc: "unset (only `PORT`)",
+    validate: (n) => (v, source) => (v === null || v === undefined || v === "" ? null : intIn(1, 65535)(n)(v, source)),
+    doc: "Listen mode: the port the app listens on when it does not read `PORT` (e.g. `app.listen(3000)`). Its listen() on this port is served on the bind sockets too, as one on `PORT` is.",
+  }),
   def<string[], "bind">({
     name: "bind",
     section: "Server Socket",

@@ -172,7 +172,7 @@ async function checkConfig(settings: Settings, log: Logger): Promise<number> {
   try {
     new AppSignals().install();
     const bindPort = settings.bind.map((b) => /:(\d+)$/.exec(b)?.[1]).find(Boolean);
-    const capture = new ListenCapture({ address: "0.0.0.0", family: "IPv4", port: Number(bindPort ?? process.env.PORT ?? 8000) }, [], log);
+    const capture = new ListenCapture({ address: "0.0.0.0", family: "IPv4", port: Number(bindPort ?? process.env.PORT ?? 8000) }, [], log, settings.app_port);
     capture.install();
     await startApp(settings.app!, capture, (settings.timeout > 0 ? settings.timeout : 30) * 1000, log);
     process.stdout.write("configuration OK\n");

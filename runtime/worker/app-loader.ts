@@ -90,24 +90,34 @@ export function parseAppSpec(spec: string, split: (s: string) => string[] = (s) 
   return { kind: "program", module: words[0], args: words.slice(1) };
 }
 
-/** Resolve the module part of a spec to an absolute file path, or null. */
-export function resolveAppModule(mod: string, cwd: string): string | null {
+/**
+ * The file `mod` names relative to `cwd` as node resolves a path: `mod`, `mod.js`, `mod.mjs`,
+ * `mod.cjs`, `mod/index.js` — or its package.json `main` for a folder (`node build` runs
+ * `build/index.js`). Null when none exists.
+ */
+export function resolveFile(mod: string, cwd: string): string | null {
   const base = path.resolve(cwd, mod);
-  for (const c of [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`, path.join(base, "index.js")]) {
+  const main = readJson(path.join(base, "package.json"))?.main;
+  const candidates = [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`, ...(typeof main === "string" ? [path.resolve(base, main)] : []), path.join(base, "index.js"), path.join(base, "index.mjs")];
+  for (const c of candidates) {
     try {
       if (fs.statSync(c).isFile()) return c;
     } catch {
       /* try the next */
     }
   }
-  if (!mod.startsWith(".") && !path.isAbsolute(mod)) {
-    try {
-      return nodeModule.createRequire(path.join(cwd, "package.json")).resolve(mod);
-    } catch {
-      return null;
-    }
-  }
   return null;
+}
+
+/** Resolve the module part of an export spec to an absolute file path: a file ({@link resolveFile}), else a package name from `cwd`. Null when neither. */
+export function resolveAppModule(mod: string, cwd: string): string | null {
+  const file = resolveFile(mod, cwd);
+  if (file || mod.startsWith(".") || path.isAbsolute(mod)) return file;
+  try {
+    return nodeModule.createRequire(path.join(cwd, "package.json")).resolve(mod);
+  } catch {
+    return null;
+  }
 }
 
 /** What kind of servable thing `value` is (see the module doc), or null when it is none. */
@@ -212,11 +222,13 @@ export async function loadExport(spec: string, cwd = process.cwd()): Promise<App
 }
 
 /**
- * The file a program-form app runs: `module` as a file (see {@link resolveAppModule}), else a
- * package binary of that name from the app's dependencies. @throws AppLoadError naming both tries.
+ * The file a program-form app runs: `module` as a file (as `node module` finds it, see
+ * {@link resolveFile}), else a package binary of that name from the app's dependencies (as
+ * `npx module` finds it) — never a package's main module (`next` is Next.js's CLI, not its
+ * library). @throws AppLoadError naming both tries.
  */
 export function resolveProgram(spec: string, module: string, cwd = process.cwd()): string {
-  const file = resolveAppModule(module, cwd) ?? resolveBin(module, cwd);
+  const file = resolveFile(module, cwd) ?? resolveBin(module, cwd);
   if (!file) throw new AppLoadError(spec, path.resolve(cwd, module), `cannot find ${JSON.stringify(module)} from ${cwd}: no such file, and no installed package has a binary of that name`);
   return file;
 }

@@ -54,6 +54,6 @@ export async function startApp(spec: string, capture: ListenCapture, deadlineMs:
   throw new AppLoadError(
     spec,
     file,
-    `the app neither exports a request handler nor listened on the served port ${capture.served.port} (PORT) within ${deadlineMs / 1000} s${elsewhere}. Listen on process.env.PORT, or export the app (module.exports = app / export default app)`,
+    `the app neither exports a request handler nor listened on the served port ${capture.served.port} (PORT) within ${deadlineMs / 1000} s${elsewhere}. Listen on process.env.PORT, set app_port to the port the app listens on, or export the app (module.exports = app / export default app)`,
   );
 }

@@ -5,7 +5,7 @@
  *
  * {@link ListenCapture.install} replaces `net.Server.prototype.listen` (which http, https, http2,
  * Express, Koa, Fastify and polka servers all inherit) before any app code runs. A listen on the
- * *served port* — the port the runtime sets in `PORT`, with any host — or on one of the worker's
+ * *served port* — the port the runtime sets in `PORT` (or `app_port`), with any host — or on one of the worker's
  * listener fds (`listen({ fd: 3 })`, SvelteKit's and NestJS's socket activation) never touches a
  * socket: the server gets a stand-in handle that reports the served address, so `listening`,
  * `address()` and the `listen` callback behave as on a real socket, and the worker's own
@@ -80,11 +80,13 @@ export class ListenCapture {
   /**
    * @param served what the stand-in handles report; `served.port` is the port redirected.
    * @param fds the worker's inherited listener fds (a `listen({ fd })` on one of them is captured too).
+   * @param appPort `app_port`: another port whose listens are captured (an app that ignores PORT), or null.
    */
   constructor(
     readonly served: ServedAddress,
     private readonly fds: readonly number[],
     private readonly log: Logger,
+    private readonly appPort: number | null = null,
   ) {}
 
   /** Patch `net.Server.prototype.listen` and `cluster.fork`; call before the app loads. */
@@ -142,7 +144,7 @@ export class ListenCapture {
 
   private isServed(req: ListenRequest): boolean {
     if (req.fd !== undefined) return this.fds.includes(req.fd);
-    return req.path === undefined && req.port !== undefined && req.port !== 0 && req.port === this.served.port;
+    return req.path === undefined && req.port !== undefined && req.port !== 0 && (req.port === this.served.port || req.port === this.appPort);
   }
 
   private noteElsewhere(req: ListenRequest): void {

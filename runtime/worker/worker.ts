@@ -129,7 +129,7 @@ async function boot(): Promise<void> {
 
   const appSignals = new AppSignals();
   appSignals.install();
-  const capture = new ListenCapture(servedAddress(msg.listeners), inheritedFds(msg.listeners), log);
+  const capture = new ListenCapture(servedAddress(msg.listeners), inheritedFds(msg.listeners), log, settings.app_port);
   capture.install();
   setListenEnv(capture.served, msg.listeners);
   const deadline = (settings.timeout > 0 ? settings.timeout : 30) * 1000;

@@ -101,7 +101,7 @@ describe("listen mode", { timeout: 120000 }, () => {
     assert.equal((await s.stop()).code, 0);
   });
 
-  test("an app that never listens on PORT fails to boot naming the entry and where it did listen; one that clusters itself is refused by name", async () => {
+  test("an app that never listens on PORT fails to boot naming the entry and where it did listen, unless app_port names its port; one that clusters itself is refused by name", async () => {
     const never = run(["serve", "never-listens.mjs", "-w", "1", "-b", "127.0.0.1:0", "--timeout", "2"], { cwd: LISTEN });
     assert.equal((await withTimeout(never.exited, 20000, "exit")).code, 4);
     assert.match(never.stderr(), /App failed to load \(worker \d+\): the app neither exports a request handler nor listened on the served port \d+ \(PORT\) within 2 s; it listened on 127\.0\.0\.1:0 instead/);
@@ -111,6 +111,11 @@ describe("listen mode", { timeout: 120000 }, () => {
     assert.equal((await withTimeout(other.exited, 20000, "exit")).code, 4);
     assert.match(other.stderr(), /it listened on 127\.0\.0\.1:0 instead/);
 
+    // app_port: an app that listens on a fixed port instead of PORT is served once that port is named.
+    const fixed = await start(["serve", "other-port.mjs", "-w", "2", "-b", "127.0.0.1:0", "--app-port", "3999"], { cwd: LISTEN, workers: 2, env: { OTHER_PORT: "3999" } });
+    assert.equal((await get(`${fixed.url}/`)).body, "wrong port");
+    assert.equal((await fixed.stop()).code, 0);
+
     const clustered = run(["serve", "clusters.mjs", "-w", "1", "-b", "127.0.0.1:0"], { cwd: LISTEN });
     assert.equal((await withTimeout(clustered.exited, 20000, "exit")).code, 4);
     assert.match(clustered.stderr(), /the app calls cluster\.fork\(\) to start workers of its own; prodserver already runs `workers` worker processes/);
@@ -118,10 +123,12 @@ describe("listen mode", { timeout: 120000 }, () => {
 
   test("a package binary with arguments runs as `bin ARG...` (PM2's script + args)", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-listen-bin-"));
-    const pkg = path.join(dir, "node_modules", "@acme", "serve-it");
+    // Named like its binary, with a library main as well (as `next` is): the binary is what runs.
+    const pkg = path.join(dir, "node_modules", "serve-it");
     fs.mkdirSync(path.join(pkg, "bin"), { recursive: true });
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "app", dependencies: { "@acme/serve-it": "1.0.0" } }));
-    fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "@acme/serve-it", version: "1.0.0", bin: { "serve-it": "bin/cli" } }));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "app", dependencies: { "serve-it": "1.0.0" } }));
+    fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "serve-it", version: "1.0.0", main: "lib.js", bin: { "serve-it": "bin/cli" } }));
+    fs.writeFileSync(path.join(pkg, "lib.js"), "module.exports = function createServer(options) { return options; };\n");
     fs.writeFileSync(
       path.join(pkg, "bin", "cli"),
       `#!/usr/bin/env node\nconst http = require("node:http");\nconst [, , cmd, file] = process.argv;\nhttp.createServer((q, r) => r.end(cmd + " " + file)).listen(process.env.PORT);\n`,
