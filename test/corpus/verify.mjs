@@ -33,9 +33,9 @@ function freePort() {
   });
 }
 
-/** Environment for an app: its minimum Node major decides whether CORPUS_NODE24_BIN leads PATH. */
+/** Environment to install and build an app: its minimum Node major decides whether CORPUS_NODE24_BIN leads PATH. */
 function envFor(app) {
-  const env = { ...process.env, ...app.env };
+  const env = { ...process.env };
   const major = Number(process.versions.node.split('.')[0]);
   if (Number(app.node) > major) {
     if (!process.env.CORPUS_NODE24_BIN) throw new Error(`${app.name} needs Node >= ${app.node}: set CORPUS_NODE24_BIN`);
@@ -93,7 +93,7 @@ async function verify(app) {
   const port = app.port ?? (await freePort());
   const child = spawn(app.start[0], app.start.slice(1), {
     cwd,
-    env: { ...env, PORT: String(port) },
+    env: { ...env, ...app.env, PORT: String(port) },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
