@@ -6,18 +6,31 @@
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { initOptions, runEntry } from "./main.js";
+import { VERSION, initOptions, runEntry } from "./main.js";
 import { runInit } from "./init.js";
-import { isMain } from "./output.js";
+import { isMain, UsageError } from "./output.js";
 
 /** Parse `argv` as create-prodserver's arguments and run init; resolves to the exit code. */
 export async function createCli(argv: string[]): Promise<number> {
-  const a = await initOptions(yargs(argv).scriptName("create-prodserver").usage("$0 [dir] [options]").command("$0 [dir]", false))
+  let code = 0;
+  await yargs(argv)
+    .scriptName("create-prodserver")
+    .usage("$0 [dir] [options]")
+    .command("$0 [dir]", false, (y) => initOptions(y), async (a) => {
+      code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean });
+    })
     .strict()
     .help()
-    .version(false)
+    .alias("h", "help")
+    .version(VERSION)
+    .alias("v", "version")
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg, "run `create-prodserver --help` for the options");
+    })
     .parseAsync();
-  return runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean });
+  return code;
 }
 
 if (isMain(import.meta.url)) await runEntry(() => createCli(hideBin(process.argv)));
