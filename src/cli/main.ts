@@ -12,14 +12,12 @@
  * Exit codes: ./exit-codes.ts (the README's "Exit codes of the CLI" table).
  */
 import { readFileSync } from "node:fs";
-import yargs, { type Argv } from "yargs";
-import { hideBin } from "yargs/helpers";
+import type { Argv } from "yargs";
 import { closest, distance } from "fastest-levenshtein";
-import { runInit } from "./init.js";
-import { runGenerate, runCheck } from "./generate.js";
-import { runBuild } from "./build.js";
-import { runHealthcheck, runServe } from "./serve.js";
 import { Output, UsageError, failureOf, isMain, runCommand, type OutputMode } from "./output.js";
+
+// Commands and yargs are imported when used: `prodserver serve` (an image's CMD) starts the
+// runtime without loading the generator, the builder or dockerode.
 
 /** This package's version, read from its package.json (this file compiles to dist/src/cli/main.js). */
 export const VERSION: string = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")).version;
@@ -33,8 +31,10 @@ const jsonOption = { type: "boolean", default: false, describe: "print JSON Line
 /** Run the CLI with `argv` (without node and script); resolves to the process exit code. Never throws. */
 export async function cli(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === "serve") return runServe(rest);
-  if (first === "healthcheck") return runHealthcheck(rest);
+  if (first === "serve" || first === "healthcheck") {
+    const { runHealthcheck, runServe } = await import("./serve.js");
+    return first === "serve" ? runServe(rest) : runHealthcheck(rest);
+  }
   let code = 0;
   const run = (command: string, mode: OutputMode, fn: (out: Output) => Promise<number>) => {
     const out = new Output(mode);
@@ -43,7 +43,7 @@ export async function cli(argv: string[]): Promise<number> {
     });
   };
   try {
-    await parser(argv, run).parseAsync();
+    await (await parser(argv, run)).parseAsync();
   } catch (err) {
     // A usage error, thrown before any command ran; printed in the mode the command asked for.
     const mode: OutputMode = wantsJson(argv) ? "json" : "human";
@@ -54,7 +54,8 @@ export async function cli(argv: string[]): Promise<number> {
 
 type Run = (command: string, mode: OutputMode, fn: (out: Output) => Promise<number>) => Promise<void>;
 
-function parser(argv: string[], run: Run): Argv {
+async function parser(argv: string[], run: Run): Promise<Argv> {
+  const { default: yargs } = await import("yargs");
   return yargs(argv)
     .scriptName("prodserver")
     .usage("$0 <command> [options]")
@@ -62,7 +63,7 @@ function parser(argv: string[], run: Run): Argv {
       "init [dir]",
       "detect the app and write prodserver.config.ts, Dockerfile, .dockerignore, nginx and systemd files",
       (y) => initOptions(y),
-      (a) => run("init", "human", () => runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean })),
+      (a) => run("init", "human", async () => (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean })),
     )
     .command(
       "generate [targets..]",
@@ -75,8 +76,8 @@ function parser(argv: string[], run: Run): Argv {
           .option("force", { type: "boolean", default: false, describe: "overwrite files edited since they were generated" })
           .option("json", jsonOption),
       (a) =>
-        run("generate", a.json ? "json" : "human", (out) =>
-          runGenerate({ dir: a.dir, targets: (a.targets as string[] | undefined) ?? [], check: a.check, force: a.force }, out)),
+        run("generate", a.json ? "json" : "human", async (out) =>
+          (await import("./generate.js")).runGenerate({ dir: a.dir, targets: (a.targets as string[] | undefined) ?? [], check: a.check, force: a.force }, out)),
     )
     .command(
       "build",
@@ -89,16 +90,19 @@ function parser(argv: string[], run: Run): Argv {
           .option("json", jsonOption)
           .option("smoke", { type: "boolean", default: true, describe: "smoke-test the image after the build (--no-smoke skips)" })
           .option("cache", { type: "boolean", default: true, describe: "use the layer cache (--no-cache builds every step)" })
-          .conflicts("quiet", "json"),
+          .check((a) => {
+            if (a.quiet && a.json) throw new UsageError("--quiet and --json cannot be combined: --json is for programs, --quiet for one line to read");
+            return true;
+          }),
       (a) =>
-        run("build", a.json ? "json" : a.quiet ? "quiet" : "human", (out) =>
-          runBuild({ dir: a.dir, offline: a.offline, smoke: a.smoke, noCache: !a.cache }, out)),
+        run("build", a.json ? "json" : a.quiet ? "quiet" : "human", async (out) =>
+          (await import("./build.js")).runBuild({ dir: a.dir, offline: a.offline, smoke: a.smoke, noCache: !a.cache }, out)),
     )
     .command(
       "check",
       "validate the description and check the generated files for drift",
       (y) => y.option("dir", dirOption).option("json", jsonOption),
-      (a) => run("check", a.json ? "json" : "human", (out) => runCheck({ dir: a.dir }, out)),
+      (a) => run("check", a.json ? "json" : "human", async (out) => (await import("./generate.js")).runCheck({ dir: a.dir }, out)),
     )
     .command("serve [APP]", "run the pre-fork runtime; in a project folder, without APP, what prodserver.config.ts describes (`prodserver serve --help`)")
     .command("healthcheck", "exit 0 when the runtime is ready, 1 otherwise (`prodserver healthcheck --help`)")
@@ -181,10 +185,10 @@ export async function runEntry(fn: () => Promise<number>): Promise<void> {
     process.exitCode = await fn();
   } catch (err) {
     const out = new Output("human");
-    const f = failureOf(err);
+    const f = await failureOf(err);
     out.failure(f);
     process.exitCode = f.exitCode;
   }
 }
 
-if (isMain(import.meta.url)) await runEntry(() => cli(hideBin(process.argv)));
+if (isMain(import.meta.url)) await runEntry(() => cli(process.argv.slice(2)));

@@ -1,16 +1,13 @@
 /**
- * What the CLI commands share: error classes carrying their exit code, the mapping of every other
- * error class to an exit code (see ./exit-codes.ts), and {@link Output}, the one sink for what a
- * command prints: human text (terminal control sequences removed unless the stream takes colour),
- * one line (`--quiet`), or JSON Lines (`--json`).
+ * What the CLI commands share: error classes carrying their exit code (./errors.ts maps every
+ * other error class to one), and {@link Output}, the one sink for what a command prints: human
+ * text (terminal control sequences removed unless the stream takes colour), one line
+ * (`--quiet`), or JSON Lines (`--json`). Light on purpose: `prodserver serve` loads it too.
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters, styleText } from "node:util";
-import { DescriptionError, DescriptionFileError } from "../description/index.js";
-import { UnsafeValueError } from "../generate/index.js";
-import { BuildError, jsonLine } from "../docker/index.js";
-import { SettingError } from "../../runtime/settings.js";
+import { jsonLine } from "../docker/progress.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 
 /** An error meant for the user: printed as `prodserver: <message>` (and `hint: <hint>`) without a stack. */
@@ -49,26 +46,15 @@ export interface Failure {
   stack?: string;
 }
 
-type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
-type Rule<E extends Error> = [ErrorClass<E>, ExitCode, (e: E) => Record<string, unknown>];
-const rule = <E extends Error>(cls: ErrorClass<E>, code: ExitCode, details: (e: E) => Record<string, unknown>): Rule<Error> =>
-  [cls, code, details as (e: Error) => Record<string, unknown>];
-
-/** User errors raised below the CLI, by class (never by message text), with their exit code. */
-const USER_ERRORS: Rule<Error>[] = [
-  rule(DescriptionError, EXIT.invalidDescription, (e) => ({ file: e.file, issues: e.issues })),
-  rule(DescriptionFileError, EXIT.invalidDescription, (e) => ({ file: e.file })),
-  rule(UnsafeValueError, EXIT.invalidDescription, (e) => ({ field: e.field, format: e.format })),
-  rule(SettingError, EXIT.invalidDescription, (e) => ({ setting: e.setting, source: e.source })),
-  rule(BuildError, EXIT.buildFailed, (e) => ({ step: e.step, instruction: e.instruction, output: e.output })),
-];
-
-/** Maps any thrown value to a {@link Failure}: CliError by its code, known user errors by class, anything else is internal (exit 1, with the stack). */
-export function failureOf(err: unknown): Failure {
+/**
+ * Maps any thrown value to a {@link Failure}: CliError by its code, the user errors of the layers
+ * below by class (./errors.ts, loaded only now), anything else is internal (exit 1, with the stack).
+ */
+export async function failureOf(err: unknown): Promise<Failure> {
   if (err instanceof CliError) return { exitCode: err.exitCode, message: err.message, hint: err.opts.hint, details: err.opts.details ?? {} };
-  for (const [cls, exitCode, details] of USER_ERRORS) {
-    if (err instanceof cls) return { exitCode, message: err.message, details: details(err) };
-  }
+  const { userFailure } = await import("./errors.js");
+  const known = userFailure(err);
+  if (known) return known;
   const e = err instanceof Error ? err : new Error(String(err));
   return { exitCode: EXIT.internal, message: e.message, details: {}, stack: e.stack ?? String(err) };
 }
@@ -193,7 +179,7 @@ export async function runCommand(command: string, out: Output, fn: () => Promise
   try {
     code = await fn();
   } catch (err) {
-    const f = failureOf(err);
+    const f = await failureOf(err);
     out.failure(f);
     code = f.exitCode;
   }

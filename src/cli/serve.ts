@@ -12,8 +12,8 @@ import path from "node:path";
 import { main as runtimeMain } from "../../runtime/main.js";
 import { parseArgv, shellSplit } from "../../runtime/config.js";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
-import { DESCRIPTION_FILES, loadDescription, type Description } from "../description/index.js";
-import { derive, type Sourced } from "../generate/index.js";
+import type { Description } from "../description/index.js";
+import type { Derived, Sourced } from "../generate/derive.js";
 
 /**
  * The runtime's `serve` arguments for `args` run in `cwd`: `args` unchanged when they (or
@@ -34,10 +34,13 @@ export async function serveArgs(args: string[], env: NodeJS.ProcessEnv = process
     return args;
   }
   if (given.has("app") || given.has("config")) return args;
+  // Loaded only here: serving a named app never imports the description's schema and loader.
+  const { DESCRIPTION_FILES, loadDescription } = await import("../description/load.js");
   if (!DESCRIPTION_FILES.some((f) => fs.existsSync(path.join(cwd, f)))) return args;
   const { description } = await loadDescription(cwd);
   for (const s of SETTINGS as readonly Setting[]) if (setByEnvironment(s, env)) given.add(s.name);
-  return [...descriptionArgs(description, given), ...args];
+  const { derive } = await import("../generate/derive.js");
+  return [...descriptionArgs(description, derive(description), given), ...args];
 }
 
 /** Whether the environment sets `s` through its own variable (`PORT` for bind, `WEB_CONCURRENCY` for workers). */
@@ -49,10 +52,9 @@ function setByEnvironment(s: Setting, env: NodeJS.ProcessEnv): boolean {
 
 /**
  * The runtime flags a description stands for (the same flags as the generated units', from
- * `derive`), leaving out the settings in `given`; the app last, as the positional APP.
+ * `derive(d)` = `x`), leaving out the settings in `given`; the app last, as the positional APP.
  */
-export function descriptionArgs(d: Description, given: ReadonlySet<string> = new Set()): string[] {
-  const x = derive(d);
+export function descriptionArgs(d: Description, x: Pick<Derived, "extraBinds" | "webFlags">, given: ReadonlySet<string> = new Set()): string[] {
   const words = (list: Sourced[]) => list.map((s) => String(s.value));
   const out: string[] = [];
   if (!given.has("bind")) out.push("--bind", `127.0.0.1:${d.port}`, ...words(x.extraBinds));
