@@ -22,6 +22,7 @@ import {
   resultLine,
   smokeOptionsFrom,
   smokeTest,
+  type BuildEvent,
   type BuildResult,
   type ProjectContext,
   type SmokeReport,
@@ -63,9 +64,12 @@ export async function runBuild(opts: BuildOptions, out: Output = new Output("hum
   if (ctx.npmCache) out.say(`offline: npm cache for ${path.basename(dir)} ready\n`);
   const tags = imageTags(description);
   const progress = createProgressRenderer(out.mode, out.progressSink());
+  // In JSON the failure is one `error` record (runCommand's, with the step's output and a hint),
+  // not also the build stream's error event.
+  const onProgress = (ev: BuildEvent) => (out.json && ev.type === "error" ? undefined : progress.onProgress(ev));
   let result: BuildResult;
   try {
-    result = await buildImage(docker, ctx.context, { tags, onProgress: progress.onProgress, noCache: opts.noCache });
+    result = await buildImage(docker, ctx.context, { tags, onProgress, noCache: opts.noCache });
   } catch (e) {
     throw e instanceof BuildError ? buildFailure(e, opts.offline) : e;
   } finally {

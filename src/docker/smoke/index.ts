@@ -2,7 +2,7 @@
 export type { Check, CheckResult, DescriptionFields, HealthConfig, SmokeCheck, SmokeContext, SmokeOptions, SmokeReport } from "./types.js";
 export { smokeTest, defaultChecks, createSmokeContext, runCheck, removeContainer } from "./runner.js";
 export { smokeOptionsFrom, resolveSmokeOptions } from "./options.js";
-export { formatReport, resultLine } from "./report.js";
+export { formatReport, resultLine, type ReportStyle } from "./report.js";
 export { fetchWithTimeout, within } from "./support.js";
 export { metadata, checkImageMetadata } from "./checks/metadata.js";
 export { start } from "./checks/start.js";
