@@ -6,30 +6,21 @@
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { VERSION, initOptions, runEntry } from "./main.js";
+import { conventions, initOptions, runEntry } from "./main.js";
 import { runInit } from "./init.js";
-import { isMain, UsageError } from "./output.js";
+import { isMain } from "./output.js";
 
 /** Parse `argv` as create-prodserver's arguments and run init; resolves to the exit code. */
 export async function createCli(argv: string[]): Promise<number> {
   let code = 0;
-  await yargs(argv)
+  const parser = yargs(argv)
     .scriptName("create-prodserver")
     .usage("$0 [dir] [options]")
     .command("$0 [dir]", false, (y) => initOptions(y), async (a) => {
       code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean });
     })
-    .strict()
-    .help()
-    .alias("h", "help")
-    .version(VERSION)
-    .alias("v", "version")
-    .exitProcess(false)
-    .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(msg, "run `create-prodserver --help` for the options");
-    })
-    .parseAsync();
+    .strict();
+  await conventions(parser, "run `create-prodserver --help` for the options").parseAsync();
   return code;
 }
 

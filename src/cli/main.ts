@@ -56,7 +56,7 @@ type Run = (command: string, mode: OutputMode, fn: (out: Output) => Promise<numb
 
 async function parser(argv: string[], run: Run): Promise<Argv> {
   const { default: yargs } = await import("yargs");
-  return yargs(argv)
+  const y = yargs(argv)
     .scriptName("prodserver")
     .usage("$0 <command> [options]")
     .command(
@@ -108,7 +108,16 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
     .command("healthcheck", "exit 0 when the runtime is ready, 1 otherwise (`prodserver healthcheck --help`)")
     .middleware((args, y?: unknown) => rejectUnknown(args, y as YargsInstance, argv), true)
     .demandCommand(1, "no command given")
-    .strict()
+    .strict();
+  return conventions(y);
+}
+
+/**
+ * The conventions both entries share: `-h`/`--help`, `-v`/`--version` (package.json's), strict
+ * parsing, no process.exit from yargs, and yargs' own failures as a UsageError (exit 2).
+ */
+export function conventions<T>(y: Argv<T>, hint?: string): Argv<T> {
+  return y
     .help()
     .alias("h", "help")
     .version(VERSION)
@@ -116,7 +125,7 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UsageError(msg);
+      throw new UsageError(msg, hint);
     });
 }
 

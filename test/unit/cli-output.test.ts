@@ -9,12 +9,18 @@ import { suggest } from "../../src/cli/main.js";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const step = (index: number, instruction: string) => ({ type: "step" as const, index, total: 3, instruction, seconds: 0 });
 
+/** A renderer that was sent step `index` of 3 and then nothing for `ms`; with what it wrote. */
+async function silentStep(mode: "human" | "json", heartbeatSeconds: number, index: number, instruction: string, ms: number) {
+  const lines: string[] = [];
+  const r = createProgressRenderer(mode, (t) => lines.push(t), { heartbeatSeconds });
+  r.onProgress(step(index, instruction));
+  await sleep(ms);
+  return { r, lines };
+}
+
 describe("build progress heartbeat", () => {
   test("human: a silent step gets 'still running' lines naming it, with its last output; none after done", async () => {
-    const lines: string[] = [];
-    const r = createProgressRenderer("human", (t) => lines.push(t), { heartbeatSeconds: 0.2 });
-    r.onProgress(step(2, "RUN npm ci"));
-    await sleep(700);
+    const { r, lines } = await silentStep("human", 0.2, 2, "RUN npm ci", 700);
     const beats = lines.join("").match(/^ {6}\[2\/3\] still running after [\d.]+s$/gm) ?? [];
     assert.ok(beats.length >= 2, `heartbeats while silent:\n${lines.join("")}`);
     r.onProgress({ type: "output", text: "added 68 packages", step: 2, seconds: 0.5 });
@@ -28,10 +34,7 @@ describe("build progress heartbeat", () => {
   });
 
   test("json: heartbeat records while a step is silent; close() stops them", async () => {
-    const lines: string[] = [];
-    const r = createProgressRenderer("json", (t) => lines.push(t), { heartbeatSeconds: 0.2 });
-    r.onProgress(step(1, "RUN sleep 60"));
-    await sleep(600);
+    const { r, lines } = await silentStep("json", 0.2, 1, "RUN sleep 60", 600);
     r.close();
     const records = lines.map((l) => JSON.parse(l));
     const beats = records.filter((x) => x.type === "heartbeat");
@@ -44,10 +47,7 @@ describe("build progress heartbeat", () => {
   });
 
   test("a step shorter than the heartbeat interval gets no heartbeat", async () => {
-    const lines: string[] = [];
-    const r = createProgressRenderer("human", (t) => lines.push(t), { heartbeatSeconds: 5 });
-    r.onProgress(step(1, "RUN true"));
-    await sleep(300);
+    const { r, lines } = await silentStep("human", 5, 1, "RUN true", 300);
     r.close();
     assert.doesNotMatch(lines.join(""), /still running/);
   });
