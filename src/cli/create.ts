@@ -7,7 +7,6 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { conventions, initOptions, runEntry } from "./main.js";
-import { runInit } from "./init.js";
 import { isMain } from "./output.js";
 
 /** Parse `argv` as create-prodserver's arguments and run init; resolves to the exit code. */
@@ -17,6 +16,7 @@ export async function createCli(argv: string[]): Promise<number> {
     .scriptName("create-prodserver")
     .usage("$0 [dir] [options]")
     .command("$0 [dir]", false, (y) => initOptions(y), async (a) => {
+      const { runInit } = await import("./init.js");
       code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean });
     })
     .strict();

@@ -9,7 +9,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { main as runtimeMain } from "../../runtime/main.js";
 import { parseArgv, shellSplit } from "../../runtime/config.js";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
 import type { Description } from "../description/index.js";
@@ -70,7 +69,8 @@ export function descriptionArgs(d: Description, x: Pick<Derived, "extraBinds" | 
 
 /** `prodserver serve ...`: the runtime's serve, with the description's settings in a project folder. */
 export async function runServe(args: string[]): Promise<number> {
-  return runtimeMain(["serve", ...(await serveArgs(args))]);
+  const argv = ["serve", ...(await serveArgs(args))];
+  return (await import("../../runtime/main.js")).main(argv);
 }
 
 const HEALTHCHECK_HELP = `usage: prodserver healthcheck [--url URL] [--timeout SECONDS]
@@ -92,5 +92,5 @@ export async function runHealthcheck(args: string[]): Promise<number> {
     process.stdout.write(HEALTHCHECK_HELP);
     return 0;
   }
-  return runtimeMain(["healthcheck", ...args]);
+  return (await import("../../runtime/main.js")).main(["healthcheck", ...args]);
 }
