@@ -8,6 +8,7 @@ import path from "node:path";
 import { detectProject, loadDescription, renderDescriptionFile, validateDescription, DESCRIPTION_FILES } from "../description/index.js";
 import type { Description } from "../description/index.js";
 import { renderFiles, writeFiles } from "../generate/index.js";
+import { EXIT } from "./exit-codes.js";
 import { CliError } from "./output.js";
 import { reportWrites } from "./generate.js";
 
@@ -22,13 +23,13 @@ export interface InitOptions {
 }
 
 /**
- * Run init in `opts.dir`; resolves to the exit code (0 written/unchanged, 1 conflicts).
- * @throws CliError when the folder has no package.json or the description is invalid.
+ * Run init in `opts.dir`; resolves to the exit code (0 written/unchanged, EXIT.driftEdited on conflicts).
+ * @throws CliError (EXIT.appNotServable) when the folder has no package.json; DescriptionError when the description is invalid.
  */
 export async function runInit(opts: InitOptions): Promise<number> {
   const dir = path.resolve(opts.dir);
   if (!fs.existsSync(path.join(dir, "package.json"))) {
-    throw new CliError(`${dir} has no package.json: run create-prodserver in the folder of a Node app`);
+    throw new CliError(`${dir} has no package.json: run create-prodserver in the folder of a Node app`, EXIT.appNotServable);
   }
   let description: Description;
   const existing = DESCRIPTION_FILES.find((f) => fs.existsSync(path.join(dir, f)));

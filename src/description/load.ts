@@ -16,19 +16,31 @@ export const DESCRIPTION_FILES = ["prodserver.config.ts", "prodserver.config.mjs
 /** This package's entry (dist/src/index.js), aliased as `prodserver` for config files. */
 const SELF = fileURLToPath(new URL("../index.js", import.meta.url));
 
+/** The description file is missing, ambiguous (several), or cannot be loaded; `file` names it (or the folder). */
+export class DescriptionFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "DescriptionFileError";
+  }
+}
+
 /**
  * Load and validate the description in `dir`.
  * @returns `{ description, file }` with `file` the absolute path read.
- * @throws Error when none or several of {@link DESCRIPTION_FILES} exist, or the file fails to
+ * @throws DescriptionFileError when none or several of {@link DESCRIPTION_FILES} exist, or the file fails to
  *   load (the message names the file and the cause); DescriptionError (field paths) when invalid.
  */
 export async function loadDescription(dir: string): Promise<{ description: Description; file: string }> {
   const found = DESCRIPTION_FILES.filter((f) => fs.existsSync(path.join(dir, f)));
   if (found.length === 0) {
-    throw new Error(`no project description in ${dir}: expected one of ${DESCRIPTION_FILES.join(", ")} (run \`prodserver init\`)`);
+    throw new DescriptionFileError(dir, `no project description in ${dir}: expected one of ${DESCRIPTION_FILES.join(", ")} (run \`prodserver init\`)`);
   }
   if (found.length > 1) {
-    throw new Error(`several project descriptions in ${dir}: ${found.join(", ")}; keep exactly one`);
+    throw new DescriptionFileError(dir, `several project descriptions in ${dir}: ${found.join(", ")}; keep exactly one`);
   }
   const file = path.join(dir, found[0]);
   let raw: unknown;
@@ -40,7 +52,7 @@ export async function loadDescription(dir: string): Promise<{ description: Descr
       raw = await jiti.import(file, { default: true });
     }
   } catch (e) {
-    throw new Error(`cannot load ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new DescriptionFileError(file, `cannot load ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return { description: validateDescription(raw, file), file };
 }

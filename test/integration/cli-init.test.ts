@@ -61,13 +61,13 @@ test("an edited generated file is kept: a clash with the description is a confli
   fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace("port: 3000", "port: 3100"));
 
   const gen = run(CLI, ["generate"], dir);
-  assert.equal(gen.code, 1);
+  assert.equal(gen.code, 12, "a kept, edited file is drift (edited)");
   assert.match(gen.out, /^conflict +Dockerfile$/m);
   assert.match(gen.err, /Dockerfile.*prodserver generate --check/s);
   assert.equal(fs.readFileSync(dockerfile, "utf8"), edited, "the user's file is untouched");
 
   const check = run(CLI, ["generate", "--check"], dir);
-  assert.equal(check.code, 1);
+  assert.equal(check.code, 11, "drift");
   assert.match(check.out, /^-EXPOSE 3001$/m);
   assert.match(check.out, /^\+EXPOSE 3100$/m);
 
@@ -86,7 +86,7 @@ test("generate k8s writes the manifests on request only; an unknown target is an
   assert.equal(k8s.code, 0, k8s.err);
   assert.match(fs.readFileSync(path.join(dir, "deploy/k8s/express-hello.yaml"), "utf8"), /kind: Deployment/);
   const bad = run(CLI, ["generate", "helm"], dir);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, "a usage error");
   assert.match(bad.err, /unknown target "helm"/);
 });
 
@@ -98,8 +98,9 @@ test("an invalid description names the field and writes nothing", (t) => {
   fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace("port: 3000", "port: 70000"));
   fs.rmSync(path.join(dir, "Dockerfile"));
   const r = run(CLI, ["generate"], dir);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 10, "invalid description");
   assert.match(r.err, /port/);
+  assert.doesNotMatch(r.err, /^\s+at /m, "no stack trace for a user error");
   assert.ok(!fs.existsSync(path.join(dir, "Dockerfile")), "nothing written from an invalid description");
 });
 
@@ -107,6 +108,6 @@ test("create-prodserver outside a Node app is a clear error", (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-cli-empty-"));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const r = run(CREATE, [], dir);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 16, "nothing to serve here");
   assert.match(r.err, /no package\.json/);
 });
