@@ -73,24 +73,7 @@ export async function runServe(args: string[]): Promise<number> {
   return (await import("../../runtime/main.js")).main(argv);
 }
 
-const HEALTHCHECK_HELP = `usage: prodserver healthcheck [--url URL] [--timeout SECONDS]
-GET URL and exit 0 on a 2xx answer, 1 otherwise with the reason on stderr. For Docker
-HEALTHCHECK and systemd; needs no curl or wget in the image.
-
-options:
-  --url URL          default http://127.0.0.1:$PORT/readyz ($PORT, else 8000)
-  --timeout SECONDS  bound on the whole exchange; default 3
-  -h, --help         show this help
-`;
-
-/**
- * `prodserver healthcheck ...`: the runtime's health check; `--help`/`-h` prints its usage and
- * exits 0 here, since the runtime's parser rejects the flag.
- */
+/** `prodserver healthcheck ...`: the runtime's health check (its `--help` included). */
 export async function runHealthcheck(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    process.stdout.write(HEALTHCHECK_HELP);
-    return 0;
-  }
   return (await import("../../runtime/main.js")).main(["healthcheck", ...args]);
 }
