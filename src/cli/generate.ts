@@ -1,7 +1,7 @@
 /** `prodserver generate` and `prodserver check`: render the deploy files, or compare them with disk. */
 import path from "node:path";
 import { loadDescription } from "../description/index.js";
-import { renderFiles, writeFiles, checkFiles, TARGETS, type Target, type WriteResult } from "../generate/index.js";
+import { renderProject, writeFiles, checkFiles, TARGETS, type RenderedFile, type Target, type WriteResult } from "../generate/index.js";
 import { CliError } from "./output.js";
 
 /** Print one line per written file (`create`, `identical`, `update`, `merge`, `conflict`, `force`); 1 when any conflicts. */
@@ -29,10 +29,11 @@ export async function runGenerate(opts: { dir: string; targets: string[]; check:
       throw new CliError(`generate: unknown target ${JSON.stringify(t)}; expected all or one of ${TARGETS.join(", ")}`);
     }
   }
-  const { description } = await loadDescription(dir);
-  const files = renderFiles(description, { targets: opts.targets as Array<Target | "all"> });
-  if (opts.check) return printDrift(dir, files);
-  return reportWrites(writeFiles(dir, files, { force: opts.force }));
+  const { description, file } = await loadDescription(dir);
+  // In a workspace, paths are relative to the workspace root (the build context).
+  const { root, files } = renderProject(dir, description, file, { targets: opts.targets as Array<Target | "all"> });
+  if (opts.check) return printDrift(root, files);
+  return reportWrites(writeFiles(root, files, { force: opts.force }));
 }
 
 /** `check`: validate the description (loading does) and report drift of every generated file. */
@@ -40,10 +41,11 @@ export async function runCheck(opts: { dir: string }): Promise<number> {
   const dir = path.resolve(opts.dir);
   const { description, file } = await loadDescription(dir);
   console.log(`valid      ${path.relative(dir, file)}`);
-  return printDrift(dir, renderFiles(description));
+  const { root, files } = renderProject(dir, description, file);
+  return printDrift(root, files);
 }
 
-function printDrift(dir: string, files: ReturnType<typeof renderFiles>): number {
+function printDrift(dir: string, files: RenderedFile[]): number {
   let drift = 0;
   for (const d of checkFiles(dir, files)) {
     console.log(`${d.status.padEnd(10)} ${d.path}`);

@@ -34,7 +34,7 @@ export async function cli(argv: string[]): Promise<number> {
       "init [dir]",
       "detect the app and write prodserver.config.ts, Dockerfile, .dockerignore, nginx and systemd files",
       (y) => initOptions(y),
-      (a) => set(runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean })),
+      (a) => set(runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean })),
     )
     .command(
       "generate [targets..]",
@@ -53,7 +53,8 @@ export async function cli(argv: string[]): Promise<number> {
       (y) =>
         y
           .option("dir", { type: "string", default: ".", describe: "the app folder" })
-          .option("offline", { type: "boolean", default: false, describe: "ship an npm cache filled on this host in the build context and install with --offline (for builders without registry access)" })
+          .option("offline", { type: "boolean", default: false, describe: "fill the package manager's caches on this host, ship them in the build context and point the Dockerfile's install at them (for builders without registry access)" })
+          .option("network", { type: "string", describe: "network of the build's RUN steps, as docker build --network (host: reach a registry on this host's loopback)" })
           .option("quiet", { type: "boolean", default: false, describe: "print only the final report line" })
           .option("json", { type: "boolean", default: false, describe: "print progress and the report as JSON lines" })
           .option("smoke", { type: "boolean", default: true, describe: "smoke-test the image after the build (--no-smoke skips)" })
@@ -67,6 +68,7 @@ export async function cli(argv: string[]): Promise<number> {
             json: a.json,
             smoke: a.smoke,
             noCache: !a.cache,
+            network: a.network,
           }),
         ),
     )
@@ -95,7 +97,8 @@ export function initOptions<T>(y: Argv<T>) {
   return y
     .positional("dir", { type: "string", default: ".", describe: "the app folder" })
     .option("yes", { alias: "y", type: "boolean", default: false, describe: "take the detected values and defaults; ask nothing" })
-    .option("force", { type: "boolean", default: false, describe: "overwrite generated files you edited" });
+    .option("force", { type: "boolean", default: false, describe: "overwrite generated files you edited" })
+    .option("install", { type: "boolean", default: true, describe: "add prodserver to the app's dependencies with its package manager (--no-install skips)" });
 }
 
 /** Run a CLI entry: print CliError messages plainly, anything else with its stack; exit with the code. */

@@ -56,14 +56,6 @@ test("Dockerfile for a TS app: deps → build → runtime, dev deps only in buil
   assert.match(df, /CMD \["node", "\/opt\/prodserver\/prodserver\.mjs", "serve", "--bind", "0\.0\.0\.0:8080", "--workers", "auto", "--graceful-timeout", "20", "--keep-alive", "5", "--access-logfile", "-", "dist\/app\.js#app"\]\n/);
 });
 
-test("offline variant copies the npm cache and installs with --offline (npm only)", () => {
-  const df = renderDockerfile(ts(), { offlineNpmCache: true });
-  assert.equal(df.match(/COPY \.prodserver\/npm-cache \/tmp\/npm-cache/g)?.length, 2);
-  assert.ok(df.includes("RUN npm ci --offline --cache /tmp/npm-cache --no-audit --no-fund --omit=dev && mkdir -p node_modules"));
-  assert.ok(!renderDockerfile(ts()).includes("npm-cache"));
-  assert.throws(() => renderDockerfile({ ...ts(), packageManager: "pnpm" }, { offlineNpmCache: true }), /packageManager: .*needs packageManager npm/);
-});
-
 test("pnpm and yarn install commands", () => {
   const p = renderDockerfile({ ...ts(), packageManager: "pnpm" });
   assert.ok(p.includes("corepack enable") && p.includes("COPY package.json pnpm-lock.yaml") && p.includes("pnpm install --frozen-lockfile --prod"));
