@@ -65,6 +65,10 @@ export interface PackageManagerFacts {
   devInstall: string;
   /** Build ARGs an offline build sets (the package managers' own environment variables). */
   offlineArgs: string[];
+  /** Every build ARG the install stages declare: {@link offlineArgs}, and for corepack the
+   *  registry it downloads pnpm/yarn from and its signature check (COREPACK_INTEGRITY_KEYS=0 for a
+   *  registry that does not sign packages). */
+  buildArgs: string[];
   /** Absolute path of the runtime in the image (in the installed `prodserver` package). */
   runtimeInImage: string;
   /** The runtime relative to the app folder, for hosts (systemd): joined to WorkingDirectory. */
@@ -139,10 +143,10 @@ export function packageManagerFacts(d: Description): PackageManagerFacts {
   if (d.packageManager === "pnpm") offlineArgs.push("npm_config_store_dir");
   if (d.packageManager === "yarn") offlineArgs.push("YARN_CACHE_FOLDER", "YARN_ENABLE_GLOBAL_CACHE", "YARN_ENABLE_NETWORK", "YARN_ENABLE_OFFLINE_MODE");
   const setup = corepack
-    ? // Node 25+ images ship no corepack: install it (from the registry, or the offline npm cache).
-      "(command -v corepack >/dev/null || npm install -g corepack@" + COREPACK_VERSION + " --no-audit --no-fund) && corepack enable" +
-      // corepack fetches pnpm/yarn from the registry npm is configured for (.npmrc), unless set.
-      ' && r=$(npm config get registry) && export COREPACK_NPM_REGISTRY="${COREPACK_NPM_REGISTRY:-${r%/}}" && '
+    ? // corepack fetches pnpm/yarn from the registry npm is configured for (.npmrc), unless set;
+      // Node 25+ images ship no corepack: it is installed from there too (or the offline npm cache).
+      'r=$(npm config get registry) && export COREPACK_NPM_REGISTRY="${COREPACK_NPM_REGISTRY:-${r%/}}" \\\n' +
+      ` && (command -v corepack >/dev/null || npm install -g corepack@${COREPACK_VERSION} --registry "$r" --no-audit --no-fund) && corepack enable \\\n && `
     : "";
   return {
     name: d.packageManager,
@@ -152,6 +156,7 @@ export function packageManagerFacts(d: Description): PackageManagerFacts {
     setup,
     ...installs(d),
     offlineArgs,
+    buildArgs: corepack ? [...offlineArgs, "COREPACK_NPM_REGISTRY", "COREPACK_INTEGRITY_KEYS"] : offlineArgs,
     runtimeInImage,
     runtimeFromApp: path.posix.relative(appInImage, runtimeInImage),
     prune: pruneToManifests(),
@@ -179,7 +184,11 @@ export function packageManagerFacts(d: Description): PackageManagerFacts {
 export function pruneToManifests(): string {
   const keepDirs = PM_DIRS.map((p) => `-path ./${p}`).join(" -o ");
   const keepFiles = PM_FILES.map((f) => `-name ${f}`).join(" -o ");
-  return `find . -mindepth 1 \\( ${keepDirs} \\) -prune -o -type f ! \\( ${keepFiles} \\) -exec rm -f {} + && find . -mindepth 1 -depth -type d -empty -delete`;
+  return (
+    `find . -mindepth 1 \\( ${keepDirs} \\) -prune \\\n` +
+    `    -o -type f ! \\( ${keepFiles} \\) -exec rm -f {} + \\\n` +
+    " && find . -mindepth 1 -depth -type d -empty -delete"
+  );
 }
 
 /** Shell that removes registry configuration (tokens) and the offline caches from /app, at any depth. */

@@ -1,0 +1,91 @@
+// Every package manager and install path, as users take them (issue 9 items 3 and 4): each
+// committed fixture under test/fixtures/pm/ (made with the real package manager: one dependency,
+// `ms`; the workspaces have a second app whose dependency, `is-number`, must stay out of the image)
+// is copied, pointed at the loopback registry, given prodserver with `npm create prodserver@latest
+// -- --yes`, then built twice with its unmodified, generated Dockerfile:
+//   online:  `docker build --network host` (docker CLI) against the registry, through .npmrc / .yarnrc.yml
+//   offline: the app's own `prodserver build --offline` (caches filled on the host; no network in the build)
+// and both images are smoke-tested. The figures (build seconds, image size, smoke result) are
+// printed as test diagnostics: `node --test dist/test/e2e/package-managers.test.js | grep '# pm '`.
+import { after, before, describe, test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { formatReport, smokeOptionsFrom, smokeTest } from "../../src/docker/index.js";
+import { Cleanup, dockerClient, dockerSkip } from "../support/docker.js";
+import { sharedRegistry, type Registry } from "../support/registry.js";
+import { DOCKER_CLI, dockerCliBuild, prepareFixture, prodserverBuild, type PreparedFixture } from "../support/install-paths.js";
+
+const docker = dockerClient();
+const cleanup = new Cleanup(docker);
+const run = randomBytes(3).toString("hex");
+let reg: Registry;
+let cacheDir: string;
+
+/** fixture folder, app folder inside it, whether another workspace's dependency must be absent. */
+const FIXTURES: Array<{ fixture: string; app: string; workspace: boolean }> = [
+  { fixture: "npm", app: ".", workspace: false },
+  { fixture: "pnpm", app: ".", workspace: false },
+  { fixture: "yarn1", app: ".", workspace: false },
+  { fixture: "yarn4", app: ".", workspace: false },
+  { fixture: "yarn4-pnp", app: ".", workspace: false },
+  { fixture: "npm-workspaces", app: "apps/web", workspace: true },
+  { fixture: "pnpm-workspaces", app: "apps/web", workspace: true },
+  { fixture: "yarn-workspaces", app: "apps/web", workspace: true },
+];
+
+/** node_modules entries named `name` in the image (find over /app), by a throwaway container. */
+async function installed(imageId: string, name: string): Promise<string[]> {
+  const r = await execa(DOCKER_CLI, ["run", "--rm", "--entrypoint", "sh", imageId, "-c", `find /app -path '*node_modules*' -name '${name}*' -prune -print`]);
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+async function checkImage(t: TestContext, p: PreparedFixture, fixture: string, imageId: string, workspace: boolean): Promise<void> {
+  assert.notDeepEqual(await installed(imageId, "ms"), [], "the app's dependency is in the image");
+  assert.notDeepEqual(await installed(imageId, "prodserver"), [], "prodserver is in the image, as a dependency");
+  if (workspace) assert.deepEqual(await installed(imageId, "is-number"), [], "the other workspace's dependency stays out");
+  t.diagnostic(`image ${imageId.slice(7, 19)} for ${p.d.name} (${fixture})`);
+}
+
+describe("package managers x install paths", { skip: dockerSkip, timeout: 1_800_000, concurrency: 3 }, () => {
+  before(async () => {
+    reg = await sharedRegistry();
+    cacheDir = await fs.mkdtemp(path.join((await import("node:os")).tmpdir(), "prodserver-e2e-offline-cache-"));
+    cleanup.dir(cacheDir);
+  });
+  after(() => cleanup.run());
+
+  for (const { fixture, app, workspace } of FIXTURES) {
+    test(`${fixture}: npm create prodserver, docker build --network host, prodserver build --offline; both smoke-tested`, async (t) => {
+      const p = await prepareFixture(fixture, app, `prodserver-e2e-${fixture}-${run}`, reg, cleanup);
+      const pkg = JSON.parse(await fs.readFile(path.join(p.app, "package.json"), "utf8"));
+      assert.equal(pkg.dependencies.prodserver, `^${reg.version}`, "create-prodserver added prodserver to the app's dependencies");
+      assert.equal(p.d.packageManager, fixture.replace(/-.*$/, "").replace(/\d+$/, ""), "the package manager was detected");
+      assert.equal(p.d.workspace?.path ?? null, workspace ? app : null);
+
+      // Online: the docker CLI on the unmodified Dockerfile, registry reached through host networking.
+      const dockerfile = path.posix.join(app, "Dockerfile");
+      const online = await dockerCliBuild(p.root, {
+        dockerfile,
+        tag: `${p.d.name}:online`,
+        network: "host",
+        // This machine's registry serves no package signatures (see PM_ENV); npm itself needs no flag.
+        buildArgs: p.d.packageManager === "npm" ? {} : { COREPACK_INTEGRITY_KEYS: "0" },
+      }, cleanup);
+      const onlineSmoke = await smokeTest(docker, online.imageId, { ...smokeOptionsFrom(p.d), buildSeconds: online.seconds });
+      assert.equal(onlineSmoke.ok, true, formatReport(onlineSmoke));
+      assert.match(onlineSmoke.checks.find((c) => c.name === "get /")?.detail ?? "", new RegExp(`${fixture} 2m`), "the fixture's own app answered");
+      await checkImage(t, p, fixture, online.imageId, workspace);
+      t.diagnostic(`pm ${fixture} online: docker build --network host ${online.seconds.toFixed(1)} s, ${(onlineSmoke.image.sizeBytes / 1e6).toFixed(1)} MB, smoke ${onlineSmoke.ok ? "PASS" : "FAIL"} in ${onlineSmoke.seconds.toFixed(1)} s`);
+
+      // Offline: the app's own prodserver command builds the same Dockerfile with the caches it ships.
+      const offline = await prodserverBuild(p, ["--offline"], cleanup, { PRODSERVER_CACHE_DIR: cacheDir });
+      assert.equal(offline.code, 0, offline.output.split("\n").slice(-60).join("\n"));
+      assert.ok(offline.imageId && offline.smoke?.ok, offline.output.split("\n").slice(-30).join("\n"));
+      await checkImage(t, p, fixture, offline.imageId, workspace);
+      t.diagnostic(`pm ${fixture} offline: prodserver build --offline ${offline.buildSeconds?.toFixed(1)} s, ${(offline.smoke!.image.sizeBytes / 1e6).toFixed(1)} MB, smoke PASS in ${offline.smoke!.seconds.toFixed(1)} s`);
+    });
+  }
+});
