@@ -8,9 +8,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { detectProject, findDescriptionFile, loadDescription, renderDescriptionFile, validateDescription, DESCRIPTION_FILES } from "../description/index.js";
+import { descriptionFormat, detectProject, findDescriptionFile, loadDescription, renderDescriptionFile, validateDescription } from "../description/index.js";
 import type { Description } from "../description/index.js";
 import { endOfLifeWarning } from "../description/node-versions.js";
+import { detectPackageManager } from "../description/workspace.js";
 import { packageManagerFacts, renderProject, writeFiles } from "../generate/index.js";
 import { packageVersion } from "../package-root.js";
 import { CliError } from "./output.js";
@@ -40,7 +41,7 @@ export async function runInit(opts: InitOptions): Promise<number> {
     throw new CliError(`${dir} has no package.json: run create-prodserver in the folder of a Node app`);
   }
   let description: Description;
-  let existing = findDescriptionFile(dir);
+  let existing: string | null = findDescriptionFile(dir);
   if (existing) {
     description = (await loadDescription(dir)).description;
     console.log(`identical  ${existing} (kept; edit it to change the deploy files)`);
@@ -58,10 +59,11 @@ export async function runInit(opts: InitOptions): Promise<number> {
       }
     }
     for (const w of detection.warnings) console.error(`warning    ${w}`);
-    existing = DESCRIPTION_FILES[0];
+    const { format } = descriptionFormat(dir);
+    existing = format === "json" ? "prodserver.config.json" : "prodserver.config.mjs";
     const file = path.join(dir, existing);
     const tmp = `${file}.prodserver-${process.pid}.tmp`;
-    fs.writeFileSync(tmp, renderDescriptionFile(description, "mjs"));
+    fs.writeFileSync(tmp, renderDescriptionFile(description, format));
     fs.renameSync(tmp, file);
     console.log(`create     ${existing}`);
   }
@@ -81,7 +83,8 @@ async function addProdserver(dir: string, d: Description): Promise<number> {
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   if (typeof pkg.dependencies?.prodserver === "string") return 0;
   const argv = packageManagerFacts(d).addDependency(`prodserver@^${packageVersion()}`);
-  const viaCorepack = d.packageManager !== "npm" && typeof pkg.packageManager === "string";
+  // The version package.json's packageManager pins (the app's, or its workspace root's) comes from corepack.
+  const viaCorepack = d.packageManager !== "npm" && detectPackageManager(dir).spec !== null;
   const [file, ...args] = viaCorepack ? ["corepack", ...argv] : argv;
   console.log(`dependency prodserver: ${argv.join(" ")}`);
   const r = await execa(file, args, {

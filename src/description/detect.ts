@@ -22,6 +22,22 @@ export interface Detection {
 }
 
 /**
+ * The format `prodserver init` writes the description in: `mjs` (plain JavaScript, typed with a
+ * JSDoc `@type`) unless the app's tsconfig.json would compile a root-level `.mjs` file — `allowJs`
+ * (or `checkJs`) with neither `include` nor `files`, where TypeScript's default include takes
+ * every JavaScript file and a `rootDir` elsewhere fails with TS6059 — then `json`, which no
+ * compiler or bundler reads.
+ */
+export function descriptionFormat(dir: string): { format: "mjs" | "json"; reason: string } {
+  const tsconfig = parseJsonc(read(path.join(dir, "tsconfig.json")) ?? "null");
+  const co = tsconfig?.compilerOptions ?? {};
+  if ((co.allowJs === true || co.checkJs === true) && tsconfig.include === undefined && tsconfig.files === undefined) {
+    return { format: "json", reason: "tsconfig.json compiles every JavaScript file (allowJs, no include)" };
+  }
+  return { format: "mjs", reason: "plain JavaScript, typed with JSDoc" };
+}
+
+/**
  * The Node major for the image: the newest LTS line `engines` allows (on `today`); when it allows
  * none, the lowest major >= 20 it allows (the runtime needs 20.19+); without engines the newest LTS.
  * `sure` is false when the range was unusable and a default was taken.

@@ -131,6 +131,9 @@ export async function fillOfflineCache(root: string, d: Description, opts: Offli
     const out = path.join(scratch, "offline");
     await fs.mkdir(path.join(out, "npm-cache"), { recursive: true });
     await fillFor(d, project, out, opts.timeoutSeconds ?? 600);
+    // The folder sits under the app in the image (/app/.prodserver/offline): without a package.json
+    // of its own, an app's `"type": "module"` would make node load corepack's yarn.js as ESM.
+    await fs.writeFile(path.join(out, "package.json"), '{ "type": "commonjs" }\n');
     for (const junk of ["npm-cache/_logs", "npm-cache/_update-notifier-last-checked", "npm-cache/_npx"]) {
       await fs.rm(path.join(out, junk), { recursive: true, force: true });
     }

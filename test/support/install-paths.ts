@@ -48,6 +48,15 @@ export async function prepareFixture(fixture: string, appPath: string, name: str
   cleanup.dir(root);
   await fs.cp(path.join(REPO_ROOT, "test/fixtures/pm", fixture), root, { recursive: true });
   await fs.writeFile(path.join(root, ".npmrc"), npmrc(reg));
+  // npm reads the .npmrc of the folder it runs in (the app) unless that is an npm workspace member.
+  if (appPath !== ".") await fs.writeFile(path.join(root, appPath, ".npmrc"), npmrc(reg));
+  // Yarn 1 lockfiles name each tarball's URL and Yarn 1 fetches exactly that: a lockfile made
+  // against the private registry the builder reaches names that registry.
+  const yarnLock = path.join(root, "yarn.lock");
+  if (existsSync(yarnLock)) {
+    const text = await fs.readFile(yarnLock, "utf8");
+    if (text.includes("# yarn lockfile v1")) await fs.writeFile(yarnLock, text.replaceAll("https://registry.yarnpkg.com/", reg.url));
+  }
   const yarnrcFile = path.join(root, ".yarnrc.yml");
   if (existsSync(yarnrcFile)) await fs.appendFile(yarnrcFile, yarnrc(reg));
   const app = path.join(root, appPath);

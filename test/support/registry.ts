@@ -36,9 +36,16 @@ export function npmrc(reg: Registry): string {
   return `registry=${reg.url}\n${host}:_authToken=${reg.token}\n`;
 }
 
-/** The `.yarnrc.yml` lines that point Yarn 2+ at `reg` (plain http on 127.0.0.1 must be allowed). */
+/**
+ * The `.yarnrc.yml` lines that point Yarn 2+ at `reg`: plain http on 127.0.0.1 allowed, and the
+ * two packages just published exempt from Yarn's age gate (npmMinimalAgeGate quarantines versions
+ * younger than a day).
+ */
 export function yarnrc(reg: Registry): string {
-  return `npmRegistryServer: "${reg.url.replace(/\/$/, "")}"\nunsafeHttpWhitelist:\n  - "127.0.0.1"\n`;
+  return (
+    `npmRegistryServer: "${reg.url.replace(/\/$/, "")}"\nunsafeHttpWhitelist:\n  - "127.0.0.1"\n` +
+    `npmPreapprovedPackages:\n  - prodserver\n  - create-prodserver\n`
+  );
 }
 
 function config(storage: string): string {
@@ -103,10 +110,18 @@ export async function startRegistry(): Promise<Registry & { stop(): Promise<void
     });
     const token = ((await res.json()) as { token?: string }).token;
     if (!res.ok || !token) throw new Error(`verdaccio refused the test user (${res.status}):\n${output}`);
-    const version = JSON.parse(await fs.readFile(path.join(REPO_ROOT, "package.json"), "utf8")).version as string;
+    // A version of its own per registry, above every earlier one (`0.1.<ms since epoch>`, tagged
+    // latest): npx keeps what it once installed for `create-prodserver@latest`, and an earlier
+    // build's prodserver must not satisfy the range create-prodserver asks for.
+    const base = JSON.parse(await fs.readFile(path.join(REPO_ROOT, "package.json"), "utf8")).version as string;
+    const version = base.replace(/^(\d+\.\d+)\..*$/, `$1.${Date.now()}`);
     const reg = { url, token, version };
-    await publish(reg, REPO_ROOT, dir);
-    await publish(reg, path.join(REPO_ROOT, "packages/create-prodserver"), dir);
+    await publish(reg, REPO_ROOT, dir, (pkg) => ({ ...pkg, version }));
+    await publish(reg, path.join(REPO_ROOT, "packages/create-prodserver"), dir, (pkg) => ({
+      ...pkg,
+      version,
+      dependencies: { ...pkg.dependencies, prodserver: `^${version}` },
+    }));
     // For a registry owned by a test process: it must not keep the process alive, and goes with it.
     const stopAtExit = () => {
       child.unref();
@@ -124,17 +139,26 @@ export async function startRegistry(): Promise<Registry & { stop(): Promise<void
   }
 }
 
-/** `npm publish` of the package in `pkgDir` to `reg` (a user config holding the token). */
-async function publish(reg: Registry, pkgDir: string, scratch: string): Promise<void> {
+/**
+ * `npm publish` of the package in `pkgDir` to `reg` (a user config holding the token): packed as
+ * npm packs it, its package.json rewritten by `edit` (the version), published from the unpacked copy.
+ */
+async function publish(reg: Registry, pkgDir: string, scratch: string, edit: (pkg: any) => unknown): Promise<void> {
   const userconfig = path.join(scratch, "publish.npmrc");
   await fs.writeFile(userconfig, npmrc(reg));
-  const r = await execa("npm", ["publish", "--registry", reg.url, "--userconfig", userconfig, "--tag", "latest", "--no-git-checks"], {
-    cwd: pkgDir,
+  const staged = await fs.mkdtemp(path.join(scratch, "publish-"));
+  const packed = await execa("npm", ["pack", "--json", "--pack-destination", staged], { cwd: pkgDir });
+  const tarball = path.join(staged, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0].filename);
+  await execa("tar", ["-xzf", tarball, "-C", staged]);
+  const manifest = path.join(staged, "package/package.json");
+  await fs.writeFile(manifest, JSON.stringify(edit(JSON.parse(await fs.readFile(manifest, "utf8"))), null, 2));
+  const r = await execa("npm", ["publish", "--registry", reg.url, "--userconfig", userconfig, "--tag", "latest"], {
+    cwd: path.join(staged, "package"),
     reject: false,
     all: true,
     env: { npm_config_provenance: "false" },
   });
-  if (r.exitCode !== 0) throw new Error(`npm publish in ${pkgDir} failed (exit ${r.exitCode}):\n${r.all}`);
+  if (r.exitCode !== 0) throw new Error(`npm publish of ${pkgDir} failed (exit ${r.exitCode}):\n${r.all}`);
 }
 
 let own: Promise<Registry> | null = null;
