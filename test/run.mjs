@@ -4,7 +4,9 @@
 // verdaccio with this repo's two packages published) and handed to every file in
 // PRODSERVER_TEST_REGISTRY, so files do not each start and publish their own.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import readline from "node:readline";
 
 const all = ["unit", "integration", "e2e"];
@@ -41,9 +43,12 @@ for (const suite of wanted) {
   if (!existsSync(dir)) continue;
   console.log(`\n# suite: ${suite}`);
   const registry = suite === "e2e" ? await startRegistry() : { env: {}, stop: async () => {} };
+  // Offline builds fill package caches per lockfile; this run's go with it.
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), "prodserver-test-cache-"));
   const args = ["--test", `--test-concurrency=${suite === "e2e" ? 1 : 2}`, dir];
-  const r = spawnSync(process.execPath, args, { stdio: "inherit", env: { ...process.env, ...registry.env } });
+  const r = spawnSync(process.execPath, args, { stdio: "inherit", env: { PRODSERVER_CACHE_DIR: cacheDir, ...process.env, ...registry.env } });
   await registry.stop();
+  rmSync(cacheDir, { recursive: true, force: true });
   if (r.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,7 @@
 /** `prodserver generate` and `prodserver check`: render the deploy files, or compare them with disk. */
 import path from "node:path";
 import { loadDescription } from "../description/index.js";
+import { endOfLifeWarning } from "../description/node-versions.js";
 import { renderProject, writeFiles, checkFiles, TARGETS, type RenderedFile, type Target, type WriteResult } from "../generate/index.js";
 import { CliError } from "./output.js";
 
@@ -41,6 +42,8 @@ export async function runCheck(opts: { dir: string }): Promise<number> {
   const dir = path.resolve(opts.dir);
   const { description, file } = await loadDescription(dir);
   console.log(`valid      ${path.relative(dir, file)}`);
+  const eol = endOfLifeWarning(Number(description.node));
+  if (eol) console.error(`warning    ${eol}`);
   const { root, files } = renderProject(dir, description, file);
   return printDrift(root, files);
 }

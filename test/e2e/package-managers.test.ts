@@ -49,6 +49,20 @@ async function checkImage(t: TestContext, p: PreparedFixture, fixture: string, i
   t.diagnostic(`image ${imageId.slice(7, 19)} for ${p.d.name} (${fixture})`);
 }
 
+/** `--offline` builds the user's Dockerfile: a hand-added COPY line changes the image (issue 9: it used to render its own). */
+async function handEdit(p: PreparedFixture, before: string): Promise<void> {
+  const dockerfile = path.join(p.app, "Dockerfile");
+  const text = await fs.readFile(dockerfile, "utf8");
+  await fs.writeFile(path.join(p.app, "hand-edit.txt"), "added by hand\n");
+  await fs.writeFile(dockerfile, text.replace(/^USER /m, "COPY hand-edit.txt ./hand-edit.txt\nUSER "));
+  const r = await prodserverBuild(p, ["--offline", "--no-smoke"], cleanup, { PRODSERVER_CACHE_DIR: cacheDir });
+  assert.equal(r.code, 0, r.output.split("\n").slice(-40).join("\n"));
+  assert.ok(r.imageId && r.imageId !== before, "the edited Dockerfile made another image");
+  const cat = await execa(DOCKER_CLI, ["run", "--rm", "--entrypoint", "cat", r.imageId!, "/app/hand-edit.txt"]);
+  assert.equal(cat.stdout, "added by hand");
+  assert.equal(await fs.readFile(dockerfile, "utf8"), text.replace(/^USER /m, "COPY hand-edit.txt ./hand-edit.txt\nUSER "), "the edit is kept on disk");
+}
+
 describe("package managers x install paths", { skip: dockerSkip, timeout: 1_800_000, concurrency: 3 }, () => {
   before(async () => {
     reg = await sharedRegistry();
@@ -86,6 +100,8 @@ describe("package managers x install paths", { skip: dockerSkip, timeout: 1_800_
       assert.ok(offline.imageId && offline.smoke?.ok, offline.output.split("\n").slice(-30).join("\n"));
       await checkImage(t, p, fixture, offline.imageId, workspace);
       t.diagnostic(`pm ${fixture} offline: prodserver build --offline ${offline.buildSeconds?.toFixed(1)} s, ${(offline.smoke!.image.sizeBytes / 1e6).toFixed(1)} MB, smoke PASS in ${offline.smoke!.seconds.toFixed(1)} s`);
+      t.diagnostic(`pm ${fixture} npm create prodserver: ${p.createSeconds.toFixed(1)} s`);
+      if (fixture === "npm") await handEdit(p, offline.imageId!);
     });
   }
 });

@@ -10,7 +10,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { detectProject, validateDescription, type Description } from "../../src/description/index.js";
 import { renderFiles, writeFiles } from "../../src/generate/index.js";
-import { type Cleanup, REPO_ROOT, scratchCopy } from "./docker.js";
+import { type Cleanup, REPO_ROOT, ensureBaseImage, scratchCopy } from "./docker.js";
 import { npmrc, sharedRegistry } from "./registry.js";
 
 /**
@@ -51,6 +51,7 @@ export async function prepareApp(
   };
   for (const [k, v] of Object.entries(overrides)) base[k] = { ...base[k], ...v };
   const d = validateDescription(base);
+  await ensureBaseImage(d.node);
   writeFiles(dir, renderFiles(d), { force: true });
   await fs.writeFile(path.join(dir, ".env"), "DATABASE_PASSWORD=e2e-must-not-ship\n");
   await fs.writeFile(path.join(dir, ".env.production"), "API_TOKEN=e2e-must-not-ship\n");

@@ -10,7 +10,7 @@ import path from "node:path";
 import { execa, type Result } from "execa";
 import { createBuildParser } from "../../src/docker/index.js";
 import { loadDescription, validateDescription, renderDescriptionFile, type Description } from "../../src/description/index.js";
-import { type Cleanup, REPO_ROOT } from "./docker.js";
+import { type Cleanup, REPO_ROOT, ensureBaseImage } from "./docker.js";
 import { npmrc, yarnrc, type Registry } from "./registry.js";
 
 /** Debian's docker 20.10 CLI: builds with the classic builder by default, or BuildKit. */
@@ -66,6 +66,7 @@ export async function prepareFixture(fixture: string, appPath: string, name: str
   const { description, file } = await loadDescription(app);
   const d = validateDescription({ ...description, name });
   await fs.writeFile(file, renderDescriptionFile(d, "mjs"));
+  await ensureBaseImage(d.node);
   return { root, app, d, createSeconds };
 }
 
