@@ -89,9 +89,21 @@ function buildArgs(d: Description): Record<string, string> {
   return args;
 }
 
+/**
+ * The environment for the package managers run on the host: this process's, without the
+ * `npm_config_*` settings a parent package manager injects (`yarn prodserver build` sets
+ * npm_config_registry to Yarn's registry), so they read the project's own .npmrc as the build in
+ * the image will — the npm cache is keyed by registry URL — plus `extra`.
+ */
+function pmEnv(extra: Record<string, string>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_config_/i.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
 /** Run a package-manager command in the scratch project; its output tail goes into the error. */
 async function run(what: string, file: string, args: string[], cwd: string, env: Record<string, string>, timeoutSeconds: number): Promise<void> {
-  const r = await execa(file, args, { cwd, env, reject: false, timeout: timeoutSeconds * 1000, all: true });
+  const r = await execa(file, args, { cwd, env: pmEnv(env), extendEnv: false, reject: false, timeout: timeoutSeconds * 1000, all: true });
   if (r.exitCode !== 0) {
     const tail = String(r.all ?? "").split("\n").slice(-15).join("\n");
     throw new Error(`offline build: ${what} failed (${[file, ...args].join(" ")}: exit ${r.exitCode ?? r.signal}):\n${tail}`);
@@ -161,7 +173,7 @@ async function fillFor(d: Description, project: string, out: string, timeout: nu
   }
   // corepack fetches pnpm/yarn from the registry npm uses for this project (.npmrc), not from
   // repo.yarnpkg.com, and never rewrites package.json.
-  const registry = (await execa("npm", ["config", "get", "registry"], { cwd: project, env: base })).stdout.trim().replace(/\/+$/, "");
+  const registry = (await execa("npm", ["config", "get", "registry"], { cwd: project, env: pmEnv(base), extendEnv: false })).stdout.trim().replace(/\/+$/, "");
   const env = {
     ...base,
     COREPACK_HOME: path.join(out, "corepack"),
@@ -176,7 +188,7 @@ async function fillFor(d: Description, project: string, out: string, timeout: nu
     return;
   }
   const yarnEnv = { ...env, YARN_CACHE_FOLDER: path.join(out, "yarn-cache"), YARN_ENABLE_GLOBAL_CACHE: "false", YARN_ENABLE_TELEMETRY: "0", YARN_NODE_LINKER: "node-modules" };
-  const v = (await execa("corepack", ["yarn", "--version"], { cwd: project, env: yarnEnv })).stdout.trim();
+  const v = (await execa("corepack", ["yarn", "--version"], { cwd: project, env: pmEnv(yarnEnv), extendEnv: false })).stdout.trim();
   const a = v.startsWith("1.") ? ["install", "--frozen-lockfile", "--ignore-scripts", "--non-interactive", "--production=false"] : ["install", "--immutable", "--mode=skip-build"];
   await run("filling the yarn cache", "corepack", ["yarn", ...a], project, yarnEnv, timeout);
 }
