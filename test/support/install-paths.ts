@@ -60,8 +60,12 @@ export async function prepareFixture(fixture: string, appPath: string, name: str
   const yarnrcFile = path.join(root, ".yarnrc.yml");
   if (existsSync(yarnrcFile)) await fs.appendFile(yarnrcFile, yarnrc(reg));
   const app = path.join(root, appPath);
+  // An npm cache of its own: npx installs create-prodserver@latest into a folder named by the spec,
+  // and two fixtures created at once would replace each other's copy mid-run.
+  const npmCache = await fs.mkdtemp(path.join(os.tmpdir(), `prodserver-e2e-npm-cache-`));
+  cleanup.dir(npmCache);
   const started = performance.now();
-  await run("npm", ["create", "prodserver@latest", "--", "--yes"], app);
+  await run("npm", ["create", "prodserver@latest", "--", "--yes"], app, { npm_config_cache: npmCache });
   const createSeconds = (performance.now() - started) / 1000;
   const { description, file } = await loadDescription(app);
   const d = validateDescription({ ...description, name });

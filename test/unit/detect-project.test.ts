@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { detectProject, lowestNodeMajor, detectExport, detectPort, sanitizeName } from "../../src/description/index.js";
+import { matchesWorkspace } from "../../src/description/workspace.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/projects/", import.meta.url));
 const fixture = (n: string) => path.join(FIXTURES, n);
@@ -158,4 +159,28 @@ test("detectExport and detectPort recognise CJS and ESM shapes", () => {
   assert.equal(detectPort("nothing here"), null);
   assert.equal(sanitizeName("@Scope/My App!"), "my-app");
   assert.equal(sanitizeName("__"), "app");
+});
+
+test("workspaces: an app in npm, pnpm and Yarn workspaces takes the package manager from the root and records its place", async () => {
+  const pm = (p: string) => fileURLToPath(new URL(`../../../test/fixtures/pm/${p}`, import.meta.url));
+  for (const [fixture, manager] of [["npm-workspaces", "npm"], ["pnpm-workspaces", "pnpm"], ["yarn-workspaces", "yarn"]] as const) {
+    const r = await detectProject(pm(`${fixture}/apps/web`), DEC_2026);
+    assert.equal(r.description.packageManager, manager, fixture);
+    assert.deepEqual(r.description.workspace, { path: "apps/web", package: "web" }, fixture);
+    assert.match(r.reasons.workspace, /apps\/web is a package of the workspace at /);
+  }
+  // The workspace root itself, and an app outside any workspace, are not workspace members.
+  assert.equal((await detectProject(pm("npm-workspaces"), DEC_2026)).description.workspace, null);
+  assert.equal((await detectProject(pm("pnpm"), DEC_2026)).description.workspace, null);
+  assert.equal((await detectProject(pm("yarn4"), DEC_2026)).description.packageManager, "yarn");
+  assert.equal((await detectProject(pm("yarn4"), DEC_2026)).description.node, "24", "engines 24.x");
+});
+
+test("workspace globs: * and ** and !exclusions, as npm and pnpm match them", () => {
+  assert.ok(matchesWorkspace("apps/web", ["apps/*"]));
+  assert.ok(!matchesWorkspace("apps/web/sub", ["apps/*"]));
+  assert.ok(matchesWorkspace("packages/a/b", ["packages/**"]));
+  assert.ok(matchesWorkspace("web", ["web", "docs"]));
+  assert.ok(!matchesWorkspace("apps/legacy", ["apps/*", "!apps/legacy"]));
+  assert.ok(matchesWorkspace("./apps/web".replace(/^\.\//, ""), ["./apps/*"]));
 });
