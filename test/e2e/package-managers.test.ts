@@ -121,7 +121,14 @@ describe("package managers x install paths", { skip: dockerSkip, timeout: 1_800_
           (same ? "the same image as online (smoke PASS above)" : `smoke PASS in ${offlineSmoke.seconds.toFixed(1)} s`),
       );
       t.diagnostic(`pm ${fixture} npm create prodserver: ${p.createSeconds.toFixed(1)} s`);
-      if (fixture === "npm") await handEdit(p, offline.imageId!);
+      if (fixture === "npm") {
+        // `npx prodserver build` with the registry on loopback builds what `docker build` built.
+        const api = await prodserverBuild(p, ["--network", "host", "--no-smoke"], cleanup);
+        assert.equal(api.code, 0, api.output.split("\n").slice(-40).join("\n"));
+        assert.equal(api.imageId, online.imageId, "prodserver build (Engine API) and docker build (CLI) make the same image");
+        t.diagnostic(`pm ${fixture} online: npx prodserver build --network host ${api.buildSeconds?.toFixed(1)} s, the same image as docker build`);
+        await handEdit(p, offline.imageId!);
+      }
     });
   }
 });
