@@ -104,6 +104,10 @@ function pmEnv(extra: Record<string, string>): Record<string, string | undefined
 /** Run a package-manager command in the scratch project; its output tail goes into the error. */
 async function run(what: string, file: string, args: string[], cwd: string, env: Record<string, string>, timeoutSeconds: number): Promise<void> {
   const r = await execa(file, args, { cwd, env: pmEnv(env), extendEnv: false, reject: false, timeout: timeoutSeconds * 1000, all: true });
+  if (r.exitCode === undefined && r.signal === undefined) {
+    // Not started at all: ENOENT for a missing corepack (Node 25+ ships none) or npm.
+    throw new Error(`offline build: ${what} could not run ${file} (${r.shortMessage})${file === "corepack" ? "; install it with `npm install -g corepack`" : ""}`);
+  }
   if (r.exitCode !== 0) {
     const tail = String(r.all ?? "").split("\n").slice(-15).join("\n");
     throw new Error(`offline build: ${what} failed (${[file, ...args].join(" ")}: exit ${r.exitCode ?? r.signal}):\n${tail}`);
