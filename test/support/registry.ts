@@ -1,6 +1,8 @@
 /**
  * An npm registry on loopback for the tests that install packages the way users do: verdaccio
- * (a devDependency) on 127.0.0.1 with the public registry as its uplink (the host reaches it; its
+ * (pinned by test/support/verdaccio/package-lock.json, installed once into a cache folder keyed by
+ * that lockfile, not a devDependency: most runs would install it for nothing) on 127.0.0.1 with the
+ * public registry as its uplink (the host reaches it; its
  * TLS is intercepted here, so verdaccio gets NODE_EXTRA_CA_CERTS), a throwaway user, and this
  * repository's two packages published to it: `prodserver` (the repo root, built) and
  * `create-prodserver` (packages/create-prodserver). Those two are local-only (no uplink), so the
@@ -12,6 +14,7 @@
  * Containers reach it only with host networking (`docker build --network host`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, promises as fs, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -27,7 +30,35 @@ export interface Registry {
   version: string;
 }
 
-const VERDACCIO = path.join(REPO_ROOT, "node_modules/verdaccio/bin/verdaccio");
+/** The manifest and lockfile that pin verdaccio. */
+const VERDACCIO_PIN = path.join(REPO_ROOT, "test/support/verdaccio");
+
+/**
+ * verdaccio's bin, installed by `npm ci` from {@link VERDACCIO_PIN} into
+ * `$CACHE/verdaccio-<lockfile hash>` (CACHE as test/support/base-image.sh: /var/cache/prodserver,
+ * else the temp folder) on first use; later runs on the machine reuse it.
+ */
+async function verdaccioBin(): Promise<string> {
+  const lock = await fs.readFile(path.join(VERDACCIO_PIN, "package-lock.json"));
+  const key = createHash("sha256").update(lock).digest("hex").slice(0, 16);
+  let cache = process.env.CACHE ?? "/var/cache/prodserver";
+  if (!(await fs.mkdir(cache, { recursive: true }).then(() => fs.access(cache, 2 /* W_OK */)).then(() => true, () => false))) cache = os.tmpdir();
+  const dir = path.join(cache, `verdaccio-${key}`);
+  const bin = path.join(dir, "node_modules/verdaccio/bin/verdaccio");
+  if (existsSync(bin)) return bin;
+  const staging = await fs.mkdtemp(path.join(cache, `.verdaccio-${key}-`));
+  try {
+    await fs.copyFile(path.join(VERDACCIO_PIN, "package.json"), path.join(staging, "package.json"));
+    await fs.writeFile(path.join(staging, "package-lock.json"), lock);
+    await execa("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: staging });
+    await fs.rename(staging, dir).catch((e) => {
+      if (!existsSync(bin)) throw e; // another run installed it first
+    });
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+  return bin;
+}
 const UPLINK = "https://registry.npmjs.org/";
 
 /** The `.npmrc` text that points npm, pnpm and Yarn 1 at `reg` (with its token, for publishing). */
@@ -78,7 +109,7 @@ export async function startRegistry(): Promise<Registry & { stop(): Promise<void
   const env = { ...process.env };
   const ca = "/etc/ssl/certs/ca-certificates.crt";
   if (!env.NODE_EXTRA_CA_CERTS && existsSync(ca)) env.NODE_EXTRA_CA_CERTS = ca;
-  const child: ChildProcess = spawn(process.execPath, [VERDACCIO, "--config", path.join(dir, "config.yaml"), "--listen", `127.0.0.1:${port}`], {
+  const child: ChildProcess = spawn(process.execPath, [await verdaccioBin(), "--config", path.join(dir, "config.yaml"), "--listen", `127.0.0.1:${port}`], {
     cwd: dir,
     env,
     stdio: ["ignore", "pipe", "pipe"],
