@@ -1,7 +1,8 @@
 /** `prodserver generate` and `prodserver check`: render the deploy files, or compare them with disk. */
 import path from "node:path";
 import { loadDescription } from "../description/index.js";
-import { renderFiles, writeFiles, checkFiles, TARGETS, type Target, type WriteResult } from "../generate/index.js";
+import { endOfLifeWarning } from "../description/node-versions.js";
+import { renderProject, writeFiles, checkFiles, TARGETS, type RenderedFile, type Target, type WriteResult } from "../generate/index.js";
 import { EXIT } from "./exit-codes.js";
 import { Output, UsageError } from "./output.js";
 
@@ -36,10 +37,11 @@ export async function runGenerate(opts: { dir: string; targets: string[]; check:
       throw new UsageError(`generate: unknown target ${JSON.stringify(t)}; expected all or one of ${TARGETS.join(", ")}`);
     }
   }
-  const { description } = await loadDescription(dir);
-  const files = renderFiles(description, { targets: opts.targets as Array<Target | "all"> });
-  if (opts.check) return printDrift(dir, files, out);
-  return reportWrites(writeFiles(dir, files, { force: opts.force }), out);
+  const { description, file } = await loadDescription(dir);
+  // In a workspace, paths are relative to the workspace root (the build context).
+  const { root, files } = renderProject(dir, description, file, { targets: opts.targets as Array<Target | "all"> });
+  if (opts.check) return printDrift(root, files, out);
+  return reportWrites(writeFiles(root, files, { force: opts.force }), out);
 }
 
 /**
@@ -51,11 +53,14 @@ export async function runCheck(opts: { dir: string }, out: Output = new Output("
   const { description, file } = await loadDescription(dir);
   out.say(`valid      ${path.relative(dir, file)}\n`);
   out.event("description", { file: path.relative(dir, file), valid: true });
-  return printDrift(dir, renderFiles(description), out);
+  const eol = endOfLifeWarning(Number(description.node));
+  if (eol) out.warn(`warning    ${eol}\n`);
+  const { root, files } = renderProject(dir, description, file);
+  return printDrift(root, files, out);
 }
 
 /** One line (JSON: `{"type":"file","path","status","edited"?,"diff"?}`) and the diff per file; EXIT.driftStale when any differs. */
-function printDrift(dir: string, files: ReturnType<typeof renderFiles>, out: Output): number {
+function printDrift(dir: string, files: RenderedFile[], out: Output): number {
   let drift = 0;
   for (const d of checkFiles(dir, files)) {
     out.say(`${d.status.padEnd(10)} ${d.path}\n`);

@@ -63,7 +63,7 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
       "init [dir]",
       "detect the app and write prodserver.config.ts, Dockerfile, .dockerignore, nginx and systemd files",
       (y) => initOptions(y),
-      (a) => run("init", "human", async () => (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean })),
+      (a) => run("init", "human", async () => (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean })),
     )
     .command(
       "generate [targets..]",
@@ -85,7 +85,8 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
       (y) =>
         y
           .option("dir", dirOption)
-          .option("offline", { type: "boolean", default: false, describe: "ship an npm cache filled on this host in the build context and install with --offline (for builders without registry access)" })
+          .option("offline", { type: "boolean", default: false, describe: "fill the package manager's caches on this host, ship them in the build context and point the Dockerfile's install at them (for builders without registry access)" })
+          .option("network", { type: "string", describe: "network of the build's RUN steps, as docker build --network (host: reach a registry on this host's loopback)" })
           .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print one line: the image and the smoke test's result" })
           .option("json", jsonOption)
           .option("smoke", { type: "boolean", default: true, describe: "smoke-test the image after the build (--no-smoke skips)" })
@@ -96,7 +97,7 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
           }),
       (a) =>
         run("build", a.json ? "json" : a.quiet ? "quiet" : "human", async (out) =>
-          (await import("./build.js")).runBuild({ dir: a.dir, offline: a.offline, smoke: a.smoke, noCache: !a.cache }, out)),
+          (await import("./build.js")).runBuild({ dir: a.dir, offline: a.offline, smoke: a.smoke, noCache: !a.cache, network: a.network }, out)),
     )
     .command(
       "check",
@@ -134,7 +135,8 @@ export function initOptions<T>(y: Argv<T>) {
   return y
     .positional("dir", { type: "string", default: ".", describe: "the app folder" })
     .option("yes", { alias: "y", type: "boolean", default: false, describe: "take the detected values and defaults; ask nothing" })
-    .option("force", { type: "boolean", default: false, describe: "overwrite generated files you edited" });
+    .option("force", { type: "boolean", default: false, describe: "overwrite generated files you edited" })
+    .option("install", { type: "boolean", default: true, describe: "add prodserver to the app's dependencies with its package manager (--no-install skips)" });
 }
 
 /** What the middleware reads from yargs: the options known where it runs (the matched command's). */

@@ -1,5 +1,6 @@
 // End-to-end through the published commands, as a user runs them: `create-prodserver --yes` then
-// `prodserver build --offline` in a scratch copy of each example (compiled CLI in dist/src/cli).
+// `prodserver build --offline` in a scratch copy of each example (compiled CLI in dist/src/cli);
+// create-prodserver adds prodserver from the test registry (.npmrc).
 // Package names are changed to prodserver-e2e-cli-* first so real images are never touched.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +11,10 @@ import readline from "node:readline";
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
 import { formatReport, type BuildEvent, type SmokeReport } from "../../src/docker/index.js";
-import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage, scratchCopy } from "../support/docker.js";
+import { Cleanup, REPO_ROOT, dockerClient, dockerSkip, ensureBaseImage, pathInImage, scratchCopy } from "../support/docker.js";
+import { newestLtsMajor } from "../../src/description/node-versions.js";
+import { npmrc, sharedRegistry } from "../support/registry.js";
+import { EXIT } from "../../src/cli/exit-codes.js";
 
 const MAIN = path.join(REPO_ROOT, "dist/src/cli/main.js");
 const CREATE = path.join(REPO_ROOT, "dist/src/cli/create.js");
@@ -36,12 +40,15 @@ async function created(example: string, label: string): Promise<{ dir: string; t
   Object.assign(lock.packages[""], { name: pkg.name, version: pkg.version });
   await fs.writeFile(lockPath, JSON.stringify(lock, null, 2));
   await fs.writeFile(path.join(dir, ".env"), "SESSION_SECRET=e2e-must-not-ship\n");
+  // create-prodserver adds prodserver to the app's dependencies from the registry in .npmrc.
+  await fs.writeFile(path.join(dir, ".npmrc"), npmrc(await sharedRegistry()));
 
   const tags = [`${pkg.name}:${pkg.version}`, `${pkg.name}:latest`];
   createdTags.push(...tags);
   const c = await execa(process.execPath, [CREATE, "--yes"], { cwd: dir, reject: false, all: true, timeout: 60_000 });
   assert.equal(c.exitCode, 0, `create-prodserver --yes failed:\n${c.all}`);
-  for (const f of ["prodserver.config.ts", "Dockerfile", ".dockerignore"]) assert.ok(existsSync(path.join(dir, f)), `${f} written`);
+  for (const f of ["prodserver.config.mjs", "Dockerfile", ".dockerignore"]) assert.ok(existsSync(path.join(dir, f)), `${f} written`);
+  assert.ok(JSON.parse(await fs.readFile(pkgPath, "utf8")).dependencies.prodserver, "prodserver added to the dependencies");
   return { dir, tags };
 }
 
@@ -92,9 +99,7 @@ function tail(all: string): string {
 const skip = dockerSkip || (existsSync(MAIN) && existsSync(CREATE) ? false : `CLI not built (${MAIN}): run \`npm run build\``);
 
 describe("create-prodserver --yes && prodserver build --offline", { skip, timeout: 900_000 }, () => {
-  before(async () => {
-    await fs.access(RUNTIME_BUNDLE).catch(() => { throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\``); });
-  });
+  before(() => ensureBaseImage(String(newestLtsMajor())));
   after(async () => {
     for (const tag of createdTags) {
       const id = await docker.getImage(tag).inspect().then((i) => i.Id, () => null);

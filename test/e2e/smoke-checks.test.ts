@@ -29,7 +29,7 @@ export default (req, res) => {
 `;
 const GOOD = `FROM node:20-bookworm-slim
 WORKDIR /app
-COPY .prodserver/runtime/prodserver.mjs ${RUNTIME}
+COPY prodserver.mjs ${RUNTIME}
 COPY app.mjs package.json ./
 USER 1000:1000
 EXPOSE 3000
@@ -54,7 +54,7 @@ async function tinyImage(label: string, dockerfile: string, extra: Record<string
   cleanup.dir(dir);
   for (const [name, text] of Object.entries(extra)) await fs.writeFile(path.join(dir, name), text);
   const tag = `prodserver-e2e-smoke-${label}:t${run}`;
-  const context = await createBuildContext(dir, { dockerfile, runtimeBundle: RUNTIME_BUNDLE });
+  const context = await createBuildContext(dir, { dockerfile });
   const r = await buildImage(docker, context, {
     tags: [tag],
     onProgress: (ev) => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); },
@@ -92,7 +92,7 @@ describe("smoke checks, one at a time", { skip: dockerSkip, timeout: 300_000 }, 
   let bad = "";
   before(async () => {
     await fs.access(RUNTIME_BUNDLE).catch(() => { throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\``); });
-    good = await tinyImage("good", GOOD, { "app.mjs": GOOD_APP, "package.json": '{"type":"module"}\n' });
+    good = await tinyImage("good", GOOD, { "app.mjs": GOOD_APP, "package.json": '{"type":"module"}\n', "prodserver.mjs": await fs.readFile(RUNTIME_BUNDLE, "utf8") });
     bad = await tinyImage("bad", BAD, { "bad-server.cjs": BAD_SERVER, "package.json": '{"devDependencies":{"left-pad":"1.3.0"}}\n' });
   });
   after(() => cleanup.run());

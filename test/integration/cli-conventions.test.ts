@@ -11,7 +11,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fillNpmCache } from "../../src/docker/index.js";
 import { freePort, httpGet } from "../support/net.js";
 import { killAll, start } from "./runtime-support.js";
 
@@ -51,10 +50,11 @@ function project(example = "express-app", edit?: (config: string) => string): st
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-cli-conv-"));
   dirs.push(dir);
   fs.cpSync(path.join(root, "examples", example), dir, { recursive: true, filter: (src) => !src.includes("node_modules") });
-  const c = run(["--yes"], { cwd: dir, script: CREATE });
+  // --no-install: prodserver itself is not on a registry yet; these tests run the repo's CLI.
+  const c = run(["--yes", "--no-install"], { cwd: dir, script: CREATE });
   assert.equal(c.code, 0, c.err);
   if (edit) {
-    const file = path.join(dir, "prodserver.config.ts");
+    const file = path.join(dir, "prodserver.config.mjs");
     fs.writeFileSync(file, edit(fs.readFileSync(file, "utf8")));
   }
   return dir;
@@ -121,12 +121,12 @@ describe("conventions", () => {
 
     // The description changed after the files were generated: they are stale.
     const drifted = project();
-    const config = path.join(drifted, "prodserver.config.ts");
+    const config = path.join(drifted, "prodserver.config.mjs");
     fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace("port: 3000", "port: 3100"));
     const check = run(["check", "--json"], { cwd: drifted });
     assert.equal(check.code, 11, check.err);
     const recs = records(check.out);
-    assert.deepEqual(recs[0], { type: "description", file: "prodserver.config.ts", valid: true });
+    assert.deepEqual(recs[0], { type: "description", file: "prodserver.config.mjs", valid: true });
     const dockerfile = recs.find((r) => r.type === "file" && r.path === "Dockerfile");
     assert.equal(dockerfile?.status, "changed");
     assert.match(dockerfile?.diff, /^\+EXPOSE 3100$/m);
@@ -172,8 +172,7 @@ describe("prodserver serve without APP in a project folder", () => {
   test("serves the description's app and processes.web settings; flags and PORT still win; an invalid description is exit 10", async () => {
     const port = await freePort();
     const dir = project("express-app", (c) => c.replace("port: 3000", `port: ${port}`).replace('workers: "auto"', "workers: 2, max_requests: 1000"));
-    const cache = await fillNpmCache(dir);
-    const ci = spawnSync("npm", ["ci", "--offline", "--cache", cache.dir, "--omit=dev", "--no-audit", "--no-fund"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    const ci = spawnSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
     assert.equal(ci.status, 0, ci.stderr);
 
     const config = run(["serve", "--print-config"], { cwd: dir });
@@ -194,7 +193,7 @@ describe("prodserver serve without APP in a project folder", () => {
     assert.match(r.body, /"hello":"world"/);
     assert.equal((await s.stop()).code, 0);
 
-    fs.writeFileSync(path.join(dir, "prodserver.config.ts"), fs.readFileSync(path.join(dir, "prodserver.config.ts"), "utf8").replace(`port: ${port}`, "port: 0"));
+    fs.writeFileSync(path.join(dir, "prodserver.config.mjs"), fs.readFileSync(path.join(dir, "prodserver.config.mjs"), "utf8").replace(`port: ${port}`, "port: 0"));
     const bad = run(["serve"], { cwd: dir });
     assert.equal(bad.code, 10, bad.err);
     assert.match(bad.err, /port/);
