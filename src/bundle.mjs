@@ -32,15 +32,19 @@ await build({
   minifySyntax: true,
   legalComments: "none",
   logLevel: "warning",
-  // Bundled CommonJS dependencies call require() and read __dirname/__filename.
+  // Bundled CommonJS dependencies call require() and read __dirname/__filename. The banner is raw
+  // text esbuild does not see, so its names are unique and `define` points the free uses at them:
+  // a bundled ES module may declare its own top-level __dirname (yargs 18's shim does), and a
+  // banner `const __dirname` then made the chunk a SyntaxError.
+  define: { __dirname: "__psBannerDirname", __filename: "__psBannerFilename" },
   banner: {
     js: [
       "import { createRequire as __psCreateRequire } from 'node:module';",
       "import { fileURLToPath as __psFileURLToPath } from 'node:url';",
       "import { dirname as __psDirname } from 'node:path';",
       "const require = __psCreateRequire(import.meta.url);",
-      "const __filename = __psFileURLToPath(import.meta.url);",
-      "const __dirname = __psDirname(__filename);",
+      "const __psBannerFilename = __psFileURLToPath(import.meta.url);",
+      "const __psBannerDirname = __psDirname(__psBannerFilename);",
     ].join(" "),
   },
   plugins: [

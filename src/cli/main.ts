@@ -11,16 +11,14 @@
  * settings registry (runtime/settings.ts), not declared twice here (./serve.ts).
  * Exit codes: ./exit-codes.ts (the README's "Exit codes of the CLI" table).
  */
-import { readFileSync } from "node:fs";
 import type { Argv } from "yargs";
 import { closest, distance } from "fastest-levenshtein";
+import { packageVersion } from "../package-root.js";
 import { Output, UsageError, failureOf, isMain, runCommand, type OutputMode } from "./output.js";
 
 // Commands and yargs are imported when used: `prodserver serve` (an image's CMD) starts the
 // runtime without loading the generator, the builder or dockerode.
 
-/** This package's version, read from its package.json (this file compiles to dist/src/cli/main.js). */
-export const VERSION: string = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")).version;
 
 /** The commands, for typo suggestions (`serve` and `healthcheck` never reach yargs). */
 const COMMANDS = ["init", "generate", "build", "check", "serve", "healthcheck"];
@@ -121,7 +119,7 @@ export function conventions<T>(y: Argv<T>, hint?: string): Argv<T> {
   return y
     .help()
     .alias("h", "help")
-    .version(VERSION)
+    .version(packageVersion())
     .alias("v", "version")
     .exitProcess(false)
     .fail((msg, err) => {

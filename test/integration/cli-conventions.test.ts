@@ -15,8 +15,10 @@ import { freePort, httpGet } from "../support/net.js";
 import { killAll, start } from "./runtime-support.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const CLI = path.join(root, "dist/src/cli/main.js");
-const CREATE = path.join(root, "dist/src/cli/create.js");
+// The published bins (package.json "bin"), bundled by src/bundle.mjs: what users run, so a
+// bundling fault (a chunk that does not parse) fails here, not first in a registry install.
+const CLI = path.join(root, "dist/pkg/prodserver.mjs");
+const CREATE = path.join(root, "dist/pkg/create.mjs");
 const VERSION = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
 const ESC = "\x1b";
 /** The environment of every run: no colour forced either way, no CI detection, no runtime settings. */
@@ -133,7 +135,12 @@ describe("conventions", () => {
     assert.ok(recs.slice(1, -1).every((r) => r.type === "file" && typeof r.status === "string"), "one file record per generated file");
     assert.deepEqual(recs.at(-1), { type: "result", command: "check", ok: false, exitCode: 11, kind: "driftStale" });
 
-    const engine = run(["build", "--json"], { cwd: project(), env: { DOCKER_HOST: `unix://${path.join(empty, "no-docker.sock")}` } });
+    // The app lists prodserver (as `npm add prodserver` leaves it), so the Engine is what fails.
+    const app = project();
+    const pkgFile = path.join(app, "package.json");
+    const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
+    fs.writeFileSync(pkgFile, JSON.stringify({ ...pkg, dependencies: { ...pkg.dependencies, prodserver: `^${VERSION}` } }, null, 2));
+    const engine = run(["build", "--json"], { cwd: app, env: { DOCKER_HOST: `unix://${path.join(empty, "no-docker.sock")}` } });
     assert.equal(engine.code, 13, engine.out + engine.err);
     const e = records(engine.out);
     assert.equal(e[0].kind, "engineUnreachable");
