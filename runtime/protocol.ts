@@ -31,8 +31,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "hb" }
-  /** Replace me (the arbiter starts the replacement first); `reason` is for the log. */
-  | { t: "recycle"; cause: "max_requests" | "memory"; reason: string }
+  /** Replace me (the arbiter starts the replacement first); `reason` is for the log. For `memory` and `stray_error` the worker is already draining. */
+  | { t: "recycle"; cause: "max_requests" | "memory" | "stray_error"; reason: string }
   | { t: "boot-error"; code: number; message: string; stack?: string; module?: string }
   | { t: "metrics"; id: number; data: unknown };
 

@@ -326,7 +326,7 @@ export class Arbiter {
     const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
     if (w.state === "booting") this.onBootFailure(w, code, how);
     else if (w.state === "killed") this.log.info(`Worker (pid:${w.pid}) killed after ${w.endCause}; replacing it`);
-    else if (w.state === "retiring") this.log.debug(`Worker (pid:${w.pid}) ${how}`);
+    else if (w.state === "retiring" || w.state === "recycling") this.log.debug(`Worker (pid:${w.pid}) ${how}`);
     else {
       this.log.warning(`Worker (pid:${w.pid}) ${how}`);
       // Dying within CRASH_WINDOW of becoming ready is crash-looping: back off.

@@ -15,7 +15,7 @@ import type { FromWorker } from "../protocol.js";
  * |---|---|---|
  * | `booting` | forked; loading the app, not yet serving | `serving`, or exits (a boot failure) |
  * | `serving` | said `ready`; counted as capacity | `recycling`, `retiring`, `killed` |
- * | `recycling` | asked to be replaced (max_requests, max_worker_memory); still serves until its replacement is ready | `retiring`, `killed` |
+ * | `recycling` | asked to be replaced (max_requests: still serves until its replacement is ready; max_worker_memory, a stray error: already draining, may exit first) | `retiring`, `killed`, exits |
  * | `retiring` | sent TERM (or QUIT) by the arbiter; draining | exits |
  * | `killed` | SIGKILLed for a timeout | exits |
  */
@@ -23,11 +23,11 @@ export type WorkerState = "booting" | "serving" | "recycling" | "retiring" | "ki
 
 /**
  * Why the arbiter ended a worker, kept for the exit log line and the restart metric:
- * `timeout` (no heartbeat), `max_requests` / `memory` (it asked to be recycled), `reload` (an
+ * `timeout` (no heartbeat), `max_requests` / `memory` / `stray_error` (it asked to be recycled), `reload` (an
  * older generation after HUP), `rollback` (a new generation that failed to boot), `ttou` (scaled
  * down), `stop` (the arbiter is stopping).
  */
-export type EndCause = "timeout" | "max_requests" | "memory" | "reload" | "rollback" | "ttou" | "stop";
+export type EndCause = "timeout" | "max_requests" | "memory" | "stray_error" | "reload" | "rollback" | "ttou" | "stop";
 
 /** The arbiter's record of a worker. Times are milliseconds since the epoch. */
 export interface WorkerRec {

@@ -21,8 +21,10 @@
  */
 import { AppLoadError, loadApp } from "./app-loader.js";
 import { Drain } from "./drain.js";
+import { hardenContext } from "./harden.js";
 import { serveHandles } from "./http-server.js";
 import { makePipeline } from "./pipeline.js";
+import { catchStrayErrors } from "./stray-errors.js";
 import { startWatchdog } from "./watchdog.js";
 import { procName, readConfigFile } from "../config.js";
 import { callHook, type Hooks, type WorkerView } from "../hooks.js";
@@ -136,10 +138,12 @@ async function boot(): Promise<void> {
     accessFile?.close();
   });
   const metrics = settings.metrics_bind ? (await import("./metrics.js")).workerMetrics() : null;
-  const recycle = recycler(log, () => drain.draining);
+  const recycle = recycler(log, drain);
   const pipeline = makePipeline({ settings, log, hooks, view, drain, accessFile, metrics, onMaxRequests: (n, limit) => recycle("max_requests", `served ${n} requests (max_requests ${settings.max_requests} + jitter ${limit - settings.max_requests})`) });
   watchMemory(settings, recycle);
-  await step("cannot listen", () => serveHandles(handles, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade));
+  const hardened = hardenContext(settings, log, metrics);
+  await step("cannot listen", () => serveHandles(handles, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));
+  catchStrayErrors(settings, log, metrics, (reason) => recycle("stray_error", reason));
 
   process.on("SIGTERM", () => drain.graceful("SIGTERM"));
   process.on("SIGINT", () => drain.quick());
@@ -183,22 +187,37 @@ async function loadHooks(settings: Settings): Promise<Hooks> {
   return (await readConfigFile(settings.config, process.cwd())).hooks;
 }
 
-/** Ask the arbiter once to replace this worker (it starts the replacement first). */
-function recycler(log: Logger, draining: () => boolean): (cause: "max_requests" | "memory", reason: string) => void {
+type RecycleCause = Extract<FromWorker, { t: "recycle" }>["cause"];
+
+/**
+ * Ask the arbiter once to replace this worker (it starts the replacement first). After
+ * `max_requests` the worker serves on until the arbiter retires it; after `max_worker_memory` or
+ * a stray error (`stray_errors: retire`) it stops accepting at once and drains, so it grows or
+ * risks no more while the replacement boots (the other workers, or the listen backlog, take the
+ * new connections meanwhile).
+ */
+function recycler(log: Logger, drain: Drain): (cause: RecycleCause, reason: string) => void {
   let asked = false;
   return (cause, reason) => {
-    if (asked || draining()) return;
+    if (asked || drain.draining) return;
     asked = true;
     log.info(`Autorestarting worker: ${reason}`);
     send({ t: "recycle", cause, reason });
+    if (cause !== "max_requests") drain.graceful(reason);
   };
 }
 
-/** `max_worker_memory`: check RSS every second; over the limit, ask to be recycled. */
-function watchMemory(settings: Settings, recycle: (cause: "memory", reason: string) => void): void {
+/** How often `max_worker_memory` reads the RSS, in milliseconds. */
+const MEMORY_CHECK_MS = 100;
+
+/** `max_worker_memory`: check RSS every {@link MEMORY_CHECK_MS}; over the limit, recycle (draining at once). */
+function watchMemory(settings: Settings, recycle: (cause: RecycleCause, reason: string) => void): void {
   if (settings.max_worker_memory <= 0) return;
-  setInterval(() => {
+  const t = setInterval(() => {
     const rss = process.memoryUsage.rss();
-    if (rss > settings.max_worker_memory) recycle("memory", `max_worker_memory (rss ${rss} > ${settings.max_worker_memory} bytes)`);
-  }, 1000).unref();
+    if (rss <= settings.max_worker_memory) return;
+    clearInterval(t);
+    recycle("memory", `max_worker_memory (rss ${rss} > ${settings.max_worker_memory} bytes)`);
+  }, MEMORY_CHECK_MS);
+  t.unref();
 }
