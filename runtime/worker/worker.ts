@@ -21,6 +21,7 @@
  */
 import { AppLoadError, loadApp } from "./app-loader.js";
 import { Drain } from "./drain.js";
+import { watchFdLimit } from "./fd-limit.js";
 import { hardenContext } from "./harden.js";
 import { serveHandles } from "./http-server.js";
 import { makePipeline } from "./pipeline.js";
@@ -144,6 +145,7 @@ async function boot(): Promise<void> {
   const hardened = hardenContext(settings, log, metrics);
   await step("cannot listen", () => serveHandles(handles, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));
   catchStrayErrors(settings, log, metrics, (reason) => recycle("stray_error", reason));
+  watchFdLimit(settings, log, metrics);
 
   process.on("SIGTERM", () => drain.graceful("SIGTERM"));
   process.on("SIGINT", () => drain.quick());
