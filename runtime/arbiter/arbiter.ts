@@ -32,7 +32,7 @@ import { within } from "../within.js";
 import { Notifier } from "./systemd.js";
 import type { MetricsServer } from "./metrics.js";
 import { Backoff } from "./backoff.js";
-import { killTimedOut } from "./timeout.js";
+import { checkHeartbeat } from "./timeout.js";
 import { forkWorker, isLive, signalWorker, type EndCause, type WorkerRec } from "./worker-record.js";
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off (ms). */
@@ -195,12 +195,11 @@ export class Arbiter {
     this.manageWorkers();
   }
 
-  /** Kill every worker whose heartbeat is older than `timeout` (Gunicorn's murder_workers). */
+  /** Kill every worker whose heartbeat is older than `timeout` (Gunicorn's murder_workers; timeout.ts). */
   private murderWorkers(): void {
     const t = this.settings.timeout;
     if (t <= 0) return;
-    const now = Date.now();
-    for (const w of this.workers.values()) if (w.state !== "killed" && now - w.lastHb > t * 1000) killTimedOut(w, this.log);
+    for (const w of this.workers.values()) checkHeartbeat(w, t, this.log, !!this.current.hooks.worker_abort);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * Arbiter side: one worker process as the arbiter sees it, and how it is forked:
  * `node [flags] ENTRY __worker` with stdio `[ignore, inherit, inherit, ipc, watchdog pipe]`
- * (the watchdog pipe is fd 4 in the worker, see worker/watchdog.ts).
+ * (the watchdog pipe is fd 4 in the worker, see worker/watchdog.ts), as the leader of its own
+ * process group.
  */
 import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
@@ -80,15 +81,27 @@ export function forkWorker(entry: string, age: number, generation: number, rawEn
   const env = { ...process.env };
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
-  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env });
+  // detached: the worker leads a process group of its own (setsid), so a timeout kill reaches its children (signalWorker).
+  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
   // The watchdog pipe: a worker killed with a stack request unread in its end makes our read
   // fail with ECONNRESET; unhandled, that 'error' event would take the arbiter down.
   (child.stdio[4] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
   return { child, pid: child.pid ?? -1, age, generation, state: "booting", readyAt: null, lastHb: Date.now() };
 }
 
-/** Send `sig` to a worker; a worker that is already gone is not an error. */
+/**
+ * Send `sig` to a worker; a worker that is already gone is not an error. SIGKILL goes to the
+ * worker's whole process group (workers are forked as group leaders), so the children it started
+ * (`execSync("sleep 30")`, a spawned tool) die with it instead of lingering as orphans.
+ */
 export function signalWorker(w: WorkerRec, sig: NodeJS.Signals): void {
+  if (sig === "SIGKILL") {
+    try {
+      process.kill(-w.pid, sig);
+    } catch {
+      /* no such group (already gone): fall through to the pid */
+    }
+  }
   try {
     process.kill(w.pid, sig);
   } catch {

@@ -155,6 +155,23 @@ export function childPids(ppid: number, prefix: string): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/** PIDs of the live processes in process group `pgid` whose cmdline starts with `prefix`. */
+export function groupPids(pgid: number, prefix: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid || fields[0] === "Z") continue;
+      if (fs.readFileSync(`/proc/${d}/cmdline`, "utf8").startsWith(prefix)) out.push(Number(d));
+    } catch {
+      /* raced with an exit */
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
 /** The title (cmdline as set by process.title) of a pid. */
 export function title(pid: number): string {
   try {
