@@ -9,7 +9,8 @@
  *   flight after `graceful_timeout`).
  * - {@link Drain.quick} (INT, QUIT): the `worker_int` hook (bounded to 1 s), then every
  *   connection is destroyed and the worker exits.
- * The `worker_exit` hook runs (bounded to 2 s) before the process exits.
+ * The `worker_exit` hook runs (bounded to 2 s) before the process exits, after `beforeExit`
+ * (bounded to 0.5 s).
  */
 import net from "node:net";
 import type http from "node:http";
@@ -36,8 +37,8 @@ export class Drain {
     private readonly log: Logger,
     private readonly hooks: Hooks,
     private readonly view: WorkerView,
-    /** Called once, just before the process exits (stop the heartbeat, close log files). */
-    private readonly beforeExit: () => void,
+    /** Called once, just before the process exits (stop the heartbeat, close log files, send the last metrics). */
+    private readonly beforeExit: () => void | Promise<void>,
   ) {}
 
   /** True once the worker stopped accepting: responses say `Connection: close`, /readyz 503. */
@@ -106,12 +107,13 @@ export class Drain {
     if (this.state === "draining" && this.sockets.size === 0) this.exit(0);
   }
 
-  /** Run `worker_exit` (bounded to 2 s) and exit with `code`; only the first call counts. */
+  /** Run `beforeExit` (bounded to 0.5 s) and `worker_exit` (bounded to 2 s), then exit with `code`; only the first call counts. */
   exit(code: number): void {
     if (this.state === "exiting") return;
     this.state = "exiting";
-    this.beforeExit();
-    if (!this.hooks.worker_exit) process.exit(code);
-    void within(callHook(this.hooks, "worker_exit", this.log, [this.view]), 2000).then(() => process.exit(code));
+    const done = this.beforeExit();
+    const exitHook = () => (this.hooks.worker_exit ? within(callHook(this.hooks, "worker_exit", this.log, [this.view]), 2000) : undefined);
+    if (!done && !this.hooks.worker_exit) process.exit(code);
+    void (done ? within(done, 500) : Promise.resolve()).then(exitHook).then(() => process.exit(code));
   }
 }

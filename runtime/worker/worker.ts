@@ -134,11 +134,13 @@ async function boot(): Promise<void> {
   await step("post_worker_init hook failed", () => callHook(hooks, "post_worker_init", log, [view], true));
 
   const heartbeat = setInterval(() => send({ t: "hb" }), heartbeatInterval(settings.timeout));
+  const metrics = settings.metrics_bind ? (await import("./metrics.js")).workerMetrics() : null;
   const drain = new Drain(settings, log, hooks, view, () => {
     clearInterval(heartbeat);
     accessFile?.close();
+    // The arbiter keeps a gone worker's counters in its sums: give it the final ones (id 0).
+    if (metrics) return metrics.snapshot().then((data) => new Promise<void>((resolve) => send({ t: "metrics", id: 0, data }, resolve)));
   });
-  const metrics = settings.metrics_bind ? (await import("./metrics.js")).workerMetrics() : null;
   const recycle = recycler(log, drain);
   const pipeline = makePipeline({ settings, log, hooks, view, drain, accessFile, metrics, onMaxRequests: (n, limit) => recycle("max_requests", `served ${n} requests (max_requests ${settings.max_requests} + jitter ${limit - settings.max_requests})`) });
   watchMemory(settings, recycle);
