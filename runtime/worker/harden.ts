@@ -50,6 +50,8 @@ interface Conn extends HeadEntry {
   requests: number;
   /** The last request while its body is still arriving; null between messages. */
   req: http.IncomingMessage | null;
+  /** The response to the last request. */
+  res: http.ServerResponse | null;
   /** Responses begun and not yet closed. */
   open: number;
   /** Set once the runtime refused the connection: later events are ignored. */
@@ -144,7 +146,7 @@ export function harden(server: http.Server, ctx: HardenContext): void {
 /** Start following a new connection's request heads (no-op for a socket without an HTTP parser, e.g. https's raw TCP socket). */
 function track(ctx: HardenContext, sock: ConnSocket): void {
   if (sock[kConn]) return;
-  const c: Conn = { sock, read: () => 0, mark: 0, requests: 0, req: null, open: 0, refused: false, afterResponses: null, scan: null, held: 0, since: 0 };
+  const c: Conn = { sock, read: () => 0, mark: 0, requests: 0, req: null, res: null, open: 0, refused: false, afterResponses: null, scan: null, held: 0, since: 0 };
   const read = onChunks(sock, (chunk) => afterChunk(ctx, c, chunk));
   if (!read) return;
   c.read = read;
@@ -185,6 +187,7 @@ function onRequest(ctx: HardenContext, req: http.IncomingMessage, res: http.Serv
   if (c) {
     c.requests++;
     c.req = req;
+    c.res = res;
     c.mark = c.read();
     c.scan = null;
     ctx.budget.update(c, 0);
@@ -206,7 +209,9 @@ function onRequest(ctx: HardenContext, req: http.IncomingMessage, res: http.Serv
 /**
  * Answer `sock` with a status line and close it, without a response of its own: once every
  * earlier response on it has been sent (or at once with `now`, destroying it if one is still
- * open). A socket that cannot be written is destroyed.
+ * open). An error in the body of the request being read is that request's answer: written at once
+ * if its response has not started and none is queued before it, else the socket is destroyed. A
+ * socket that cannot be written is destroyed.
  */
 function refuseConnection(ctx: HardenContext, sock: ConnSocket, v: Verdict, kind: RefusalKind, now: boolean): void {
   const c = sock[kConn];
@@ -225,7 +230,9 @@ function refuseConnection(ctx: HardenContext, sock: ConnSocket, v: Verdict, kind
     else setTimeout(() => sock.destroy(), 2000).unref();
   };
   sock.pause(); // node's parser reads no more (onSocketPause stops the handle)
+  const inBody = c?.req && !c.req.complete;
   if (!c || c.open === 0) send();
+  else if (inBody) c.open === 1 && !c.res?.headersSent ? send() : sock.destroy();
   else if (now) sock.destroy();
   else c.afterResponses = send;
 }
