@@ -50,14 +50,10 @@ interface Conn extends HeadEntry {
   requests: number;
   /** The last request while its body is still arriving; null between messages. */
   req: http.IncomingMessage | null;
-  /** The response to the last request. */
+  /** The response to the last request (node sends responses in order: when it is done, all are). */
   res: http.ServerResponse | null;
-  /** Responses begun and not yet closed. */
-  open: number;
   /** Set once the runtime refused the connection: later events are ignored. */
   refused: boolean;
-  /** Runs once `open` drops to 0: a refusal waiting for the earlier responses. */
-  afterResponses: (() => void) | null;
   scan: HeadScan | null;
 }
 
@@ -146,7 +142,7 @@ export function harden(server: http.Server, ctx: HardenContext): void {
 /** Start following a new connection's request heads (no-op for a socket without an HTTP parser, e.g. https's raw TCP socket). */
 function track(ctx: HardenContext, sock: ConnSocket): void {
   if (sock[kConn]) return;
-  const c: Conn = { sock, read: () => 0, mark: 0, requests: 0, req: null, res: null, open: 0, refused: false, afterResponses: null, scan: null, held: 0, since: 0 };
+  const c: Conn = { sock, read: () => 0, mark: 0, requests: 0, req: null, res: null, refused: false, scan: null, held: 0, since: 0 };
   const read = onChunks(sock, (chunk) => afterChunk(ctx, c, chunk));
   if (!read) return;
   c.read = read;
@@ -191,15 +187,8 @@ function onRequest(ctx: HardenContext, req: http.IncomingMessage, res: http.Serv
     c.mark = c.read();
     c.scan = null;
     ctx.budget.update(c, 0);
-    c.open++;
-    res.once("close", () => {
-      c.open--;
-      if (!c.afterResponses) return;
-      if (!res.writableFinished) c.sock.destroy(); // cut short: never add to a response already on the wire
-      else if (c.open === 0) c.afterResponses();
-    });
   }
-  const v = checkRequest(req, ctx.trusted(req.socket.remoteAddress));
+  const v = checkRequest(req, () => ctx.trusted(req.socket.remoteAddress));
   if (!v) return false;
   refused(ctx, v, "protocol");
   reject(res, v.status, `${REASON_PHRASES[v.status] ?? "Bad Request"}: ${v.reason}\n`);
@@ -230,11 +219,13 @@ function refuseConnection(ctx: HardenContext, sock: ConnSocket, v: Verdict, kind
     else setTimeout(() => sock.destroy(), 2000).unref();
   };
   sock.pause(); // node's parser reads no more (onSocketPause stops the handle)
-  const inBody = c?.req && !c.req.complete;
-  if (!c || c.open === 0) send();
-  else if (inBody) c.open === 1 && !c.res?.headersSent ? send() : sock.destroy();
-  else if (now) sock.destroy();
-  else c.afterResponses = send;
+  const last = c?.res;
+  if (!last || last.writableFinished) return send();
+  // The request being read is the one in error: answer it, unless its response started or waits behind another (no socket yet).
+  if (c.req && !c.req.complete) return void (!last.headersSent && last.socket ? send() : sock.destroy());
+  if (now) return void sock.destroy();
+  // Wait for the responses before it; one cut short means the socket must not get anything more.
+  last.once("close", () => (last.writableFinished ? send() : sock.destroy()));
 }
 
 function refused(ctx: HardenContext, v: Verdict, kind: RefusalKind): void {

@@ -27,10 +27,10 @@ const bad = (reason: string): Verdict => ({ status: 400, reason });
 
 /**
  * The verdict on a complete request head, or null when it may go on to the app.
- * `trusted`: whether the peer is in `forwarded_allow_ips` (its scheme headers are then checked;
- * an untrusted peer's are removed by request-guard.ts instead).
+ * `trusted()`: whether the peer is in `forwarded_allow_ips` (its scheme headers are then checked;
+ * an untrusted peer's are removed by request-guard.ts instead); asked only when there are some.
  */
-export function checkRequest(req: IncomingMessage, trusted: boolean): Verdict | null {
+export function checkRequest(req: IncomingMessage, trusted: () => boolean): Verdict | null {
   if (req.httpVersionMajor === 0) return bad("HTTP/0.9 request");
   if (req.httpVersionMajor !== 1) return { status: 505, reason: `HTTP version ${req.httpVersion} not supported` };
   const target = checkTarget(req.method ?? "", req.url ?? "");
@@ -38,14 +38,17 @@ export function checkRequest(req: IncomingMessage, trusted: boolean): Verdict | 
   const raw = req.rawHeaders;
   let hosts = 0;
   let scheme: boolean | undefined;
+  let peerTrusted: boolean | undefined;
   for (let i = 0; i < raw.length; i += 2) {
+    const len = raw[i].length;
+    if (len !== 4 && len !== 15 && len !== 17 && len !== 20) continue; // host, x-forwarded-ssl, transfer-encoding / x-forwarded-proto, x-forwarded-protocol
     const name = raw[i].toLowerCase();
     if (name === "host" && ++hosts > 1) return bad("more than one Host header");
     if (name === "transfer-encoding") {
       const te = checkTransferEncoding(raw[i + 1], req.httpVersionMinor);
       if (te) return te;
     }
-    if (trusted && name in SECURE_SCHEME) {
+    if (name in SECURE_SCHEME && (peerTrusted ??= trusted())) {
       const https = raw[i + 1] === SECURE_SCHEME[name];
       if (scheme !== undefined && scheme !== https) return bad("conflicting scheme headers (X-Forwarded-Proto / -Ssl / -Protocol)");
       scheme = https;

@@ -11,7 +11,10 @@
  *
  * The request is known through an AsyncLocalStorage entered around the app's handler
  * ({@link inRequest}): node runs `uncaughtException` and `unhandledRejection` listeners in the
- * async context of the failing callback or promise.
+ * async context of the failing callback or promise. Only where AsyncLocalStorage runs on
+ * AsyncContextFrame (Node 24+, {@link NAMES_REQUESTS}): on Node 20 and 22 it runs on async_hooks,
+ * whose callbacks for every async resource cost ~60 % more CPU per small request (hello world,
+ * 2 workers side by side under the same load); there the log line names no request.
  */
 import asyncHooks from "node:async_hooks";
 import type { IncomingMessage } from "node:http";
@@ -21,9 +24,12 @@ import type { WorkerMetrics } from "./metrics.js";
 
 const requests = new asyncHooks.AsyncLocalStorage<IncomingMessage>();
 
-/** Run the app's handler for `req` so that stray errors it causes later name `req`. */
+/** Whether stray errors name their request: AsyncLocalStorage is the cheap AsyncContextFrame one (no async_hooks `_propagate`). */
+export const NAMES_REQUESTS = typeof (asyncHooks.AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== "function";
+
+/** Run the app's handler for `req` so that stray errors it causes later name `req` (where {@link NAMES_REQUESTS}). */
 export function inRequest<T>(req: IncomingMessage, fn: () => T): T {
-  return requests.run(req, fn);
+  return NAMES_REQUESTS ? requests.run(req, fn) : fn();
 }
 
 /** The two kinds, as the metric's `kind` label. */
