@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
+import { workerCacheEnv } from "../compile-cache.js";
 import type { FromWorker } from "../protocol.js";
 
 /**
@@ -75,10 +76,11 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 
 /**
  * Fork a worker of `generation` as the `age`-th spawned; `rawEnv` (`KEY=value` items, Gunicorn's
- * `raw_env`) is added to the worker's environment. `pid` is -1 when the fork failed.
+ * `raw_env`) is added to the worker's environment, and `NODE_COMPILE_CACHE` (compile-cache.ts).
+ * `pid` is -1 when the fork failed.
  */
 export function forkWorker(entry: string, age: number, generation: number, rawEnv: readonly string[] = []): WorkerRec {
-  const env = { ...process.env };
+  const env = workerCacheEnv({ ...process.env });
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
   // detached: the worker leads a process group of its own (setsid), so a timeout kill reaches its children (signalWorker).

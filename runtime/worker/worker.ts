@@ -20,6 +20,7 @@
  * also drains when the IPC channel to the arbiter closes.
  */
 import { AppLoadError, loadApp } from "./app-loader.js";
+import { flushCompileCache } from "../compile-cache.js";
 import { Drain } from "./drain.js";
 import { watchFdLimit } from "./fd-limit.js";
 import { hardenContext } from "./harden.js";
@@ -147,7 +148,6 @@ async function boot(): Promise<void> {
   const hardened = hardenContext(settings, log, metrics);
   await step("cannot listen", () => serveHandles(handles, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));
   catchStrayErrors(settings, log, metrics, (reason) => recycle("stray_error", reason));
-  watchFdLimit(settings, log, metrics);
 
   process.on("SIGTERM", () => drain.graceful("SIGTERM"));
   process.on("SIGINT", () => drain.quick());
@@ -160,6 +160,9 @@ async function boot(): Promise<void> {
   // on the next loop turn, after the poll phase that accepts waiting connections (their requests
   // are read on the turn after, so no handler can block the loop before the thread exists).
   if (settings.timeout > 0) setImmediate(startWatchdog);
+  setImmediate(() => watchFdLimit(settings, log, metrics)); // reads /proc: off the way to the first request
+  // The bundle and the app, compiled: for the workers that boot after this one (compile-cache.ts).
+  setTimeout(flushCompileCache, 1000).unref();
   log.debug(`Worker ready, serving ${settings.app}`);
 }
 
