@@ -58,6 +58,7 @@ interface Conn extends HeadEntry {
 }
 
 const kConn = Symbol("prodserver.conn");
+const kHardened = Symbol("prodserver.hardened");
 type ConnSocket = Socket & { [kConn]?: Conn };
 
 const REASON_PHRASES: Record<number, string> = {
@@ -101,12 +102,16 @@ export function hardenContext(settings: Settings, log: Logger, metrics: WorkerMe
 }
 
 /**
- * Harden `server` (an `http.Server` or `https.Server`, listening or not; call before it accepts).
- * Wraps the server's `emit` (as APM instrumentations do) so that no listener is added where node
- * behaves differently with one (`clientError`, `checkExpectation`); adds a `connect` listener
- * that answers 501 while it is the only one.
+ * Harden `server` (an `http.Server` or `https.Server`, listening or not; call before it accepts;
+ * a second call is a no-op). Wraps the server's `emit` (as APM instrumentations do) so that no
+ * listener is added where node behaves differently with one (`clientError`, `checkExpectation`);
+ * a `clientError` listener of the app's own takes precedence. Adds a `connect` listener that
+ * answers 501 while it is the only one.
  */
 export function harden(server: http.Server, ctx: HardenContext): void {
+  const marked = server as http.Server & { [kHardened]?: true };
+  if (marked[kHardened]) return;
+  marked[kHardened] = true;
   server.headersTimeout = ctx.settings.header_timeout * 1000;
   server.requestTimeout = ctx.settings.request_timeout * 1000;
   const emit = server.emit as (this: http.Server, event: string | symbol, ...args: unknown[]) => boolean;
