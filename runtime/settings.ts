@@ -186,8 +186,10 @@ export const SETTINGS = [
   }),
   def<string, "forwarded_allow_ips">({
     name: "forwarded_allow_ips", section: "Security", flags: ["--forwarded-allow-ips"], env: ["FORWARDED_ALLOW_IPS"], type: "string",
-    default: (env) => env.FORWARDED_ALLOW_IPS || PRIVATE_PEERS, defaultDoc: "`$FORWARDED_ALLOW_IPS`, else loopback and the private ranges: `" + PRIVATE_PEERS + "`", validate: ipList,
-    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them, so a client that reaches the server directly cannot spoof its address or `https`. Unix-socket peers are trusted. The default covers nginx on the same host, a proxy container on a Docker network and an ingress in a cluster; `*` trusts everyone (only when nothing but the proxy can reach the port). Gunicorn 22+ defaults to `127.0.0.1,::1`.",
+    default: (env) => env.FORWARDED_ALLOW_IPS ?? PRIVATE_PEERS, defaultDoc: "`$FORWARDED_ALLOW_IPS`, else loopback and the private ranges: `" + PRIVATE_PEERS + "`", validate: ipList,
+    // Set but empty means what it says, as in Gunicorn: trust no TCP peer.
+    fromEnv: (env) => env.FORWARDED_ALLOW_IPS,
+    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them, so a client that reaches the server directly cannot spoof its address or `https`. Unix-socket peers are trusted. The default covers nginx on the same host, a proxy container on a Docker network and an ingress in a cluster; `*` trusts everyone (only when nothing but the proxy can reach the port); empty trusts no TCP peer (no proxy in front, or clients arriving through NAT from a private address, e.g. a swarm's routing mesh). Gunicorn 22+ defaults to `127.0.0.1,::1`.",
     gunicorn: "forwarded_allow_ips",
   }),
   def<string[], "raw_env">({
