@@ -49,6 +49,16 @@ async function load(url: string, ms: number, concurrency = 4): Promise<{ ok: num
   return r;
 }
 
+/** One worker with `extra` settings under the load loop for 3 s; 0.5 s into it, GET each of `paths` (each must answer 200). */
+async function strayUnderLoad(extra: string[], paths: string[]): Promise<{ s: Server; pid: number; r: Awaited<ReturnType<typeof load>> }> {
+  const s = await start(["serve", "echo-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0", ...extra], { workers: 1 });
+  const [pid] = workerPids(s.pid);
+  const loaded = load(s.url, 3000);
+  await new Promise((r) => setTimeout(r, 500));
+  for (const p of paths) assert.equal((await get(`${s.url}${p}`)).status, 200);
+  return { s, pid, r: await loaded };
+}
+
 /** Open a connection, write `head` (never finished), resolve with what the server answered once it closes it. */
 function parkHead(port: number, head: Buffer[]): { closed: Promise<string>; sock: net.Socket } {
   const sock = net.connect(port, "127.0.0.1");
@@ -89,12 +99,7 @@ describe("runtime hardening", { timeout: 180000 }, () => {
   });
 
   test("stray errors are logged as JSON (with their request on Node 24+), and the worker keeps serving: 0 failed requests under load", async () => {
-    const s = await start(["serve", "echo-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0", "--log-format", "json"], { workers: 1 });
-    const [pid] = workerPids(s.pid);
-    const loaded = load(s.url, 3000);
-    await new Promise((r) => setTimeout(r, 500));
-    for (const p of ["/reject-later?ms=50", "/throw-later?ms=50", "/reject-later?ms=80", "/throw-later?ms=80"]) assert.equal((await get(`${s.url}${p}`)).status, 200);
-    const r = await loaded;
+    const { s, pid, r } = await strayUnderLoad(["--log-format", "json"], ["/reject-later?ms=50", "/throw-later?ms=50", "/reject-later?ms=80", "/throw-later?ms=80"]);
     assert.deepEqual(r.failed, []);
     assert.deepEqual([...r.pids], [String(pid)], "the same worker served throughout");
     await waitFor(() => (s.stderr().match(/stray (rejection|throw) for/g) ?? []).length >= 4, 5000, "four stray errors logged");
@@ -115,12 +120,7 @@ describe("runtime hardening", { timeout: 180000 }, () => {
   });
 
   test("stray_errors=retire: the worker drains and is replaced, 0 failed requests under load", async () => {
-    const s = await start(["serve", "echo-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0", "--stray-errors", "retire"], { workers: 1 });
-    const [pid] = workerPids(s.pid);
-    const loaded = load(s.url, 3000);
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await get(`${s.url}/throw-later?ms=20`)).status, 200);
-    const r = await loaded;
+    const { s, pid, r } = await strayUnderLoad(["--stray-errors", "retire"], ["/throw-later?ms=20"]);
     assert.deepEqual(r.failed, []);
     await waitFor(() => workerPids(s.pid).length === 1 && workerPids(s.pid)[0] !== pid, 15000, "the replacement");
     assert.ok(r.pids.has(String(pid)), "the first worker served");
@@ -139,7 +139,7 @@ describe("runtime hardening", { timeout: 180000 }, () => {
     try {
       await waitFor(() => /Ready: 1 worker/.test(err) && /Metrics at:/.test(err), 20000, "the server");
       const port = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(err)![1]);
-      assert.match(err, /worker_connections \(1000\) plus the \d+ files this worker has open exceed its limit of 90 open files/);
+      await waitFor(() => /worker_connections \(1000\) plus the \d+ files this worker has open exceed its limit of 90 open files/.test(err), 10000, "the warning at start");
       for (let i = 0; i < 120; i++) socks.push(net.connect(port, "127.0.0.1").on("error", () => {}));
       await waitFor(() => /Too many open files \(EMFILE\)/.test(err), 10000, "the EMFILE error");
       await new Promise((r) => setTimeout(r, 2500)); // still exhausted: no second line
