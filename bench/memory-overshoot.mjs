@@ -20,18 +20,22 @@ const srv = spawn(process.execPath, [path.resolve(bundleArg), "serve", "stuck.mj
 let log = "";
 srv.stderr.on("data", (d) => (log += d));
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-const workers = () =>
-  fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const st = fs.readFileSync(`/proc/${d}/status`, "utf8");
-      return Number(/^PPid:\s+(\d+)/m.exec(st)?.[1]) === srv.pid ? [Number(/^VmRSS:\s+(\d+)/m.exec(st)?.[1] ?? 0) / 1024] : [];
-    } catch {
-      return [];
-    }
-  });
+const status = (pid) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return "";
+  }
+};
+// The workers' pids, found every 250 ms (a scan of /proc is too heavy for every sample).
+let pids = [];
+const findWorkers = () => (pids = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d) && Number(/^PPid:\s+(\d+)/m.exec(status(d))?.[1]) === srv.pid));
+const workers = () => pids.map((p) => Number(/^VmRSS:\s+(\d+)/m.exec(status(p))?.[1] ?? 0) / 1024);
 try {
   for (let i = 0; i < 300 && !/Ready: 2 worker/.test(log); i++) await wait(50);
   let peak = 0;
+  findWorkers();
+  const finder = setInterval(findWorkers, 250);
   const sampler = setInterval(() => (peak = Math.max(peak, ...workers(), 0)), 20);
   let sent = 0;
   let failed = 0;
@@ -44,8 +48,13 @@ try {
         res.resume();
         res.on("end", () => resolve(res.statusCode === 200 || failed++));
       });
-      r.setTimeout(10000, () => r.destroy());
-      r.on("error", (e) => { reasons[e.code ?? e.message] = (reasons[e.code ?? e.message] ?? 0) + 1; resolve(failed++); });
+      let timedOut = false;
+      r.setTimeout(10000, () => ((timedOut = true), r.destroy()));
+      r.on("error", (e) => {
+        const why = timedOut ? "no answer within 10 s" : (e.code ?? e.message);
+        reasons[why] = (reasons[why] ?? 0) + 1;
+        resolve(failed++);
+      });
     });
     inflight.add(p);
     void p.then(() => inflight.delete(p));
@@ -54,6 +63,7 @@ try {
   }
   await Promise.all(inflight);
   clearInterval(sampler);
+  clearInterval(finder);
   const recycles = (log.match(/Autorestarting worker: max_worker_memory/g) ?? []).length;
   console.log(`${path.basename(path.dirname(path.dirname(path.resolve(bundleArg))))}: ${rate} req/s x 5 MiB for ${seconds} s, limit ${LIMIT_MIB} MiB: peak worker RSS ${peak.toFixed(0)} MiB (${(peak / LIMIT_MIB).toFixed(2)}x the limit), ${recycles} recycles, ${failed} of ${sent} requests failed${failed ? " " + JSON.stringify(reasons) : ""}`);
 } finally {

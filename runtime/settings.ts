@@ -142,7 +142,7 @@ export const SETTINGS = [
   }),
   def<number, "max_worker_memory">({
     name: "max_worker_memory", section: "Worker Processes", flags: ["--max-worker-memory"], type: "int", unit: "bytes", default: 0, validate: bytes,
-    doc: "Recycle a worker whose resident memory (RSS, checked 10 times a second) exceeds this many bytes (`512M`, `1G`); 0 = never. The moment it is over, the worker stops accepting and drains while its replacement starts. Like PM2's max_memory_restart, but graceful.",
+    doc: "Recycle a worker whose resident memory (RSS, checked 10 times a second) exceeds this many bytes (`512M`, `1G`); 0 = never. At 90 % of it the replacement is started; the moment it is over, the worker stops accepting and drains. Like PM2's max_memory_restart, but graceful.",
   }),
   def<"log" | "retire", "stray_errors">({
     name: "stray_errors", section: "Worker Processes", flags: ["--stray-errors"], type: "enum", choices: ["log", "retire"], default: "log", validate: (n) => oneOf(n, ["log", "retire"] as const),

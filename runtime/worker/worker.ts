@@ -197,34 +197,44 @@ async function loadHooks(settings: Settings): Promise<Hooks> {
 type RecycleCause = Extract<FromWorker, { t: "recycle" }>["cause"];
 
 /**
- * Ask the arbiter once to replace this worker (it starts the replacement first). After
- * `max_requests` the worker serves on until the arbiter retires it; after `max_worker_memory` or
- * a stray error (`stray_errors: retire`) it stops accepting at once and drains, so it grows or
- * risks no more while the replacement boots (the other workers, or the listen backlog, take the
- * new connections meanwhile).
+ * Ask the arbiter once to replace this worker (it starts the replacement first, and retires this
+ * one once the replacement is ready). After a stray error (`stray_errors: retire`) the worker also
+ * stops accepting at once and drains (`drainNow`): the other workers, or the listen backlog, take
+ * new connections meanwhile.
  */
-function recycler(log: Logger, drain: Drain): (cause: RecycleCause, reason: string) => void {
+function recycler(log: Logger, drain: Drain): (cause: RecycleCause, reason: string, drainNow?: boolean) => void {
   let asked = false;
-  return (cause, reason) => {
-    if (asked || drain.draining) return;
-    asked = true;
-    log.info(`Autorestarting worker: ${reason}`);
-    send({ t: "recycle", cause, reason });
-    if (cause !== "max_requests") drain.graceful(reason);
+  return (cause, reason, drainNow = cause === "stray_error") => {
+    if (drain.draining) return;
+    if (!asked) {
+      asked = true;
+      log.info(`Autorestarting worker: ${reason}`);
+      send({ t: "recycle", cause, reason });
+    }
+    if (drainNow) drain.graceful(reason);
   };
 }
 
 /** How often `max_worker_memory` reads the RSS, in milliseconds. */
 const MEMORY_CHECK_MS = 100;
+/** Share of `max_worker_memory` at which a worker asks for its replacement (and serves on). */
+const MEMORY_EARLY = 0.9;
 
-/** `max_worker_memory`: check RSS every {@link MEMORY_CHECK_MS}; over the limit, recycle (draining at once). */
-function watchMemory(settings: Settings, recycle: (cause: RecycleCause, reason: string) => void): void {
-  if (settings.max_worker_memory <= 0) return;
+/**
+ * `max_worker_memory`: read the RSS every {@link MEMORY_CHECK_MS}. At {@link MEMORY_EARLY} of the
+ * limit the worker asks for its replacement and serves on; over the limit it stops accepting at
+ * once and drains, so it grows by no more than a check interval's worth whether or not the
+ * replacement is ready yet (a worker that grows slowly is usually replaced before it gets there).
+ */
+function watchMemory(settings: Settings, recycle: (cause: RecycleCause, reason: string, drainNow?: boolean) => void): void {
+  const limit = settings.max_worker_memory;
+  if (limit <= 0) return;
   const t = setInterval(() => {
     const rss = process.memoryUsage.rss();
-    if (rss <= settings.max_worker_memory) return;
-    clearInterval(t);
-    recycle("memory", `max_worker_memory (rss ${rss} > ${settings.max_worker_memory} bytes)`);
+    if (rss <= limit * MEMORY_EARLY) return;
+    const over = rss > limit;
+    if (over) clearInterval(t);
+    recycle("memory", `max_worker_memory (rss ${rss} > ${over ? "" : "90 % of "}${limit} bytes)`, over);
   }, MEMORY_CHECK_MS);
   t.unref();
 }
