@@ -13,6 +13,7 @@
  */
 import net from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ipFamily } from "../setting-kinds.js";
 import type { Settings } from "../settings.js";
 
 /** Effective limits (0 means Gunicorn's maximum). */
@@ -39,7 +40,7 @@ export function trustedPeer(list: string): (addr: string | undefined) => boolean
   const bl = new net.BlockList();
   for (const it of items) {
     const [addr, bits] = it.split("/");
-    const type = net.isIP(addr) === 6 ? "ipv6" : "ipv4";
+    const type = ipFamily(addr) === 6 ? "ipv6" : "ipv4";
     if (bits !== undefined) bl.addSubnet(addr, Number(bits), type);
     else bl.addAddress(addr, type);
   }
@@ -47,7 +48,7 @@ export function trustedPeer(list: string): (addr: string | undefined) => boolean
     if (addr === undefined) return true; // unix socket peer
     const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
     if (v4) return bl.check(v4[1], "ipv4");
-    return bl.check(addr, net.isIP(addr) === 6 ? "ipv6" : "ipv4");
+    return bl.check(addr, addr.includes(":") ? "ipv6" : "ipv4");
   };
 }
 
