@@ -6,7 +6,9 @@
 #      (bench/timeout-kill.mjs)
 #   3. max_worker_memory 150M with a 5 MiB-per-request leak at 50 and 150 req/s: peak RSS
 #      (bench/memory-overshoot.mjs)
-#   4. launch -> first 200, 2 workers, beside node:cluster, interleaved (bench/startup-vs-cluster.sh)
+#   4. stray errors under load: one worker, a throw in a timer and an unhandled rejection while 8
+#      loops of requests run (bench/stray-errors.mjs)
+#   5. launch -> first 200, 2 workers, beside node:cluster, interleaved (bench/startup-vs-cluster.sh)
 # Usage: BUNDLE=dist/prodserver-runtime.mjs NODE=node bash bench/hardening.sh
 # For the figures before a change, build the bundle of that commit apart:
 #   git archive REV | tar -x -C /tmp/before && ln -s "$PWD/node_modules" /tmp/before/ &&
@@ -36,5 +38,8 @@ echo "## 2. timeout kills (--timeout 3)"
 echo "## 3. max_worker_memory overshoot"
 for rate in 50 150; do "$node" "$root/bench/memory-overshoot.mjs" "$bundle" "$rate" 15; done
 
-echo "## 4. launch -> first 200 beside node:cluster"
+echo "## 4. stray errors under load"
+"$node" "$root/bench/stray-errors.mjs" "$bundle" 5
+
+echo "## 5. launch -> first 200 beside node:cluster"
 NODE=$node BUNDLE=$bundle N=${N:-15} bash "$root/bench/startup-vs-cluster.sh"
