@@ -1,5 +1,7 @@
-// Bundle the runtime into one ESM file, dist/prodserver-runtime.mjs, that `prodserver build`
-// copies into the image's build context: it runs with nothing but node (no node_modules).
+// Bundle the runtime into one ESM file, dist/prodserver-runtime.mjs: what an image runs from the
+// app's installed dependencies (node_modules/prodserver/dist/prodserver-runtime.mjs) and what
+// `prodserver serve` loads. It needs nothing but node: the published package has no dependencies,
+// so its fetch adapter (@hono/node-server) and metrics client (prom-client) are inside it.
 // Start-up matters (every worker loads it before it can serve), hence the two plugins below.
 import { build } from "esbuild";
 import { createRequire } from "node:module";

@@ -240,7 +240,7 @@ export class Arbiter {
   private spawn(): void {
     const { settings, listeners, n: generation } = this.current;
     callHookSync(this.current.hooks, "pre_fork", this.log, [this.view(), { age: this.age + 1, generation }]);
-    const rec = forkWorker(this.opts.entry, ++this.age, generation, settings.raw_env);
+    const { rec, slots } = forkWorker(this.opts.entry, ++this.age, generation, listeners, settings.raw_env);
     if (rec.pid < 0) {
       this.log.error("Could not fork a worker");
       return;
@@ -252,14 +252,13 @@ export class Arbiter {
     rec.child.on("error", (e) => this.log.error(`Worker ${rec.pid}: ${e.message}`));
     // Boot data goes out now, not in answer to a hello: node queues IPC messages until the
     // child listens (nodejs/node#41221), which saves a round trip from every worker's boot.
-    this.sendTo(rec, { t: "boot", settings, listeners: listeners.length, generation, age: rec.age });
-    listeners.forEach((l, index) => (l.own ? this.sendTo(rec, { t: "listener", index, own: l.own }) : this.sendTo(rec, { t: "listener", index }, l.handle)));
+    this.sendTo(rec, { t: "boot", settings, listeners: slots, generation, age: rec.age });
   }
 
-  private sendTo(rec: WorkerRec, msg: ToWorker, handle?: unknown): void {
+  private sendTo(rec: WorkerRec, msg: ToWorker): void {
     const fail = (e: Error | null) => e && this.log.debug(`IPC to ${rec.pid}: ${e.message}`);
     try {
-      rec.child.send(msg, handle as never, fail);
+      rec.child.send(msg, fail);
     } catch (e) {
       fail(e as Error);
     }

@@ -8,7 +8,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { resolveOwner, tlsOptions } from "../owner.js";
-import { AppLoadError, loadApp } from "../worker/app-loader.js";
+import { AppLoadError, loadExport, parseAppSpec } from "../worker/app-loader.js";
+import { AppSignals } from "../worker/app-signals.js";
+import { startApp } from "../worker/app-start.js";
+import { ListenCapture } from "../worker/listen-capture.js";
 import { UsageError, procName, resolveSettings } from "../config.js";
 import { bindAll, closeAll, migrateReqEnabled, type Listener } from "../listeners.js";
 import { APP_LOAD_ERROR } from "../protocol.js";
@@ -22,9 +25,11 @@ import { writePidfile } from "./pidfile.js";
 import { Reexec, takeInherited } from "./reexec.js";
 
 /** Usage of the runtime's commands (the top of `serve --help`). */
-export const USAGE = `usage: prodserver serve [APP] [--bind ADDR]... [--workers N|auto] [--config FILE] [options]
+export const USAGE = `usage: prodserver serve [APP [ARG...]] [--bind ADDR]... [--workers N|auto] [--config FILE] [options]
        prodserver healthcheck [--url URL] [--timeout SECONDS]
-APP is module#export, module#factory() or module (default export), relative to the working directory.
+APP is module#export or module#factory() (serve that export), or module [ARG...] / bin [ARG...]
+(run it as \`node module ARG...\` would and serve the server it starts on PORT: listen mode),
+relative to the working directory. Put \`--\` before APP when its arguments look like flags.
 Run \`prodserver serve --help\` for every option.`;
 
 /** Start-up stops: `code` is the exit code; the message names the setting or file. */
@@ -70,9 +75,10 @@ export async function serve(args: string[], entry: string): Promise<number> {
     process.stderr.write(`prodserver serve: ${e.message}\n`);
     return e.code;
   }
-  if (settings.check_config) return checkConfig(settings.app!);
+  if (settings.check_config) return checkConfig(settings, log);
   log.info(`Starting prodserver ${VERSION}`);
-  if (settings.preload_app && !(await preload(settings.app!, log))) return APP_LOAD_ERROR;
+  const preloadFailed = settings.preload_app ? await preload(settings.app!, log) : null;
+  if (preloadFailed !== null) return preloadFailed;
   await callHook(hooks, "on_starting", log, [{ pid: process.pid, settings, log, workers: () => [] }]);
   const notifier = new Notifier(log);
   let bound: Bound;
@@ -157,10 +163,18 @@ function openArbiterLog(settings: Settings): { errorFile: LogFile; log: Logger }
   }
 }
 
-/** `--check-config` (Gunicorn's): load the app once; 0 when it loads, 1 with its error otherwise. */
-async function checkConfig(app: string): Promise<number> {
+/**
+ * `--check-config` (Gunicorn's): start the app once in this process — an export is imported; a
+ * program is run with its listens captured (never bound) until it serves or fails — then report:
+ * 0 when it loads, 1 with its error otherwise.
+ */
+async function checkConfig(settings: Settings, log: Logger): Promise<number> {
   try {
-    await loadApp(app);
+    new AppSignals().install();
+    const bindPort = settings.bind.map((b) => /:(\d+)$/.exec(b)?.[1]).find(Boolean);
+    const capture = new ListenCapture({ address: "0.0.0.0", family: "IPv4", port: Number(bindPort ?? process.env.PORT ?? 8000) }, [], log, settings.app_port);
+    capture.install();
+    await startApp(settings.app!, capture, (settings.timeout > 0 ? settings.timeout : 30) * 1000, log);
     process.stdout.write("configuration OK\n");
     return 0;
   } catch (e) {
@@ -170,15 +184,23 @@ async function checkConfig(app: string): Promise<number> {
   }
 }
 
-/** Gunicorn's preload_app: import once in the arbiter, so a broken app stops start-up before any fork. */
-async function preload(app: string, log: Logger): Promise<boolean> {
+/**
+ * Gunicorn's preload_app: import the app's export once in the arbiter, so a broken app stops
+ * start-up before any fork. Only the export form (`module#export`): a program would start its
+ * server and its signal handlers in the arbiter. Returns the exit code to stop with, or null.
+ */
+async function preload(app: string, log: Logger): Promise<number | null> {
+  if (parseAppSpec(app).kind !== "export") {
+    log.error(`preload_app: the app ${JSON.stringify(app)} is run as a program; preload_app imports an export (module#export) only. Turn preload_app off or name the export.`);
+    return 1;
+  }
   try {
-    await loadApp(app);
-    return true;
+    await loadExport(app);
+    return null;
   } catch (e) {
     const cause = (e as { cause?: Error }).cause;
     log.error(`App failed to load (preload_app): ${(e as Error).message}`, { stack: cause?.stack ?? (e instanceof AppLoadError ? undefined : (e as Error).stack) });
-    return false;
+    return APP_LOAD_ERROR;
   }
 }
 

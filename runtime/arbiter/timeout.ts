@@ -17,7 +17,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import type { Logger } from "../log.js";
-import { WATCHDOG_FD, heartbeatInterval } from "../protocol.js";
+import { heartbeatInterval } from "../protocol.js";
 import { within } from "../within.js";
 import { signalWorker, type WorkerRec } from "./worker-record.js";
 
@@ -47,7 +47,8 @@ const asks = new WeakMap<WorkerRec, Ask>();
  * answer, or an error, within `timeoutMs` (milliseconds).
  */
 export function askWatchdog(child: ChildProcess, command: "stack" | "abort", timeoutMs: number): Promise<StackReply> {
-  const pipe = child.stdio[WATCHDOG_FD] as NodeJS.ReadWriteStream | null | undefined;
+  // The watchdog pipe is the last stdio entry of the fork (protocol.ts forkLayout).
+  const pipe = child.stdio[child.stdio.length - 1] as NodeJS.ReadWriteStream | null | undefined;
   if (!pipe) return Promise.resolve({ error: "no watchdog pipe" });
   return new Promise((resolve) => {
     let buf = "";

@@ -1,13 +1,14 @@
 /**
  * Arbiter side: one worker process as the arbiter sees it, and how it is forked:
- * `node [flags] ENTRY __worker` with stdio `[ignore, inherit, inherit, ipc, watchdog pipe]`
- * (the watchdog pipe is fd 4 in the worker, see worker/watchdog.ts), as the leader of its own
- * process group.
+ * `node [flags] ENTRY __worker` with the listeners from fd 3 on, then the IPC channel and the
+ * watchdog pipe (protocol.ts `forkLayout`; worker/watchdog.ts), as the leader of its own process
+ * group.
  */
 import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
 import { workerCacheEnv } from "../compile-cache.js";
-import type { FromWorker } from "../protocol.js";
+import { tcpName, type Listener } from "../listeners.js";
+import { FIRST_LISTENER_FD, forkLayout, type FromWorker, type ListenerSlot } from "../protocol.js";
 
 /**
  * Where a worker is in its life, as the arbiter tracks it (one field; Gunicorn keeps the same
@@ -75,20 +76,24 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 /**
- * Fork a worker of `generation` as the `age`-th spawned; `rawEnv` (`KEY=value` items, Gunicorn's
- * `raw_env`) is added to the worker's environment, and `NODE_COMPILE_CACHE` (compile-cache.ts).
- * `pid` is -1 when the fork failed.
+ * Fork a worker of `generation` as the `age`-th spawned, with the arbiter's listening sockets
+ * as its fds 3.. (reuse_port listeners: /dev/null there; the worker binds its own); `rawEnv`
+ * (`KEY=value` items, Gunicorn's `raw_env`) is added to the worker's environment, and
+ * `NODE_COMPILE_CACHE` (compile-cache.ts). Returns the record (`pid` -1 when the fork failed)
+ * and the listener slots for the boot message.
  */
-export function forkWorker(entry: string, age: number, generation: number, rawEnv: readonly string[] = []): WorkerRec {
+export function forkWorker(entry: string, age: number, generation: number, listeners: readonly Listener[], rawEnv: readonly string[] = []): { rec: WorkerRec; slots: ListenerSlot[] } {
   const env = workerCacheEnv({ ...process.env });
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
+  const slots: ListenerSlot[] = listeners.map((l, i) => (l.own ? { own: l.own } : { fd: FIRST_LISTENER_FD + i, tcp: tcpName(l.handle) ?? undefined }));
+  const fds = listeners.map((l) => (l.own ? "ignore" : l.handle.fd));
   // detached: the worker leads a process group of its own (setsid), so a timeout kill reaches its children (signalWorker).
-  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
+  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", ...fds, "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
   // The watchdog pipe: a worker killed with a stack request unread in its end makes our read
   // fail with ECONNRESET; unhandled, that 'error' event would take the arbiter down.
-  (child.stdio[4] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
-  return { child, pid: child.pid ?? -1, age, generation, state: "booting", readyAt: null, lastHb: Date.now() };
+  (child.stdio[forkLayout(listeners.length).watchdogFd] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
+  return { rec: { child, pid: child.pid ?? -1, age, generation, state: "booting", readyAt: null, lastHb: Date.now() }, slots };
 }
 
 /**

@@ -9,8 +9,9 @@
  *   flight after `graceful_timeout`).
  * - {@link Drain.quick} (INT, QUIT): the `worker_int` hook (bounded to 1 s), then every
  *   connection is destroyed and the worker exits.
- * The `worker_exit` hook runs (bounded to 2 s) before the process exits, after `beforeExit`
- * (bounded to 0.5 s).
+ * Before the process exits, `beforeExit` runs (bounded to 0.5 s), the app's own handlers for the
+ * signal that stopped the worker run (app-signals.ts; their async work gets up to 1 s), and the
+ * `worker_exit` hook (bounded to 2 s).
  */
 import net from "node:net";
 import type http from "node:http";
@@ -19,6 +20,7 @@ import type { Logger } from "../log.js";
 import type { Settings } from "../settings.js";
 import { within } from "../within.js";
 import type { Socket } from "node:net";
+import type { AppSignals } from "./app-signals.js";
 
 const kInflight = Symbol("prodserver.inflight");
 /** A socket with the count of its requests still in flight. */
@@ -37,9 +39,13 @@ export class Drain {
     private readonly log: Logger,
     private readonly hooks: Hooks,
     private readonly view: WorkerView,
+    private readonly appSignals: AppSignals,
     /** Called once, just before the process exits (stop the heartbeat, close log files, send the last metrics). */
     private readonly beforeExit: () => void | Promise<void>,
   ) {}
+
+  /** The signal that stopped the worker, for the app's deferred handlers (app-signals.ts). */
+  private stopSignal: NodeJS.Signals = "SIGTERM";
 
   /** True once the worker stopped accepting: responses say `Connection: close`, /readyz 503. */
   get draining(): boolean {
@@ -74,6 +80,7 @@ export class Drain {
   /** Graceful drain; `reason` is logged. */
   graceful(reason: string): void {
     if (this.draining) return;
+    this.stopSignal = "SIGTERM";
     this.state = "draining";
     this.log.info(`Worker draining (${reason})`);
     for (const s of this.servers) net.Server.prototype.close.call(s);
@@ -89,10 +96,11 @@ export class Drain {
     this.maybeExit();
   }
 
-  /** Quick stop: `worker_int`, then destroy every connection and exit. */
-  quick(): void {
+  /** Quick stop (`signal` INT or QUIT): `worker_int`, then destroy every connection and exit. */
+  quick(signal: NodeJS.Signals): void {
     if (this.interrupted) return;
     this.interrupted = true;
+    this.stopSignal = signal;
     const stopNow = () => {
       this.state = "draining";
       for (const s of this.servers) net.Server.prototype.close.call(s);
@@ -107,13 +115,19 @@ export class Drain {
     if (this.state === "draining" && this.sockets.size === 0) this.exit(0);
   }
 
-  /** Run `beforeExit` (bounded to 0.5 s) and `worker_exit` (bounded to 2 s), then exit with `code`; only the first call counts. */
+  /**
+   * Run `beforeExit` (bounded to 0.5 s), the app's handlers for the stop signal (1 s for their
+   * async work) and `worker_exit` (bounded to 2 s), then exit with `code`; only the first call counts.
+   */
   exit(code: number): void {
     if (this.state === "exiting") return;
     this.state = "exiting";
     const done = this.beforeExit();
-    const exitHook = () => (this.hooks.worker_exit ? within(callHook(this.hooks, "worker_exit", this.log, [this.view]), 2000) : undefined);
-    if (!done && !this.hooks.worker_exit) process.exit(code);
-    void (done ? within(done, 500) : Promise.resolve()).then(exitHook).then(() => process.exit(code));
+    const sig = this.stopSignal;
+    const appCleanup = this.appSignals.count(sig) ? new Promise<void>((r) => setTimeout(r, 1000).unref()) : undefined;
+    this.appSignals.run(sig, (e) => this.log.error(`The app's ${sig} handler threw: ${(e as Error)?.message ?? String(e)}`, { stack: (e as Error)?.stack }));
+    const workerExit = this.hooks.worker_exit ? within(callHook(this.hooks, "worker_exit", this.log, [this.view]), 2000) : undefined;
+    if (!done && !appCleanup && !workerExit) process.exit(code);
+    void Promise.all([done && within(done, 500), appCleanup, workerExit]).then(() => process.exit(code));
   }
 }

@@ -7,7 +7,7 @@
 import type http from "node:http";
 import type { Socket } from "node:net";
 import { builtin } from "../builtin.js";
-import { listenOn, type NativeHandle } from "../listeners.js";
+import { listenOn, type AcceptTarget } from "../listeners.js";
 import type { Logger } from "../log.js";
 import type { Settings } from "../settings.js";
 import type { tlsOptions } from "../owner.js";
@@ -17,12 +17,12 @@ import { harden, type HardenContext } from "./harden.js";
 import { limits, maxHeaderSize } from "./request-guard.js";
 
 /**
- * Create one server per socket handle, configured from the settings (keep-alive, header limits,
- * worker_connections), its connections tracked by `drain`, and start accepting on the handles.
- * @throws Error when a handle cannot be listened on.
+ * Create one server per listening socket, configured from the settings (keep-alive, header
+ * limits, worker_connections), its connections tracked by `drain`, and start accepting.
+ * @throws Error when a socket cannot be listened on.
  */
-export async function serveHandles(
-  handles: NativeHandle[],
+export async function serveHandler(
+  targets: AcceptTarget[],
   settings: Settings,
   tls: ReturnType<typeof tlsOptions>,
   log: Logger,
@@ -31,7 +31,7 @@ export async function serveHandles(
   upgrade: UpgradeListener | undefined,
   hardened: HardenContext,
 ): Promise<void> {
-  const servers = handles.map(() => {
+  const servers = targets.map(() => {
     const opts = { keepAliveTimeout: settings.keepalive * 1000, maxHeaderSize: maxHeaderSize(settings) };
     // node:https only with TLS: the bundle's static imports would load it in the arbiter too (builtin.ts).
     const s = tls ? builtin<typeof import("node:https")>("node:https").createServer({ ...opts, ...tls }, onRequest) : builtin<typeof import("node:http")>("node:http").createServer(opts, onRequest);
@@ -47,5 +47,5 @@ export async function serveHandles(
     harden(s, hardened);
     return s;
   });
-  await Promise.all(servers.map((s, i) => listenOn(s, handles[i], settings.backlog)));
+  await Promise.all(servers.map((s, i) => listenOn(s, targets[i], settings.backlog)));
 }

@@ -3,7 +3,8 @@
  * stack of the code that blocked the event loop).
  *
  * Each worker starts a small watchdog `worker_thread` that owns an extra pipe to the arbiter
- * (the worker's fd 4). When a worker's heartbeat is half a `timeout` late, the arbiter writes
+ * (the last fd the worker inherits, after its listeners and the IPC channel). When a worker's
+ * heartbeat is half a `timeout` late, the arbiter writes
  * `stack\n` on that pipe; the watchdog — which runs on its own thread and event loop, so it is
  * alive while the main thread spins — attaches to the main thread's V8 inspector
  * (`inspector.Session.connectToMainThread()`), asks it to pause (`Debugger.pause` interrupts
@@ -15,7 +16,6 @@
  * the arbiter kills it at `timeout` all the same and logs that no stack was available.
  */
 import { builtin } from "../builtin.js";
-import { WATCHDOG_FD } from "../protocol.js";
 
 // Runs inside the watchdog thread (CommonJS eval code: `require` is available there).
 const THREAD_SOURCE = `
@@ -99,11 +99,11 @@ export function setCurrentRequest(req: { method?: string; url?: string } | null)
   current.req = req;
 }
 
-/** Worker side: start the watchdog thread on the inherited pipe (no-op when there is none). */
-export function startWatchdog(): void {
+/** Worker side: start the watchdog thread on the inherited pipe at `fd` (protocol.ts forkLayout). */
+export function startWatchdog(fd: number): void {
   try {
     const { Worker } = builtin<typeof import("node:worker_threads")>("node:worker_threads");
-    const w = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd: WATCHDOG_FD }, stdout: true, stderr: true });
+    const w = new Worker(THREAD_SOURCE, { eval: true, workerData: { fd }, stdout: true, stderr: true });
     w.on("error", () => {});
     w.unref();
   } catch {

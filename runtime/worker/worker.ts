@@ -19,21 +19,25 @@
  * reopen log files; HUP/TTIN/TTOU/WINCH/USR2 are the arbiter's and ignored here. The worker
  * also drains when the IPC channel to the arbiter closes.
  */
-import { AppLoadError, loadApp } from "./app-loader.js";
+import { AppLoadError } from "./app-loader.js";
+import { AppSignals } from "./app-signals.js";
+import { startApp } from "./app-start.js";
 import { flushCompileCache } from "../compile-cache.js";
 import { Drain } from "./drain.js";
 import { watchFdLimit } from "./fd-limit.js";
-import { hardenContext } from "./harden.js";
-import { serveHandles } from "./http-server.js";
+import { harden, hardenContext } from "./harden.js";
+import { serveHandler } from "./http-server.js";
+import { ListenCapture, type ServedAddress } from "./listen-capture.js";
+import { serveCaptured } from "./listen-mode.js";
 import { makePipeline } from "./pipeline.js";
 import { catchStrayErrors } from "./stray-errors.js";
 import { startWatchdog } from "./watchdog.js";
 import { procName, readConfigFile } from "../config.js";
 import { callHook, type Hooks, type WorkerView } from "../hooks.js";
-import { bindOwn, type NativeHandle, type OwnBind } from "../listeners.js";
+import { bindOwn, type AcceptTarget } from "../listeners.js";
 import { LogFile, Logger, captureOutput } from "../log.js";
 import { resolveOwner, switchOwner, tlsOptions } from "../owner.js";
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, heartbeatInterval, type FromWorker, type ToWorker } from "../protocol.js";
+import { APP_LOAD_ERROR, FIRST_LISTENER_FD, WORKER_BOOT_ERROR, forkLayout, heartbeatInterval, type FromWorker, type ListenerSlot, type ToWorker } from "../protocol.js";
 import type { Settings } from "../settings.js";
 
 type BootMessage = Extract<ToWorker, { t: "boot" }>;
@@ -75,18 +79,13 @@ export function send(msg: FromWorker, cb?: () => void): void {
   cb?.();
 }
 
-/** Wait for the `boot` message and every listener handle (or, with reuse_port, where to bind our own). */
-function receiveBoot(): Promise<{ boot: BootMessage; handles: Array<NativeHandle | OwnBind> }> {
+/** Wait for the `boot` message (settings, and where each listener is). */
+function receiveBoot(): Promise<BootMessage> {
   return new Promise((resolve, reject) => {
-    let boot: BootMessage | undefined;
-    const handles: Array<NativeHandle | OwnBind> = [];
-    const onMessage = (msg: ToWorker, handle?: unknown) => {
-      if (msg?.t === "boot") boot = msg;
-      else if (msg?.t === "listener" && (handle || msg.own)) handles[msg.index] = msg.own ?? (handle as NativeHandle);
-      if (boot && handles.filter(Boolean).length === boot.listeners) {
-        process.off("message", onMessage);
-        resolve({ boot, handles });
-      }
+    const onMessage = (msg: ToWorker) => {
+      if (msg?.t !== "boot") return;
+      process.off("message", onMessage);
+      resolve(msg);
     };
     process.on("message", onMessage);
     process.once("disconnect", () => reject(new Error("the arbiter went away before the worker booted")));
@@ -118,25 +117,35 @@ export async function runWorker(): Promise<never> {
 
 /** The boot steps (see the module doc); throws BootError. */
 async function boot(): Promise<void> {
-  const { boot: msg, handles: received } = await step("receiving the sockets", receiveBoot);
+  const msg = await step("receiving the settings", receiveBoot);
   const settings: Settings = msg.settings;
   process.title = `prodserver: worker [${procName(settings)}]`;
+  // From here on the event loop runs: an app that takes long to start is not a stuck worker.
+  const heartbeat = setInterval(() => send({ t: "hb" }), heartbeatInterval(settings.timeout));
   const { errorFile, accessFile, log } = await step("opening the log files", () => openLogs(settings));
   // reuse_port: our own SO_REUSEPORT socket, bound while we still are the arbiter's user.
-  const handles = await step("binding the worker's socket", () => received.map((h) => ("address" in h ? bindOwn(h) : h)));
+  const targets = await step("binding the worker's socket", () => msg.listeners.map((l): AcceptTarget => ("own" in l ? bindOwn(l.own) : l.fd)));
   const tls = await step("reading certfile/keyfile", () => tlsOptions(settings));
   await step(`switching to user ${settings.user ?? "-"} / group ${settings.group ?? "-"}`, () => dropPrivileges(settings));
   const view: WorkerView = { pid: process.pid, ppid: process.ppid, settings, log };
   const hooks = await step("loading the config file's hooks", () => loadHooks(settings));
   await callHook(hooks, "post_fork", log, [{ pid: process.ppid, settings, log }, view]);
-  const app = await step("loading the app", () => loadApp(settings.app ?? ""));
+
+  const appSignals = new AppSignals();
+  appSignals.install();
+  const capture = new ListenCapture(servedAddress(msg.listeners), inheritedFds(msg.listeners), log, settings.app_port);
+  capture.install();
+  setListenEnv(capture.served, msg.listeners);
+  const deadline = (settings.timeout > 0 ? settings.timeout : 30) * 1000;
+  const app = await step("loading the app", () => startApp(settings.app ?? "", capture, deadline, log));
+  delete process.env.LISTEN_FDS; // consumed, as sd_listen_fds(unset_environment): not for the app's children
+  delete process.env.LISTEN_PID;
   // worker_abort runs from the watchdog thread on the paused main thread when the arbiter times us out (watchdog.ts).
   if (hooks.worker_abort) (globalThis as Record<symbol, unknown>)[Symbol.for("prodserver.workerAbort")] = () => void callHook(hooks, "worker_abort", log, [view]);
   await step("post_worker_init hook failed", () => callHook(hooks, "post_worker_init", log, [view], true));
 
-  const heartbeat = setInterval(() => send({ t: "hb" }), heartbeatInterval(settings.timeout));
   const metrics = settings.metrics_bind ? (await import("./metrics.js")).workerMetrics() : null;
-  const drain = new Drain(settings, log, hooks, view, () => {
+  const drain = new Drain(settings, log, hooks, view, appSignals, () => {
     clearInterval(heartbeat);
     accessFile?.close();
     // The arbiter keeps a gone worker's counters in its sums: give it the final ones (id 0).
@@ -146,24 +155,58 @@ async function boot(): Promise<void> {
   const pipeline = makePipeline({ settings, log, hooks, view, drain, accessFile, metrics, onMaxRequests: (n, limit) => recycle("max_requests", `served ${n} requests (max_requests ${settings.max_requests} + jitter ${limit - settings.max_requests})`) });
   watchMemory(settings, recycle);
   const hardened = hardenContext(settings, log, metrics);
-  await step("cannot listen", () => serveHandles(handles, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));
+  if (app.mode === "handler") await step("cannot listen", () => serveHandler(targets, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));
+  else await step("cannot listen", () => serveCaptured(targets, settings, tls, log, drain, capture, pipeline, (s) => harden(s, hardened)));
   catchStrayErrors(settings, log, metrics, (reason) => recycle("stray_error", reason));
 
-  process.on("SIGTERM", () => drain.graceful("SIGTERM"));
-  process.on("SIGINT", () => drain.quick());
-  process.on("SIGQUIT", () => drain.quick());
-  process.on("SIGUSR1", () => reopenLogs(log, errorFile, accessFile));
-  process.on("disconnect", () => drain.graceful("the arbiter went away"));
+  appSignals.runtimeOn("SIGTERM", () => drain.graceful("SIGTERM"));
+  appSignals.runtimeOn("SIGINT", () => drain.quick("SIGINT"));
+  appSignals.runtimeOn("SIGQUIT", () => drain.quick("SIGQUIT"));
+  appSignals.runtimeOn("SIGUSR1", () => reopenLogs(log, errorFile, accessFile));
+  appSignals.runtimeOn("disconnect", () => drain.graceful("the arbiter went away"));
   send({ t: "ready" });
   // The watchdog thread (a second V8 isolate, ~65 ms of CPU to boot) starts once the worker
   // serves, so it does not compete with the boot of this worker and its siblings for the CPU;
   // on the next loop turn, after the poll phase that accepts waiting connections (their requests
   // are read on the turn after, so no handler can block the loop before the thread exists).
-  if (settings.timeout > 0) setImmediate(startWatchdog);
+  if (settings.timeout > 0) setImmediate(() => startWatchdog(forkLayout(msg.listeners.length).watchdogFd));
   setImmediate(() => watchFdLimit(settings, log, metrics)); // reads /proc: off the way to the first request
   // The bundle and the app, compiled: for the workers that boot after this one (compile-cache.ts).
   setTimeout(flushCompileCache, 1000).unref();
-  log.debug(`Worker ready, serving ${settings.app}`);
+  log.debug(`Worker ready, serving ${settings.app} (${app.mode === "listen" ? "listen mode: the app's own server" : "handler mode"})`);
+}
+
+/**
+ * The address a captured listen reports (listen-capture.ts): the first TCP listener's; with
+ * only unix sockets, `PORT` from the environment (else 8000, Gunicorn's default port) on 0.0.0.0.
+ */
+function servedAddress(listeners: readonly ListenerSlot[]): ServedAddress {
+  for (const l of listeners) {
+    const tcp = "own" in l ? l.own : l.tcp;
+    if (tcp) return { address: tcp.address, family: tcp.family === 6 ? "IPv6" : "IPv4", port: tcp.port };
+  }
+  const port = Number(process.env.PORT);
+  return { address: "0.0.0.0", family: "IPv4", port: Number.isInteger(port) && port > 0 && port < 65536 ? port : 8000 };
+}
+
+/** The inherited listener fds (not reuse_port's own sockets). */
+function inheritedFds(listeners: readonly ListenerSlot[]): number[] {
+  return listeners.flatMap((l) => ("fd" in l ? [l.fd] : []));
+}
+
+/**
+ * The conventions apps read to know where to listen, set before the app loads: `PORT`, `HOST`,
+ * `HOSTNAME` (Next.js), `NITRO_PORT`/`NITRO_HOST` (Nuxt), and systemd's `LISTEN_FDS=1` /
+ * `LISTEN_PID` (SvelteKit's adapter-node, NestJS's recipe) when fd 3 is an inherited listener.
+ */
+function setListenEnv(served: ServedAddress, listeners: readonly ListenerSlot[]): void {
+  const env = process.env;
+  env.PORT = env.NITRO_PORT = String(served.port);
+  env.HOST = env.HOSTNAME = env.NITRO_HOST = served.address;
+  if (listeners[0] && "fd" in listeners[0] && listeners[0].fd === FIRST_LISTENER_FD) {
+    env.LISTEN_FDS = "1";
+    env.LISTEN_PID = String(process.pid);
+  }
 }
 
 function openLogs(settings: Settings): { errorFile: LogFile; accessFile: LogFile | null; log: Logger } {

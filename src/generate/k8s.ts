@@ -54,6 +54,8 @@ export interface K8sOptions {
    *  1..1000 with min ≤ max; `cpu`: target average CPU utilization in percent of the CPU request,
    *  integer 1..1000, default 70. */
   hpa?: { min: number; max: number; cpu?: number };
+  /** The description file's name, for the header; default `prodserver.config.mjs`. */
+  descriptionFile?: string;
 }
 
 /** Requests/limits as Kubernetes quantities (`"250m"`, `"256Mi"`). */
@@ -213,7 +215,7 @@ export function k8sValues(d: Description, opts: K8sOptions = {}): { k: K8sValues
 export function renderK8sManifests(description: Description, opts: K8sOptions = {}): RenderedFile[] {
   const d = validateDescription(description);
   const { k, others } = k8sValues(d, opts);
-  const ctx = { ...renderContext(d), k };
+  const ctx = { ...renderContext(d, opts), k };
   let content = renderTemplate("k8s.yaml", ctx);
   for (const p of others) content += renderTemplate("k8s-process.yaml", { ...ctx, p });
   return [{ path: `deploy/k8s/${d.name}.yaml`, content }];

@@ -137,6 +137,11 @@ export function workerPids(ppid: number): number[] {
   return childPids(ppid, "prodserver: worker");
 }
 
+/** `pred` applied to ONE reading of the worker pids (two readings may see different workers). */
+export function workersMatch(ppid: number, pred: (pids: number[]) => boolean): boolean {
+  return pred(workerPids(ppid));
+}
+
 /** PIDs of the live children of `ppid` whose title (cmdline) starts with `prefix`. */
 export function childPids(ppid: number, prefix: string): number[] {
   return procPids((fields, cmd) => Number(fields[1]) === ppid && cmd().startsWith(prefix));
@@ -185,4 +190,39 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Keep `concurrency` keep-alive request loops running until `stop()` (at most 30 s); count the
+ * bodies and the failures. Loop 0 requests `url/slow`, the others `url/`.
+ */
+export function load(url: string, concurrency: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const bodies = new Map<string, number>();
+  const errors: string[] = [];
+  let running = true;
+  let total = 0;
+  const loops = Array.from({ length: concurrency }, async (_, i) => {
+    const until = Date.now() + 30000; // hard bound
+    while (running && Date.now() < until) {
+      try {
+        const r = await get(i === 0 ? `${url}/slow` : `${url}/`, { agent, timeoutMs: 5000 });
+        if (r.status !== 200) errors.push(`status ${r.status}`);
+        bodies.set(r.body, (bodies.get(r.body) ?? 0) + 1);
+        total++;
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+  });
+  return {
+    bodies,
+    errors,
+    total: () => total,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
 }

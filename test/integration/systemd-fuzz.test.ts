@@ -154,7 +154,8 @@ test("fuzz: every field × every nasty value is a named error or a correct file 
   const INSTR = /^(ARG|FROM|WORKDIR|ENV|RUN|COPY|USER|EXPOSE|HEALTHCHECK|STOPSIGNAL|CMD) /;
   for (const r of rendered) {
     const df = r.files.find((f) => f.path === "Dockerfile")!.content;
-    for (const line of df.split("\n")) if (line && !line.startsWith("#")) assert.match(line, INSTR, `case ${r.i} ${r.field}: ${JSON.stringify(line)}`);
+    // A line ending in a backslash continues the instruction (Docker's line continuation).
+    for (const line of df.replace(/\\\n/g, " ").split("\n")) if (line && !line.startsWith("#")) assert.match(line, INSTR, `case ${r.i} ${r.field}: ${JSON.stringify(line)}`);
     const cmd = df.split("\n").filter((l) => l.startsWith("CMD ")).at(-1)!;
     assert.deepEqual(JSON.parse(cmd.slice(4)), derive(r.d).dockerCmd.map((s) => String(s.value)), `case ${r.i} ${r.field}`);
     const compose = parse(r.files.find((f) => f.path === "compose.yaml")!.content);
