@@ -79,26 +79,34 @@ function exchange(port: number, c: Case): Promise<{ responses: Response[]; rest:
   });
 }
 
+/** The echo app as a handler export, and as a program that calls listen() itself. */
+const MODES = { handler: "echo-app.mjs#app", listen: "echo-listen.mjs" };
+
 describe("raw-request corpus", { timeout: 120000 }, () => {
   const servers: Record<string, Server> = {};
   let cases: Case[] = [];
 
   before(async () => {
     cases = (await import(url.pathToFileURL(path.join(ROOT, "test/fixtures/requests/corpus.mjs")).href)).default;
-    const common = ["serve", "echo-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0"];
-    [servers.default, servers.tight] = await Promise.all([
-      start(common, { workers: 1 }),
-      start([...common, "--limit-request-line", "100", "--limit-request-fields", "5", "--limit-request-field-size", "60"], { workers: 1 }),
-    ]);
+    const tight = ["--limit-request-line", "100", "--limit-request-fields", "5", "--limit-request-field-size", "60"];
+    // Handler mode (the runtime's own server) and listen mode (the app's own server, captured):
+    // every case must get the same verdict from both.
+    const started = await Promise.all(
+      Object.entries(MODES).flatMap(([mode, app]) => [
+        start(["serve", app, "-w", "1", "-b", "127.0.0.1:0"], { workers: 1 }).then((s) => (servers[`${mode}:default`] = s)),
+        start(["serve", app, "-w", "1", "-b", "127.0.0.1:0", ...tight], { workers: 1 }).then((s) => (servers[`${mode}:tight`] = s)),
+      ]),
+    );
+    assert.equal(started.length, 4);
   });
 
-  test("every case gets its verdict", async () => {
+  for (const mode of Object.keys(MODES)) test(`every case gets its verdict (${mode} mode)`, async () => {
     assert.ok(cases.length >= 80, `the corpus has ${cases.length} cases`);
     const failures: string[] = [];
     for (let i = 0; i < cases.length; i += 8) {
       await Promise.all(
         cases.slice(i, i + 8).map(async (c) => {
-          const port = Number(new URL(servers[c.server ?? "default"].url).port);
+          const port = Number(new URL(servers[`${mode}:${c.server ?? "default"}`].url).port);
           const got = await exchange(port, c);
           const statuses = got.responses.map((r) => r.status);
           const problems: string[] = [];
@@ -120,6 +128,6 @@ describe("raw-request corpus", { timeout: 120000 }, () => {
       );
     }
     assert.deepEqual(failures, []);
-    for (const s of Object.values(servers)) assert.equal((await s.stop()).code, 0);
+    for (const kind of ["default", "tight"]) assert.equal((await servers[`${mode}:${kind}`].stop()).code, 0);
   });
 });
