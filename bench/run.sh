@@ -63,6 +63,8 @@ if [ -n "${NODE24:-}" ]; then
     cmd "${RUNTIME/#node /$NODE24 }" node-http
 fi
 
+# The hand-run measurements below the "## Hardening" heading (bench/hardening.sh) are kept.
+kept=$(awk '/^## Hardening/ { keep = 1 } keep' "$OUT" 2>/dev/null || true)
 {
   echo "# prodserver runtime beside its peers"
   echo
@@ -72,5 +74,6 @@ fi
   bash "$PEERS" facts
   echo
   cat "$tmp/body"
+  if [ -n "$kept" ]; then echo; echo "$kept"; fi
 } >"$OUT"
 echo "wrote $OUT" >&2
