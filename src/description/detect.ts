@@ -11,14 +11,20 @@ import type { Description } from "./types.js";
 import { validateDescription } from "./validate.js";
 import { endOfLifeWarning, newestLtsMajor } from "./node-versions.js";
 import { detectPackageManager } from "./workspace.js";
+import { appFolder, detectFramework, type FrameworkDetection } from "./frameworks/index.js";
+import { detectPort, parseJsonc } from "./frameworks/folder.js";
+
+export { detectPort, parseJsonc };
 
 /** What detection found. `uncertain` lists the fields the CLI should ask about; `reasons` says why per field;
- *  `warnings` are printed whatever the answers (an end-of-life Node line). */
+ *  `warnings` are printed whatever the answers (an end-of-life Node line); `framework` is the
+ *  framework adapter's finding (./frameworks/), with its build outputs, advice and any problem. */
 export interface Detection {
   description: Description;
   uncertain: string[];
   reasons: Record<string, string>;
   warnings: string[];
+  framework: FrameworkDetection;
 }
 
 /**
@@ -64,16 +70,6 @@ const read = (p: string): string | null => {
     return null;
   }
 };
-
-/** Parse JSON with comments and trailing commas (tsconfig.json is JSONC). Null when unparsable. */
-export function parseJsonc(text: string): any {
-  const noComments = text.replace(/("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (_m, s: string | undefined) => s ?? "");
-  try {
-    return JSON.parse(noComments.replace(/,(\s*[}\]])/g, "$1"));
-  } catch {
-    return null;
-  }
-}
 
 /** Sanitise a package name to `[a-z0-9][a-z0-9._-]{0,62}`: scope dropped, lower case, others → `-`. */
 export function sanitizeName(raw: string): string {
@@ -145,17 +141,6 @@ export function detectExport(source: string): string | null {
   if (factory) return `#${factory[1] ?? factory[2]}()`;
   if (/export\s+default\b|module\.exports\s*=/.test(source)) return "";
   return null;
-}
-
-/** The port a source/script text listens on: `listen(3000`, `PORT || 3000`, `PORT ?? 3000`, `PORT=3000`. */
-export function detectPort(text: string): number | null {
-  const m =
-    /PORT\s*(?:\|\||\?\?)\s*["']?(\d{2,5})/.exec(text) ??
-    /\blisten\(\s*(\d{2,5})\b/.exec(text) ??
-    /\bPORT=(\d{2,5})\b/.exec(text) ??
-    /\bport\s*:\s*(\d{2,5})\b/.exec(text);
-  const n = m ? Number(m[1]) : NaN;
-  return n >= 1 && n <= 65535 ? n : null;
 }
 
 const SOURCE_EXT = /\.(ts|mts|cts|tsx)$/;
@@ -255,6 +240,7 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
   };
   let app: string | null = null;
   let appSource = "";
+  let appFile: string | null = null;
   for (const c of cands) {
     const files = has(c) ? [c] : fromOutput(c).filter(has);
     for (const f of files) {
@@ -263,14 +249,19 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
       if (exp === null) continue;
       app = toOutput(f) + exp;
       appSource = text;
+      appFile = f;
       reasons.app = `${f} exports ${exp || "default"}`;
       break;
     }
     if (app) break;
   }
+  const exported = app !== null;
   if (!app) {
-    const first = cands.find((c) => has(c));
+    // The first candidate that exists, as a source file when only its build output is named.
+    const first = cands.flatMap((c) => (has(c) ? [c] : fromOutput(c).filter(has)))[0];
     app = first ? toOutput(first) : "index.js";
+    appFile = first ?? null;
+    appSource = first ? (read(path.join(dir, first)) ?? "") : "";
     uncertain.add("app");
     reasons.app = first ? `${first} exports no app (the runtime needs an export)` : "no entry file found";
   }
@@ -302,11 +293,27 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
     uncertain.add("port");
   }
 
+  // The framework's adapter refines app, build and port (./frameworks/): it knows what the
+  // framework runs in production. Its values are proven by booting the app (src/cli/prove.ts).
+  const fw = detectFramework(appFolder(dir, pkg, packageManager), { app, file: appFile, source: appSource, exports: exported, build });
+  const web: Record<string, unknown> = { workers: "auto" };
+  reasons.framework = `${fw.framework}: ${fw.reasons.framework}`;
+  if (!fw.problem) {
+    app = fw.app;
+    build = fw.build ?? build;
+    reasons.app = fw.reasons.app;
+    if (fw.reasons.build) reasons.build = fw.reasons.build;
+    if (fw.reasons.port) reasons.port = port ? `${reasons.port}; ${fw.reasons.port}` : `3000 (default); ${fw.reasons.port}`;
+    if (fw.appPort) web.app_port = fw.appPort;
+    for (const f of ["app", "build", "port"]) uncertain.delete(f);
+  }
+  if (fw.appPort && !port) port = fw.appPort;
+
   // workers "auto": as many workers as the CPUs the container's cgroup quota allows, resolved by
   // the runtime where it runs (not on this machine); Gunicorn's default of 1 wastes a pre-fork server.
   const description = validateDescription(
-    { name, version, node, packageManager, workspace, app, build, port: port ?? 3000, processes: { web: { workers: "auto" } } },
+    { name, version, node, packageManager, workspace, framework: fw.framework, app, build, port: port ?? 3000, processes: { web } },
     pkgPath,
   );
-  return { description, uncertain: [...uncertain], reasons, warnings };
+  return { description, uncertain: [...uncertain], reasons, warnings, framework: fw };
 }

@@ -10,7 +10,7 @@ import { validateDescription } from "./validate.js";
  */
 export type DescriptionFormat = "ts" | "mjs" | "json";
 
-const ORDER = ["name", "version", "node", "packageManager", "workspace", "app", "build", "port", "processes", "health", "deploy"];
+const ORDER = ["name", "version", "node", "packageManager", "workspace", "framework", "app", "build", "port", "processes", "health", "deploy"];
 
 /** Sort keys: top level in {@link ORDER}, `web` first among processes, others alphabetically. */
 function ordered(v: unknown, top = false): unknown {

@@ -20,6 +20,7 @@ import { z } from "zod";
 import { reusePortUnsupported } from "../../runtime/listeners.js";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
 import { newestLtsMajor } from "./node-versions.js";
+import { FRAMEWORKS } from "./frameworks/types.js";
 
 /** `[a-z0-9][a-z0-9._-]{0,62}`: used for the image name, unit names and the nginx upstream. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -139,6 +140,11 @@ export function descriptionSchema() {
       .nullable()
       .default(null)
       .meta({ description: "The workspace (npm/yarn `workspaces`, pnpm-workspace.yaml) the app belongs to: its folder relative to the workspace root and its package name. The image is built from the workspace root with only this package's production dependencies." }),
+    framework: z
+      .enum(FRAMEWORKS)
+      .nullable()
+      .default(null)
+      .meta({ description: "The app's framework, as detected (express, koa, hono, fastify, node, fastify-cli, nestjs, nextjs, sveltekit, nuxt, astro, react-router): decides what the image's runtime stage carries (README, \"Frameworks\"). null: the app's files, its production dependencies and its build output." }),
     app: z.string().superRefine((v, ctx) => {
       try {
         (SETTINGS as readonly Setting[]).find((s) => s.name === "app")!.validate(v, "");

@@ -3,6 +3,7 @@
  * ./schema.ts is the validator; these interfaces are the documented, typed face of it.
  * Units: every duration is in seconds, sizes are nginx sizes (`16m`).
  */
+import type { Framework } from "./frameworks/types.js";
 
 /** Runtime settings for the web process (names as Gunicorn/runtime/settings.ts). All optional:
  *  an unset setting is left to the runtime's default and not emitted as a flag. */
@@ -85,6 +86,10 @@ export interface DescriptionInput {
   packageManager?: "npm" | "pnpm" | "yarn";
   /** The workspace the app belongs to (detected by `prodserver init`); default null (no workspace). */
   workspace?: Workspace | null;
+  /** The framework detection found (src/description/frameworks/): decides what the image's runtime
+   *  stage carries (Next.js standalone, Nuxt's `.output`, ...); null (default) = the app's files,
+   *  its production dependencies and its build output. */
+  framework?: Framework | null;
   /** What `prodserver serve` loads: `module#export`, `module#factory()`, `module` (after build). */
   app: string;
   /** Build step, or null (default) when the app runs from its sources. `output` default `dist`. */
@@ -112,6 +117,7 @@ export interface Description {
   node: string;
   packageManager: "npm" | "pnpm" | "yarn";
   workspace: Workspace | null;
+  framework: Framework | null;
   app: string;
   build: { command: string; output: string } | null;
   port: number;
