@@ -16,6 +16,7 @@ import { derive, header, type Derived, type Sourced } from "./derive.js";
 import { packageRoot } from "../package-root.js";
 import * as esc from "./escape.js";
 import { renderK8sManifests, webResources } from "./k8s.js";
+import { imageCopies } from "./image-layout.js";
 
 /** The templates folder shipped with the package (`<package>/templates/`). */
 export const TEMPLATES_DIR = path.join(packageRoot(), "templates") + path.sep;
@@ -116,7 +117,7 @@ export function renderTemplate(name: string, context: Record<string, unknown>): 
 /** The render context shared by every template. */
 export function renderContext(d: Description, opts: Pick<RenderOptions, "descriptionFile"> = {}): Record<string, unknown> {
   const x: Derived = derive(d);
-  return { d, x, pm: x.pm, header: header(opts.descriptionFile) };
+  return { d, x, pm: x.pm, image: imageCopies(d, x.pm), header: header(opts.descriptionFile) };
 }
 
 /**
