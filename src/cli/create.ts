@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * `create-prodserver [dir] [--yes] [--force] [--no-install]` — the same as `prodserver init`: detect
- * the app in `dir` (default: the current folder), ask only what detection could not settle (never
- * on a non-TTY or with --yes), write prodserver.config.mjs and the deploy files, and add prodserver
- * to the app's dependencies. The `create-prodserver` package (packages/create-prodserver, what
+ * `create-prodserver [dir] [--yes] [--force] [--no-install] [--no-verify]` — the same as `prodserver
+ * init`: detect the app in `dir` (default: the current folder), ask only what detection could not
+ * settle (never on a non-TTY or with --yes), boot the detected app to prove it serves, write
+ * prodserver.config.mjs and the deploy files, and add prodserver to the app's dependencies. The `create-prodserver` package (packages/create-prodserver, what
  * `npm create prodserver` runs) calls {@link createCli} from here.
  */
 import yargs from "yargs";
@@ -21,7 +21,7 @@ export async function createCli(argv: string[]): Promise<number> {
     .usage("$0 [dir] [options]")
     .command("$0 [dir]", false, (y) => initOptions(y), async (a) => {
       const { runInit } = await import("./init.js");
-      code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean });
+      code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean, verify: a.verify as boolean });
     })
     .strict();
   await conventions(parser, "run `create-prodserver --help` for the options").parseAsync();

@@ -3,7 +3,9 @@
  * (prodserver.config.mjs) when there is none, then the deploy files, then add prodserver to the
  * app's dependencies with the app's package manager (as a Django app lists gunicorn: the image
  * runs prodserver from the app's installed dependencies). Asks only for what detection left
- * uncertain, and only on a TTY without --yes. Running it twice changes nothing.
+ * uncertain, and only on a TTY without --yes. Before writing a new description it boots the
+ * detected app with the runtime (./verify.ts): nothing is written unless it served (or
+ * --no-verify). Running it twice changes nothing.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -17,6 +19,7 @@ import { packageVersion } from "../package-root.js";
 import { CliError } from "./output.js";
 import { EXIT } from "./exit-codes.js";
 import { reportWrites } from "./generate.js";
+import { verifyDetection } from "./verify.js";
 
 /** Options of {@link runInit}. */
 export interface InitOptions {
@@ -28,12 +31,15 @@ export interface InitOptions {
   force: boolean;
   /** Add prodserver to the app's dependencies with its package manager (default true). */
   install?: boolean;
+  /** Boot the detected app before writing anything (default true; ./verify.ts). */
+  verify?: boolean;
 }
 
 /**
  * Run init in `opts.dir`; resolves to the exit code (0 written/unchanged, EXIT.driftEdited on
  * conflicts, EXIT.appNotServable when prodserver could not be added to the app's dependencies).
- * @throws CliError (EXIT.appNotServable) when the folder has no package.json; DescriptionError when the description is invalid.
+ * @throws CliError (EXIT.appNotServable) when the folder has no package.json, or the detected app
+ *   cannot be shown to serve (./verify.ts; nothing is written then); DescriptionError when the description is invalid.
  */
 export async function runInit(opts: InitOptions): Promise<number> {
   const dir = path.resolve(opts.dir);
@@ -59,6 +65,11 @@ export async function runInit(opts: InitOptions): Promise<number> {
       }
     }
     for (const w of detection.warnings) console.error(`warning    ${w}`);
+    const fw = detection.framework;
+    console.log(`detected   ${fw.framework} (${fw.reasons.framework}): app ${JSON.stringify(description.app)}${description.build ? `, build \`${description.build.command}\` → ${description.build.output}/` : ""}`);
+    if (opts.verify === false) console.log(`unverified app ${JSON.stringify(description.app)} was not booted (--no-verify)`);
+    else console.log(await verifyDetection(dir, description, detection, { interactive: Boolean(interactive), say: (l) => console.log(l) }));
+    for (const n of fw.notes) console.log(`note       ${n}`);
     const { format } = descriptionFormat(dir);
     existing = format === "json" ? "prodserver.config.json" : "prodserver.config.mjs";
     const file = path.join(dir, existing);

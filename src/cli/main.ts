@@ -61,7 +61,7 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
       "init [dir]",
       "detect the app and write prodserver.config.ts, Dockerfile, .dockerignore, nginx and systemd files",
       (y) => initOptions(y),
-      (a) => run("init", "human", async () => (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean })),
+      (a) => run("init", "human", async () => (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean, verify: a.verify as boolean })),
     )
     .command(
       "generate [targets..]",
@@ -134,7 +134,8 @@ export function initOptions<T>(y: Argv<T>) {
     .positional("dir", { type: "string", default: ".", describe: "the app folder" })
     .option("yes", { alias: "y", type: "boolean", default: false, describe: "take the detected values and defaults; ask nothing" })
     .option("force", { type: "boolean", default: false, describe: "overwrite generated files you edited" })
-    .option("install", { type: "boolean", default: true, describe: "add prodserver to the app's dependencies with its package manager (--no-install skips)" });
+    .option("install", { type: "boolean", default: true, describe: "add prodserver to the app's dependencies with its package manager (--no-install skips)" })
+    .option("verify", { type: "boolean", default: true, describe: "boot the detected app with the runtime before writing anything (--no-verify skips: the app is written unverified)" });
 }
 
 /** What the middleware reads from yargs: the options known where it runs (the matched command's). */
