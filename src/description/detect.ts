@@ -305,7 +305,7 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
     if (fw.reasons.build) reasons.build = fw.reasons.build;
     if (fw.reasons.port) reasons.port = port ? `${reasons.port}; ${fw.reasons.port}` : `3000 (default); ${fw.reasons.port}`;
     if (fw.appPort) web.app_port = fw.appPort;
-    for (const f of ["app", "build", "port"]) uncertain.delete(f);
+    for (const f of ["app", "build", "port"] as const) if (f === "port" || !fw.unsure?.includes(f)) uncertain.delete(f);
   }
   if (fw.appPort && !port) port = fw.appPort;
 

@@ -38,12 +38,14 @@ test("TypeScript ESM app with pnpm: outDir from JSONC tsconfig, source mapped to
   assert.deepEqual(r.uncertain, []);
 });
 
-test("ESM default export with yarn and no engines: the newest LTS line; port uncertain", async () => {
+test("ESM default export with yarn and no engines: the newest LTS line; no port in the source: 3000, which the runtime binds (the app never listens)", async () => {
   const r = await detectProject(fixture("esm-yarn"), DEC_2026);
   assert.equal(r.description.packageManager, "yarn");
   assert.equal(r.description.app, "src/index.js");
+  assert.equal(r.description.framework, "koa");
   assert.equal(r.description.node, "26");
-  assert.deepEqual(r.uncertain.sort(), ["port"]);
+  assert.equal(r.description.port, 3000);
+  assert.deepEqual(r.uncertain, []);
   assert.match(r.reasons.node, /no engines\.node; the newest LTS, Node 26/);
   // A year later Node 27 is LTS too (from 27 on every line is).
   assert.equal((await detectProject(fixture("esm-yarn"), new Date("2027-12-01"))).description.node, "27");
@@ -70,11 +72,14 @@ test("engines pinned to an end-of-life line: that line, with a warning naming th
   assert.deepEqual((await detectProject(dir, new Date("2026-04-29"))).warnings, []);
 });
 
-test("an app that exports nothing is reported uncertain (the runtime needs an export)", async () => {
+test("an app that exports nothing and listens itself is served in listen mode; its fixed port is app_port", async () => {
   const r = await detectProject(fixture("no-export"));
-  assert.ok(r.uncertain.includes("app"));
-  assert.match(r.reasons.app, /exports no app/);
+  assert.deepEqual(r.uncertain, []);
+  assert.equal(r.description.framework, "node");
+  assert.equal(r.description.app, "server.js");
+  assert.match(r.reasons.app, /server\.js starts its own server and exports no app: served in listen mode/);
   assert.equal(r.description.port, 3001);
+  assert.equal(r.description.processes.web.app_port, 3001, "it does not read PORT");
 });
 
 test("lockfile shapes: npm-shrinkwrap → npm, several lockfiles → uncertain, none → npm uncertain", async () => {

@@ -142,7 +142,7 @@ export function appFilesLayout(d: Description, what: string): ImageLayout {
     source: true,
     outputs: d.build ? [{ from: d.build.output, to: d.build.output }] : [],
     afterBuild: null,
-    summary: `${what}, its production dependencies${d.build ? " and the build output" : ""}.`,
+    summary: d.build ? `${what}, its production dependencies and the build output.` : `${what} and its production dependencies.`,
   };
 }
 

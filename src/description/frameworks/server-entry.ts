@@ -53,7 +53,9 @@ export const serverEntry: FrameworkAdapter = {
   title: "Express, Koa, Hono, Fastify, node:http",
   detect(app: AppFolder, generic: GenericEntry): FrameworkDetection {
     const framework = which(app);
-    const base = { framework, build: generic.build, built: [] as string[], notes: [] as string[], appPort: null as number | null };
+    // TypeScript sources and no build script: the output file is a guess, and so is the build.
+    const unsure: Array<"app" | "build"> = generic.file && /\.(ts|mts|cts|tsx)$/.test(generic.file) && !generic.build ? ["app", "build"] : [];
+    const base = { framework, build: generic.build, built: [] as string[], notes: [] as string[], appPort: null as number | null, unsure };
     const reasonsFramework = framework === "node" ? "no web framework in the dependencies: a node:http app" : `"${framework}" in the dependencies`;
     if (generic.exports && generic.file) {
       built(base, generic.app, generic);

@@ -56,6 +56,8 @@ export interface FrameworkDetection {
   notes: string[];
   /** Set when the app cannot be served as it is. */
   problem: Problem | null;
+  /** Description fields the adapter could not settle (the CLI asks about them); default none. */
+  unsure?: Array<"app" | "build">;
 }
 
 /**
