@@ -287,7 +287,7 @@ export function isEsModule(file: string): boolean {
 
 /**
  * Run `file` with `args` as `node file args...` would: `process.argv` becomes
- * `[node, file, ...args]`; CommonJS through node's `Module.runMain` (so `require.main === module`,
+ * `[node, file, ...args]`; CommonJS as node's `Module.runMain` loads it (so `require.main === module`,
  * which apps test before calling `listen()`), ES modules through `import()`. Resolves with the
  * module's exports (CommonJS: `{ default: module.exports }`) once its evaluation finished.
  * @throws the app's own error
@@ -295,8 +295,12 @@ export function isEsModule(file: string): boolean {
 export async function runMain(file: string, args: readonly string[]): Promise<Record<string, unknown>> {
   process.argv = [process.argv[0], file, ...args];
   if (isEsModule(file)) return (await import(url.pathToFileURL(file).href)) as Record<string, unknown>;
-  const M = nodeModule as unknown as { runMain?: (main: string) => void; _cache: Record<string, { exports: unknown } | undefined> };
-  if (typeof M.runMain === "function") M.runMain(file);
+  // `Module._load(file, null, true)` is what `Module.runMain` does for CommonJS (require.main ===
+  // module), but always synchronously: with a `--import`/`--loader` preload in NODE_OPTIONS (an
+  // OpenTelemetry register, say), runMain hands the file to the ESM loader and returns before the
+  // module ran, and its export was never seen. PM2's fork container loads the script the same way.
+  const M = nodeModule as unknown as { _load?: (request: string, parent: null, isMain: boolean) => unknown; _cache: Record<string, { exports: unknown } | undefined> };
+  if (typeof M._load === "function") M._load(file, null, true);
   else nodeModule.createRequire(file)(file);
   return { default: M._cache[fs.realpathSync(file)]?.exports };
 }
