@@ -53,7 +53,7 @@ function project(example = "express-app", edit?: (config: string) => string): st
   dirs.push(dir);
   fs.cpSync(path.join(root, "examples", example), dir, { recursive: true, filter: (src) => !src.includes("node_modules") });
   // --no-install: prodserver itself is not on a registry yet; these tests run the repo's CLI.
-  const c = run(["--yes", "--no-install"], { cwd: dir, script: CREATE });
+  const c = run(["--yes", "--no-install", "--no-verify"], { cwd: dir, script: CREATE });
   assert.equal(c.code, 0, c.err);
   if (edit) {
     const file = path.join(dir, "prodserver.config.mjs");

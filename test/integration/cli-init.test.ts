@@ -31,7 +31,7 @@ function copyExample(name: string): string {
 test("create-prodserver on a non-TTY writes the description and deploy files, then changes nothing", (t) => {
   const dir = copyExample("express-app");
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const first = run(CREATE, ["--no-install"], dir);
+  const first = run(CREATE, ["--no-install", "--no-verify"], dir);
   assert.equal(first.code, 0, first.err);
   for (const f of ["prodserver.config.mjs", "Dockerfile", ".dockerignore", "deploy/nginx/express-hello.conf", "deploy/systemd/express-hello.service", "deploy/systemd/express-hello.socket"]) {
     assert.ok(fs.existsSync(path.join(dir, f)), `${f} written`);
@@ -44,7 +44,7 @@ test("create-prodserver on a non-TTY writes the description and deploy files, th
     return fs.statSync(p).isFile() ? `${f}:${fs.readFileSync(p, "utf8")}` : f;
   });
   const before = snapshot(dir);
-  const second = run(CREATE, ["--yes", "--no-install"], dir);
+  const second = run(CREATE, ["--yes", "--no-install", "--no-verify"], dir);
   assert.equal(second.code, 0, second.err);
   assert.doesNotMatch(second.out, /^(create|update|merge|force) /m);
   assert.deepEqual(snapshot(dir), before, "a second run changes nothing");
@@ -53,7 +53,7 @@ test("create-prodserver on a non-TTY writes the description and deploy files, th
 test("an edited generated file is kept: a clash with the description is a conflict naming the file and --check shows the diff", (t) => {
   const dir = copyExample("express-app");
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  assert.equal(run(CREATE, ["--yes", "--no-install"], dir).code, 0);
+  assert.equal(run(CREATE, ["--yes", "--no-install", "--no-verify"], dir).code, 0);
   const dockerfile = path.join(dir, "Dockerfile");
   const edited = fs.readFileSync(dockerfile, "utf8").replace("EXPOSE 3000", "EXPOSE 3001");
   fs.writeFileSync(dockerfile, edited);
@@ -81,7 +81,7 @@ test("an edited generated file is kept: a clash with the description is a confli
 test("generate k8s writes the manifests on request only; an unknown target is an error naming it", (t) => {
   const dir = copyExample("express-app");
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  assert.equal(run(CREATE, ["--yes", "--no-install"], dir).code, 0);
+  assert.equal(run(CREATE, ["--yes", "--no-install", "--no-verify"], dir).code, 0);
   assert.ok(!fs.existsSync(path.join(dir, "deploy/k8s")), "k8s is not in the default set");
   const k8s = run(CLI, ["generate", "k8s"], dir);
   assert.equal(k8s.code, 0, k8s.err);
@@ -94,7 +94,7 @@ test("generate k8s writes the manifests on request only; an unknown target is an
 test("an invalid description names the field and writes nothing", (t) => {
   const dir = copyExample("express-app");
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  assert.equal(run(CREATE, ["--yes", "--no-install"], dir).code, 0);
+  assert.equal(run(CREATE, ["--yes", "--no-install", "--no-verify"], dir).code, 0);
   const config = path.join(dir, "prodserver.config.mjs");
   fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace("port: 3000", "port: 70000"));
   fs.rmSync(path.join(dir, "Dockerfile"));
@@ -108,7 +108,7 @@ test("an invalid description names the field and writes nothing", (t) => {
 test("create-prodserver outside a Node app is a clear error", (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-cli-empty-"));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const r = run(CREATE, ["--no-install"], dir);
+  const r = run(CREATE, ["--no-install", "--no-verify"], dir);
   assert.equal(r.code, 16, "nothing to serve here");
   assert.match(r.err, /no package\.json/);
 });
@@ -118,7 +118,7 @@ test("create-prodserver adds prodserver with the app's package manager; when tha
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   // A registry that refuses connections: npm fails at once (no retries), nothing else is needed.
   fs.writeFileSync(path.join(dir, ".npmrc"), "registry=http://127.0.0.1:9/\nfetch-retries=0\n");
-  const r = run(CREATE, ["--yes"], dir);
+  const r = run(CREATE, ["--yes", "--no-verify"], dir);
   assert.equal(r.code, 16, `${r.out}\n${r.err}`);
   assert.match(r.out, /^dependency prodserver: npm install --save prodserver@\^\d+\.\d+\.\d+ --no-audit --no-fund$/m);
   assert.match(r.err, /run `npm install --save prodserver@\^[\d.]+ --no-audit --no-fund` in .* and commit the lockfile/);
