@@ -8,7 +8,7 @@
  * dependencies. (`astro build` needs Node >= 22; the image builds on the description's `node`.)
  */
 import type { Description } from "../types.js";
-import { builtWithDependencies, configFile, needsProduction, stringOption, stripComments } from "./folder.js";
+import { builtWithDependencies, configText, needsProduction, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection } from "./types.js";
 
 export const astro: FrameworkAdapter = {
@@ -16,9 +16,7 @@ export const astro: FrameworkAdapter = {
   title: "Astro",
   detect(app: AppFolder): FrameworkDetection | null {
     if (!app.depends("astro")) return null;
-    const config = configFile(app, "astro.config");
-    const configName = config?.file ?? "astro.config.mjs";
-    const text = config ? stripComments(config.text) : "";
+    const { name: configName, text } = configText(app, "astro.config", "astro.config.mjs");
     const adapter = /(?:from\s+|require\(\s*)["'](@astrojs\/[\w-]+|[\w@/-]*astro-adapter[\w-]*)["']/.exec(text)?.[1] ?? null;
     const node = adapter === "@astrojs/node";
     const outDir = stringOption(text, "outDir")?.replace(/^\.\//, "").replace(/\/$/, "") || "dist";

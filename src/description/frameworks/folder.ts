@@ -39,6 +39,12 @@ export function configFile(app: AppFolder, base: string): { file: string; text: 
   return file ? { file, text: app.read(file) ?? "" } : null;
 }
 
+/** A config file's name (`fallback` when there is none: what messages name) and its text without comments ("" when none). */
+export function configText(app: AppFolder, base: string, fallback: string): { name: string; text: string; found: boolean } {
+  const c = configFile(app, base);
+  return { name: c?.file ?? fallback, text: c ? stripComments(c.text) : "", found: c !== null };
+}
+
 /** Remove `//` and `/* *\/` comments (outside strings) so a commented-out option is not read. */
 export function stripComments(text: string): string {
   return text.replace(/("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (_m, s: string | undefined) => s ?? "");
@@ -104,11 +110,15 @@ export function scriptCommand(app: AppFolder, names: string[], bin: RegExp): str
   return null;
 }
 
-/** The `-p N` / `--port N` / `--port=N` of a command line, or null. */
-export function portFlag(command: string): number | null {
-  const m = /(?:^|\s)(?:-p|--port)(?:\s+|=)(\d{2,5})(?:\s|$)/.exec(command);
+/** The port in a regexp match's first group, or null when there is none or it is out of range. */
+function portOf(m: RegExpExecArray | null): number | null {
   const n = m ? Number(m[1]) : NaN;
   return n >= 1 && n <= 65535 ? n : null;
+}
+
+/** The `-p N` / `--port N` / `--port=N` of a command line, or null. */
+export function portFlag(command: string): number | null {
+  return portOf(/(?:^|\s)(?:-p|--port)(?:\s+|=)(\d{2,5})(?:\s|$)/.exec(command));
 }
 
 /** The usual layout of a built app that runs with its production dependencies: package.json and
@@ -125,13 +135,12 @@ export function builtWithDependencies(output: string, framework: string): ImageL
 
 /** The port a source/script text listens on: `listen(3000`, `PORT || 3000`, `PORT ?? 3000`, `PORT=3000`, `port: 3000`. */
 export function detectPort(text: string): number | null {
-  const m =
+  return portOf(
     /PORT\s*(?:\|\||\?\?)\s*["']?(\d{2,5})/.exec(text) ??
-    /\blisten\(\s*(\d{2,5})\b/.exec(text) ??
-    /\bPORT=(\d{2,5})\b/.exec(text) ??
-    /\bport\s*:\s*(\d{2,5})\b/.exec(text);
-  const n = m ? Number(m[1]) : NaN;
-  return n >= 1 && n <= 65535 ? n : null;
+      /\blisten\(\s*(\d{2,5})\b/.exec(text) ??
+      /\bPORT=(\d{2,5})\b/.exec(text) ??
+      /\bport\s*:\s*(\d{2,5})\b/.exec(text),
+  );
 }
 
 /** The layout of an app that runs from its own files: its files, its production dependencies and

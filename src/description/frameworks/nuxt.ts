@@ -6,7 +6,7 @@
  * preset for another platform, or `node-cluster` (which forks its own workers), is refused.
  */
 import type { Description } from "../types.js";
-import { configFile, stringOption, stripComments } from "./folder.js";
+import { configText, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection, ImageLayout } from "./types.js";
 
 /** Presets whose output is a Node server the runtime can run in listen mode. */
@@ -17,9 +17,7 @@ export const nuxt: FrameworkAdapter = {
   title: "Nuxt",
   detect(app: AppFolder): FrameworkDetection | null {
     if (!app.depends("nuxt")) return null;
-    const config = configFile(app, "nuxt.config");
-    const configName = config?.file ?? "nuxt.config.ts";
-    const text = config ? stripComments(config.text) : "";
+    const { name: configName, text } = configText(app, "nuxt.config", "nuxt.config.ts");
     const preset = stringOption(text, "preset");
     const output = /\boutput\s*:\s*\{[^}]*\bdir\s*:\s*["']([^"'\n]+)["']/.exec(text)?.[1]?.replace(/^\.\//, "").replace(/\/$/, "") ?? ".output";
     const script = app.script(/(^|\s|&&\s*)(nuxt|nuxi)\s+build\b/);

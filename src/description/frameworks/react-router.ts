@@ -8,17 +8,15 @@
  * the production dependencies (@react-router/serve among them).
  */
 import type { Description } from "../types.js";
-import { builtWithDependencies, configFile, needsProduction, portFlag, scriptCommand, stringOption, stripComments } from "./folder.js";
+import { builtWithDependencies, configText, needsProduction, portFlag, scriptCommand, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection } from "./types.js";
 
 export const reactRouter: FrameworkAdapter = {
   frameworks: ["react-router"],
   title: "React Router",
   detect(app: AppFolder): FrameworkDetection | null {
-    if (!app.depends("@react-router/dev") && !(app.depends("react-router") && configFile(app, "react-router.config"))) return null;
-    const config = configFile(app, "react-router.config");
-    const configName = config?.file ?? "react-router.config.ts";
-    const text = config ? stripComments(config.text) : "";
+    const { name: configName, text, found } = configText(app, "react-router.config", "react-router.config.ts");
+    if (!app.depends("@react-router/dev") && !(app.depends("react-router") && found)) return null;
     const buildDir = stringOption(text, "buildDirectory")?.replace(/^\.\//, "").replace(/\/$/, "") || "build";
     const serverBuild = `${buildDir}/server/index.js`;
     const start = scriptCommand(app, ["start"], /^react-router-serve\s/);
@@ -33,7 +31,7 @@ export const reactRouter: FrameworkAdapter = {
       appPort: portFlag(command),
       built: [serverBuild],
       reasons: {
-        framework: `"@react-router/dev" in the dependencies${config ? `, ${configName}` : ""}`,
+        framework: `"@react-router/dev" in the dependencies${found ? `, ${configName}` : ""}`,
         app: `${start ? `scripts.start runs \`${start}\`` : "@react-router/serve's server"}: served in listen mode`,
         ...(script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${buildDir}/` } : {}),
         port: "react-router-serve reads PORT and HOST, which the runtime sets",
