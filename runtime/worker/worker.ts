@@ -119,7 +119,8 @@ export async function runWorker(): Promise<never> {
 async function boot(): Promise<void> {
   const msg = await step("receiving the settings", receiveBoot);
   const settings: Settings = msg.settings;
-  process.title = `prodserver: worker [${procName(settings)}]`;
+  const title = `prodserver: worker [${procName(settings)}]`;
+  process.title = title;
   // From here on the event loop runs: an app that takes long to start is not a stuck worker.
   const heartbeat = setInterval(() => send({ t: "hb" }), heartbeatInterval(settings.timeout));
   const { errorFile, accessFile, log } = await step("opening the log files", () => openLogs(settings));
@@ -138,6 +139,9 @@ async function boot(): Promise<void> {
   setListenEnv(capture.served, msg.listeners);
   const deadline = (settings.timeout > 0 ? settings.timeout : 30) * 1000;
   const app = await step("loading the app", () => startApp(settings.app ?? "", capture, deadline, log));
+  // The title is the runtime's, as Gunicorn's: an app that names its process (Next.js's
+  // `next-server (v16)` in startServer) does not hide its workers from ps, pkill and the smoke test.
+  process.title = title;
   delete process.env.LISTEN_FDS; // consumed, as sd_listen_fds(unset_environment): not for the app's children
   delete process.env.LISTEN_PID;
   // worker_abort runs from the watchdog thread on the paused main thread when the arbiter times us out (watchdog.ts).
