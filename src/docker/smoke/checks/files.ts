@@ -10,8 +10,8 @@ import { execIn } from "../../inspect.js";
 /**
  * The filesystem probe, run as `node -e PROBE_SCRIPT` inside the container. Prints JSON
  * ({@link ProbeResult}) for the working directory: `.env*`, `.git`, `.prodserver` at its top;
- * devDependencies of its package.json present in node_modules; whether the running user can
- * write the app folder.
+ * devDependencies of its package.json present in node_modules (those npm installs as optional
+ * peers of production dependencies apart); whether the running user can write the app folder.
  */
 export const PROBE_SCRIPT = `
 const fs = require("fs"), path = require("path");
@@ -19,14 +19,20 @@ const dir = process.cwd();
 const forbidden = fs.readdirSync(dir).filter((n) => /^\\.env($|\\.)/.test(n) || n === ".git" || n === ".prodserver");
 let dev = [];
 try { dev = Object.keys(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).devDependencies || {}); } catch {}
-const devDepsInstalled = dev.filter((n) => fs.existsSync(path.join(dir, "node_modules", n, "package.json")));
+let lock = {};
+try { lock = JSON.parse(fs.readFileSync(path.join(dir, "node_modules/.package-lock.json"), "utf8")).packages || {}; } catch {}
+const installed = dev.filter((n) => fs.existsSync(path.join(dir, "node_modules", n, "package.json")));
+const optionalPeers = installed.filter((n) => (lock["node_modules/" + n] || {}).devOptional === true);
+const devDepsInstalled = installed.filter((n) => !optionalPeers.includes(n));
 let appWritable = true;
 try { fs.accessSync(dir, fs.constants.W_OK); } catch { appWritable = false; }
-process.stdout.write(JSON.stringify({ dir, forbidden, devDepsInstalled, appWritable }));
+process.stdout.write(JSON.stringify({ dir, forbidden, devDepsInstalled, optionalPeers, appWritable }));
 `;
 
-/** Output of {@link PROBE_SCRIPT}. */
-export interface ProbeResult { dir: string; forbidden: string[]; devDepsInstalled: string[]; appWritable: boolean }
+/** Output of {@link PROBE_SCRIPT}. `optionalPeers`: devDependencies npm installed all the same
+ *  because a production dependency names them as optional peers (lockfile `devOptional`: npm
+ *  omits those only when optional dependencies are omitted too; React Router's typescript). */
+export interface ProbeResult { dir: string; forbidden: string[]; devDepsInstalled: string[]; optionalPeers?: string[]; appWritable: boolean }
 
 /** The `files` check. */
 export const files: SmokeCheck = {
@@ -44,6 +50,7 @@ export const files: SmokeCheck = {
     }
     if (p.devDepsInstalled.length) bad.push(`devDependencies installed: ${p.devDepsInstalled.join(", ")}`);
     if (bad.length) return fail(bad.join("; "));
-    return pass(`${p.dir}: no .env/.git/.prodserver, no devDependencies${p.appWritable ? " (app dir writable by the runtime user)" : ", read-only for the runtime user"}`);
+    const peers = p.optionalPeers?.length ? ` (installed by npm as optional peers of production dependencies: ${p.optionalPeers.join(", ")})` : "";
+    return pass(`${p.dir}: no .env/.git/.prodserver, no devDependencies${peers}${p.appWritable ? " (app dir writable by the runtime user)" : ", read-only for the runtime user"}`);
   },
 };
