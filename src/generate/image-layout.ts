@@ -23,6 +23,9 @@ export interface ImageCopy {
 
 /** The runtime stage of one description. */
 export interface ImageDerived {
+  /** Whether the Dockerfile has a deps stage (the production install): not when the build output
+   *  carries the app's dependencies, and prodserver is taken from the build stage's install. */
+  deps: boolean;
   copies: ImageCopy[];
   /** One shell line for the build stage after the build command, or "" (paths in it are validated description values). */
   afterBuild: string;
@@ -38,15 +41,17 @@ export function imageCopies(d: Description, pm: PackageManagerFacts): ImageDeriv
   const layout = imageLayout(d);
   const copies: ImageCopy[] = [];
   const rel = (abs: string) => `./${path.posix.relative(pm.rootInImage, abs)}`;
-  if (layout.dependencies === "all") copies.push({ stage: "deps", from: pm.rootInImage, to: "./", field: "(runtime)" });
+  // Only prodserver from the build stage's install: there must be a build stage.
+  const deps = layout.dependencies === "all" || d.build === null;
+  if (deps) copies.push({ stage: "deps", from: pm.rootInImage, to: "./", field: "(runtime)" });
   else {
     const prodserverDir = pm.runtimeInImage.slice(0, -(RUNTIME_IN_PACKAGE.length + 1));
-    copies.push({ stage: "deps", from: prodserverDir, to: rel(prodserverDir), field: "(runtime)" });
+    copies.push({ stage: "build", from: prodserverDir, to: rel(prodserverDir), field: "(runtime)" });
   }
   if (layout.source) copies.push({ stage: "source", from: pm.rootInImage, to: "./", field: "(runtime)" });
   for (const o of layout.outputs) {
     const to = path.posix.join(o.toRoot ? pm.rootInImage : pm.appInImage, o.to);
     copies.push({ stage: "build", from: path.posix.join(pm.appInImage, o.from), to: rel(to), field: "build.output" });
   }
-  return { copies, afterBuild: layout.afterBuild ?? "", summary: layout.summary };
+  return { deps, copies, afterBuild: layout.afterBuild ?? "", summary: layout.summary };
 }

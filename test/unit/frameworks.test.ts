@@ -150,7 +150,10 @@ test("image layouts: the framework's output and what it needs, no more", async (
   assert.deepEqual(copies(await runtimeStage("sveltekit")), ["COPY --from=deps /app ./", "COPY --from=build /app/build ./build"]);
   assert.deepEqual(copies(await runtimeStage("astro")), ["COPY --from=deps /app ./", "COPY --from=build /app/dist ./dist"]);
   assert.deepEqual(copies(await runtimeStage("react-router")), ["COPY --from=deps /app ./", "COPY --from=build /app/build ./build"]);
-  assert.deepEqual(copies(await runtimeStage("nuxt")), ["COPY --from=deps /app/node_modules/prodserver ./node_modules/prodserver", "COPY --from=build /app/.output ./.output"], "Nitro's output carries its own node_modules");
+  assert.deepEqual(copies(await runtimeStage("nuxt")), ["COPY --from=build /app/node_modules/prodserver ./node_modules/prodserver", "COPY --from=build /app/.output ./.output"], "Nitro's output carries its own node_modules");
+  const { description: nuxt } = await detectProject(path.join(CORPUS, "nuxt"), DEC_2026);
+  assert.doesNotMatch(renderDockerfile(nuxt), /AS deps/, "no production install: prodserver comes from the build stage's");
+  assert.match(renderDockerfile(nuxt), /^RUN npm ci --include=dev --no-audit --no-fund \\\n && if \[ ! -f \/app\/node_modules\/prodserver\/dist\/prodserver-runtime\.mjs \]; then echo "prodserver is not installed/m);
   assert.deepEqual(copies(await runtimeStage("nextjs-empty")), ["COPY --from=deps /app ./", "COPY --from=source /app ./", "COPY --from=build /app/.next ./.next"]);
   const { description: next } = await detectProject(path.join(CORPUS, "nextjs-empty"), DEC_2026);
   assert.match(renderDockerfile(next), /^RUN npm run build\nRUN rm -rf \.next\/cache$/m, "next start does not need the build cache");
@@ -158,7 +161,7 @@ test("image layouts: the framework's output and what it needs, no more", async (
   const standalone = variant("nextjs-empty", { "next.config.ts": "export default { output: 'standalone' };\n" });
   const stage = await runtimeStage(standalone);
   assert.deepEqual(copies(stage), [
-    "COPY --from=deps /app/node_modules/prodserver ./node_modules/prodserver",
+    "COPY --from=build /app/node_modules/prodserver ./node_modules/prodserver",
     "COPY --from=build /app/.next/standalone ./",
     "COPY --from=build /app/.next/static ./.next/static",
     "COPY --from=build /app/public ./public",
