@@ -65,6 +65,15 @@ export interface NginxExtras {
   rateLimit?: { rate: string; burst?: number };
 }
 
+/** A HorizontalPodAutoscaler (autoscaling/v2) for the web Deployment. */
+export interface K8sHpa {
+  /** Replicas, 1..1000, min <= max. */
+  min: number;
+  max: number;
+  /** Target average CPU utilization in percent of the CPU request, 1..1000; default 70. */
+  cpu?: number;
+}
+
 /** What `defineConfig` accepts: fields with defaults may be omitted. */
 export interface DescriptionInput {
   /** `[a-z0-9][a-z0-9._-]{0,62}`: image name, unit names, nginx upstream. */
@@ -89,9 +98,11 @@ export interface DescriptionInput {
     uid?: number;
     /** User name in the image; default `node`. */
     user?: string;
+    /** `proxyReadTimeout` (seconds) default max(60, processes.web.timeout + 5). */
     nginx?: { serverName?: string; listen?: number; clientMaxBodySize?: string; proxyReadTimeout?: number } & NginxExtras;
     /** `workingDirectory` default `/srv/<name>`; `nodePath` default `/usr/bin/node`. */
     systemd?: { user?: string; workingDirectory?: string; nodePath?: string };
+    k8s?: { hpa?: K8sHpa };
   };
 }
 
@@ -109,8 +120,9 @@ export interface Description {
   deploy: {
     uid: number;
     user: string;
-    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout: number } & Required<Pick<NginxExtras, "balance" | "static">> &
+    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout?: number } & Required<Pick<NginxExtras, "balance" | "static">> &
       Omit<NginxExtras, "balance" | "static" | "tls"> & { tls?: Required<NginxTls> };
     systemd: { user: string; workingDirectory: string; nodePath: string };
+    k8s: { hpa?: Required<K8sHpa> };
   };
 }

@@ -57,8 +57,9 @@ test("nginx -t: static locations with expires and access_log off", () => {
 
 test("nginx -t: TLS server (self-signed cert) + HTTP→HTTPS 301 + HSTS", () => {
   const c = conf({ tls: { ...selfSigned(), hsts: true } });
-  assert.match(c, /listen 80;\n\s+server_name _;\n\s+return 301 https:\/\/\$host\$request_uri;/);
-  assert.match(c, /listen 443 ssl;/);
+  assert.match(c, /listen 80 default_server;\n\s+listen \[::\]:80 default_server;\n\s+server_name _;/);
+  assert.match(c, /location \/ \{\n\s+return 301 https:\/\/\$host\$request_uri;/);
+  assert.match(c, /listen 443 ssl http2 default_server;\n\s+listen \[::\]:443 ssl http2 default_server;/);
   assert.match(c, /add_header Strict-Transport-Security "max-age=31536000" always;/);
   passes(c);
   const noHsts = conf({ tls: { ...selfSigned(), listen: 8443 } });

@@ -32,13 +32,19 @@ export function nginxTest(confs: string[]): { status: number | null; output: str
 }
 
 
+/** `conf` with every `listen PORT ...` bound to loopback: `127.0.0.1:PORT` and `[::1]:PORT` for
+ *  `[::]:PORT` (tests send traffic to loopback only). Other listen parameters are kept. */
+export function loopbackListen(conf: string): string {
+  return conf.replace(/^(\s*listen )\[::\]:(\d+)/gm, "$1[::1]:$2").replace(/^(\s*listen )(\d+)/gm, "$1127.0.0.1:$2");
+}
+
 /**
  * Start the real nginx (foreground, `worker_processes 1`) with `conf` as the only include in
- * http{}, in the temp prefix `dir`; `listen N` lines in `conf` should already be loopback-bound.
+ * http{}, in the temp prefix `dir`; `listen N` lines are bound to loopback here ({@link loopbackListen}).
  * The caller stops it by PID (`proc.kill("SIGQUIT")`). Logs collect in `log.text`.
  */
 export function startNginx(conf: string, dir: string): { proc: import("node:child_process").ChildProcess; log: { text: string } } {
-  fs.writeFileSync(path.join(dir, "app.conf"), conf);
+  fs.writeFileSync(path.join(dir, "app.conf"), loopbackListen(conf));
   fs.writeFileSync(
     path.join(dir, "nginx.conf"),
     `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents {}\nhttp {\n  access_log off;\n` +

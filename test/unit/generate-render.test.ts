@@ -85,7 +85,7 @@ test("templates are strict: a missing variable throws instead of rendering empty
   const ctx = renderContext(js()) as any;
   assert.throws(() => renderTemplate("Dockerfile", { ...ctx, pm: { setup: null } }), /"?manifests"? not defined/);
   const { d, ...noD } = ctx;
-  assert.throws(() => renderTemplate("nginx.conf", { ...noD, d: { ...d, deploy: { ...d.deploy, nginx: {} } } }), /deploy\.nginx\.listen" is not defined/);
+  assert.throws(() => renderTemplate("nginx.conf", { ...noD, d: { ...d, deploy: { ...d.deploy, nginx: {} } } }), /deploy\.nginx\.clientMaxBodySize" is not defined/);
 });
 
 test("renderFiles targets: selectable, unknown rejected", () => {
