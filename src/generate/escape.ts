@@ -31,6 +31,8 @@ export class UnsafeValueError extends Error {
 
 const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/; // all C0 controls but TAB, plus DEL
 const MAX = 4096;
+/** White space by Go's unicode.IsSpace, which Docker's parser trims around an instruction's text. */
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function text(value: unknown, field: string, format: string): string {
@@ -59,7 +61,8 @@ export function dockerPath(value: unknown, field: string): string {
 
 /**
  * A whole shell command line for a Dockerfile `RUN` (the user's own command, e.g. build.command),
- * also usable at the end of a comment line. Refused, naming the field: empty; a backslash followed
+ * also usable at the end of a comment line. Refused, naming the field: empty; white space at either
+ * end (Docker trims it, Unicode white space included, so the shell would get another command); a backslash followed
  * only by blanks at the end (Docker's line continuation: the next instruction would join the RUN);
  * `<<` (BuildKit reads `<<WORD` as a heredoc and swallows the following lines); a leading `[`
  * (Docker would read the line as the JSON exec form, bypassing the shell).
@@ -68,6 +71,9 @@ export function dockerRun(value: unknown, field: string): string {
   const f = "a Dockerfile RUN line";
   const v = text(value, field, f);
   if (!v.trim()) throw new UnsafeValueError(field, f, "empty", v);
+  if (GO_SPACE.test(v[0]) || GO_SPACE.test(v.at(-1)!)) {
+    throw new UnsafeValueError(field, f, "starts or ends with white space (Docker trims it, including U+0085 and U+00A0)", v);
+  }
   if (/\\[ \t]*$/.test(v)) throw new UnsafeValueError(field, f, "ends with a backslash (Docker would continue the line into the next instruction)", v);
   if (v.includes("<<")) throw new UnsafeValueError(field, f, "contains << (BuildKit reads a heredoc there); put the command in a package.json script", v);
   if (/^\s*\[/.test(v)) throw new UnsafeValueError(field, f, "starts with [ (Docker would read a JSON exec form)", v);
@@ -115,6 +121,17 @@ export function systemdValue(value: unknown, field: string): string {
     throw new UnsafeValueError(field, "a systemd value", "leading/trailing space or a trailing backslash", v);
   }
   return v.replace(/%/g, "%%");
+}
+
+/** A systemd User=/Group= value: a numeric id, or a name by systemd's strict rules
+ *  (`[A-Za-z_][A-Za-z0-9_-]{0,30}`); a laxer name (`www-data$`, `a.b`) makes systemd log a warning
+ *  and is refused here. */
+export function systemdUserName(value: unknown, field: string): string {
+  const v = text(value, field, "a systemd user or group");
+  if (!/^([A-Za-z_][A-Za-z0-9_-]{0,30}|\d{1,10})$/.test(v) || (/^\d+$/.test(v) && Number(v) > 2147483646)) {
+    throw new UnsafeValueError(field, "a systemd user or group", "expected a numeric id or a name [A-Za-z_][A-Za-z0-9_-]{0,30}", v);
+  }
+  return v;
 }
 
 /** One argument of a systemd command line (ExecStart=): bare when `[A-Za-z0-9._/:=@+,-]`, else

@@ -123,6 +123,7 @@ function environment(): typeof Handlebars {
     compose: scalar(esc.composeScalar),
     k8s_expand: scalar(esc.k8sExpandable),
     systemd: scalar(esc.systemdValue),
+    systemd_user: scalar(esc.systemdUserName),
     shell: scalar(esc.shellWord),
     yaml: scalar(esc.yamlScalar),
     int: scalar((v, f) => esc.integer(v, f)),

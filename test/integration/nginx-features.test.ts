@@ -8,19 +8,9 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { validateDescription } from "../../src/description/index.js";
 import { renderFiles } from "../../src/generate/index.js";
-import { nginxTest } from "../support/nginx.js";
+import { nginxTest, selfSigned } from "../support/nginx.js";
 
 const conf = (nginx: object) => renderFiles(validateDescription({ name: "feat.app", app: "app.js", port: 3007, deploy: { nginx } }), { targets: ["nginx"] })[0].content;
-
-/** A self-signed certificate + key (1 day) in a temp dir, made by the real openssl. */
-function selfSigned(): { certificate: string; certificateKey: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-tls-"));
-  const certificate = path.join(dir, "cert.pem");
-  const certificateKey = path.join(dir, "key.pem");
-  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", certificateKey, "-out", certificate], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
-  return { certificate, certificateKey };
-}
 
 function passes(c: string): void {
   const r = nginxTest([c]);

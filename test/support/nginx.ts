@@ -6,6 +6,16 @@ import { spawn, spawnSync } from "node:child_process";
 
 export const NGINX = "/usr/sbin/nginx";
 
+/** A self-signed certificate + key (1 day) written by the real openssl into `dir` (a temp dir when omitted). */
+export function selfSigned(dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-tls-"))): { certificate: string; certificateKey: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const certificate = path.join(dir, "cert.pem");
+  const certificateKey = path.join(dir, "key.pem");
+  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", certificateKey, "-out", certificate], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+  return { certificate, certificateKey };
+}
+
 /** Write a minimal nginx.conf that includes `confs` in http{}, run `nginx -t`; returns status + output. */
 export function nginxTest(confs: string[]): { status: number | null; output: string; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-nginx-"));

@@ -2,78 +2,12 @@
 // (kubernetes-models' compiled validators) with no unknown field, and the values follow the description.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseAllDocuments } from "yaml";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { Service } from "kubernetes-models/v1/Service";
-import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
-import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { k8sDocs as docs, k8sProblems as problems } from "../support/k8s.js";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
 import { renderContext, renderTemplate, renderDockerfile, HEADER, UnsafeValueError } from "../../src/generate/index.js";
 import { renderK8sManifests, k8sValues, derive, PRESTOP_SECONDS } from "../../src/generate/index.js";
 
 type Obj = Record<string, any>;
-const MODELS: Record<string, { prototype: { validate(): void } }> = {
-  "apps/v1/Deployment": Deployment,
-  "v1/Service": Service,
-  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
-  "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
-};
-
-/**
- * Validate one object with the model's OpenAPI validator, and report fields the schema does not
- * know: the compiled validator reads every property its schema defines (and every key of a map), so
- * the data goes in through Proxies that record reads; an own key never read is an unknown field
- * (what `kubectl apply --validate=strict` and kubeconform -strict reject). Returns problems, [] = valid.
- */
-function problems(doc: Obj): string[] {
-  const model = MODELS[`${doc.apiVersion}/${doc.kind}`];
-  if (!model) return [`no schema for ${doc.apiVersion} ${doc.kind}`];
-  const read = new WeakMap<object, Set<PropertyKey>>();
-  const wrap = (v: unknown): unknown => {
-    if (v === null || typeof v !== "object") return v;
-    const seen = new Set<PropertyKey>();
-    read.set(v, seen);
-    return new Proxy(v, {
-      get(t, k, r) {
-        seen.add(k);
-        return wrap(Reflect.get(t, k, r));
-      },
-      has(t, k) {
-        seen.add(k);
-        return Reflect.has(t, k);
-      },
-    });
-  };
-  const out: string[] = [];
-  try {
-    model.prototype.validate.call(wrap(doc));
-  } catch (e) {
-    out.push((e as Error).message);
-  }
-  const walk = (v: unknown, at: string) => {
-    if (v === null || typeof v !== "object") return;
-    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${at}[${i}]`));
-    for (const [k, x] of Object.entries(v)) {
-      if (!read.get(v)?.has(k)) out.push(`${at}.${k}: unknown field`);
-      walk(x, `${at}.${k}`);
-    }
-  };
-  walk(doc, doc.kind);
-  return out;
-}
-
-/** Parse a rendered multi-document file; YAML errors fail; YAML 1.1 (sigs.k8s.io/yaml) must read the same. */
-function docs(content: string): Obj[] {
-  const parse = (version: "1.1" | "1.2") =>
-    parseAllDocuments(content, { version, uniqueKeys: true }).map((d) => {
-      assert.deepEqual(d.errors, [], `YAML errors in\n${content}`);
-      assert.deepEqual(d.warnings, []);
-      return d.toJS() as Obj;
-    });
-  const v12 = parse("1.2");
-  assert.deepEqual(parse("1.1"), v12, "YAML 1.1 and 1.2 read the file differently");
-  return v12;
-}
 
 const base: DescriptionInput = { name: "express-hello", version: "1.0.0", app: "src/app.js#app", processes: { web: { workers: 2 } } };
 /** Render with `over` merged into the base description; `hpa` becomes deploy.k8s.hpa. */
