@@ -67,7 +67,8 @@ test("an edited generated file is kept: a clash with the description is a confli
   assert.equal(fs.readFileSync(dockerfile, "utf8"), edited, "the user's file is untouched");
 
   const check = run(CLI, ["generate", "--check"], dir);
-  assert.equal(check.code, 1);
+  assert.equal(check.code, 12, "edited by hand (EXIT.driftEdited)");
+  assert.match(check.out, /^edited +Dockerfile \(by hand; the description changes the same lines/m);
   assert.match(check.out, /^-EXPOSE 3001$/m);
   assert.match(check.out, /^\+EXPOSE 3100$/m);
 
@@ -75,6 +76,41 @@ test("an edited generated file is kept: a clash with the description is a confli
   assert.equal(forced.code, 0, forced.err);
   assert.match(fs.readFileSync(dockerfile, "utf8"), /^EXPOSE 3100$/m);
   assert.equal(run(CLI, ["check"], dir).code, 0, "after --force nothing drifts");
+});
+
+test("check / generate --check: identical 0, stale 11, edited 12 with the edit's diff, edited wins over stale", (t) => {
+  const dir = copyExample("express-app");
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  assert.equal(run(CREATE, ["--yes"], dir).code, 0);
+  assert.equal(run(CLI, ["check"], dir).code, 0);
+  // Stale: the description changed, nobody edited the files.
+  const config = path.join(dir, "prodserver.config.ts");
+  const original = fs.readFileSync(config, "utf8");
+  fs.writeFileSync(config, original.replace("port: 3000", "port: 3100"));
+  const stale = run(CLI, ["check"], dir);
+  assert.equal(stale.code, 11, stale.out + stale.err);
+  assert.match(stale.out, /^stale +Dockerfile$/m);
+  assert.match(stale.out, /^\+EXPOSE 3100$/m);
+  fs.writeFileSync(config, original);
+  // Edited: a hand edit that merges cleanly is reported (it used to read `identical`, exit 0).
+  const unit = path.join(dir, "deploy/systemd/express-hello.socket");
+  fs.writeFileSync(unit, fs.readFileSync(unit, "utf8").replace("NoDelay=yes\n", "NoDelay=yes\nKeepAlive=yes\n"));
+  for (const args of [["check"], ["generate", "--check"]]) {
+    const edited = run(CLI, args, dir);
+    assert.equal(edited.code, 12, edited.out + edited.err);
+    assert.match(edited.out, /^edited +deploy\/systemd\/express-hello\.socket \(by hand; `prodserver generate` keeps it\)$/m);
+    assert.match(edited.out, /^\+KeepAlive=yes$/m);
+    assert.match(edited.out, /^identical +Dockerfile$/m);
+  }
+  // Both: edited wins.
+  fs.writeFileSync(config, original.replace("port: 3000", "port: 3100"));
+  assert.equal(run(CLI, ["check"], dir).code, 12);
+  // generate keeps the edit and merges the change; check still reports the edit.
+  const gen = run(CLI, ["generate"], dir);
+  assert.equal(gen.code, 0, gen.err);
+  assert.match(gen.out, /^merge +deploy\/systemd\/express-hello\.socket$/m);
+  assert.match(fs.readFileSync(unit, "utf8"), /^ListenStream=127\.0\.0\.1:3100\nBacklog=\d+\nNoDelay=yes\nKeepAlive=yes$/m);
+  assert.equal(run(CLI, ["check"], dir).code, 12);
 });
 
 test("generate k8s writes the manifests on request only; an unknown target is an error naming it", (t) => {
