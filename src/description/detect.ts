@@ -124,10 +124,12 @@ const COMMON = ["src/app", "src/server", "src/index", "src/main", "app", "server
 
 /**
  * Detect the description of the app in `dir`.
+ * @param opts.runningNode the Node version to fall back on when `engines.node` says nothing
+ *   (default: this process's, `process.versions.node`); its major, at least 20, becomes `node`.
  * @returns a valid Description plus `uncertain` fields (what the CLI should ask) and `reasons`.
  * @throws Error when `dir` has no readable package.json (the message names the path).
  */
-export async function detectProject(dir: string): Promise<Detection> {
+export async function detectProject(dir: string, opts: { runningNode?: string } = {}): Promise<Detection> {
   const pkgPath = path.join(dir, "package.json");
   const pkgText = read(pkgPath);
   if (pkgText === null) throw new Error(`no package.json in ${dir}`);
@@ -176,7 +178,7 @@ export async function detectProject(dir: string): Promise<Detection> {
   }
 
   // node
-  const running = Number(process.versions.node.split(".")[0]);
+  const running = Number((opts.runningNode ?? process.versions.node).split(".")[0]);
   let node = String(Math.max(20, running));
   const engines = pkg.engines?.node;
   if (typeof engines === "string") {

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { detectProject, lowestNodeMajor, detectExport, detectPort, sanitizeName } from "../../src/description/index.js";
+import { renderFiles } from "../../src/generate/index.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/projects/", import.meta.url));
 const fixture = (n: string) => path.join(FIXTURES, n);
@@ -34,13 +35,18 @@ test("TypeScript ESM app with pnpm: outDir from JSONC tsconfig, source mapped to
   assert.deepEqual(r.uncertain, []);
 });
 
-test("ESM default export with yarn and no engines: node and port are uncertain", async () => {
-  const r = await detectProject(fixture("esm-yarn"));
+test("ESM default export with yarn and no engines: node is the running major (at least 20), node and port are uncertain", async () => {
+  const r = await detectProject(fixture("esm-yarn"), { runningNode: "22.3.0" });
   assert.equal(r.description.packageManager, "yarn");
   assert.equal(r.description.app, "src/index.js");
-  assert.equal(r.description.node, String(Math.max(20, Number(process.versions.node.split(".")[0]))));
+  assert.equal(r.description.node, "22");
   assert.deepEqual(r.uncertain.sort(), ["node", "port"]);
   assert.match(r.reasons.node, /no engines\.node/);
+  assert.equal((await detectProject(fixture("esm-yarn"), { runningNode: "24.11.1" })).description.node, "24");
+  assert.equal((await detectProject(fixture("esm-yarn"), { runningNode: "18.20.8" })).description.node, "20", "the runtime needs 20.19+");
+  // The Dockerfile written from it builds FROM that major.
+  const [df] = renderFiles((await detectProject(fixture("esm-yarn"), { runningNode: "24.11.1" })).description, { targets: ["dockerfile"] });
+  assert.match(df.content, /^ARG NODE_VERSION=24$/m);
 });
 
 test("packageManager field wins over a lockfile; a factory export becomes #createApp()", async () => {
