@@ -89,11 +89,6 @@ export interface Resources {
 /** Everything derived from a description; see the module doc. Seconds unless named `...Ms`. */
 export interface Derived {
   timeouts: Timeouts;
-  /** Shorthands of `timeouts` the templates and tests read. */
-  gracefulTimeout: number;
-  keepalive: number;
-  stopTimeout: number;
-  nginxKeepaliveTimeout: string | null;
   /** Runtime flags from processes.web (registry order), without --bind and without the app. */
   webFlags: Sourced[];
   /** Extra binds from processes.web.bind. */
@@ -306,10 +301,6 @@ export function derive(d: Description): Derived {
   const identity = systemdIdentity(d);
   return {
     timeouts: t,
-    gracefulTimeout: t.graceful,
-    keepalive: t.keepalive,
-    stopTimeout: t.stop,
-    nginxKeepaliveTimeout: t.nginxKeepalive,
     webFlags,
     extraBinds,
     dockerCmd: [

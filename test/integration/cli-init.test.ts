@@ -16,8 +16,9 @@ const CREATE = path.join(root, "dist/src/cli/create.js");
 const CLI = path.join(root, "dist/src/cli/main.js");
 
 function run(script: string, args: string[], cwd: string) {
-  // stdin is /dev/null: a non-TTY must never wait on a prompt (the 20 s timeout would fail the test).
-  const r = spawnSync(process.execPath, [script, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+  // stdin is /dev/null: a non-TTY must never wait on a prompt (the 60 s timeout would fail the test;
+  // it is that long because a loaded CI machine needs ~5 s to load prodserver.config.ts).
+  const r = spawnSync(process.execPath, [script, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
