@@ -28,7 +28,7 @@ import { dockerSkip } from "../support/docker.js";
 import { selfSigned } from "../support/nginx.js";
 import { k8sDocs, k8sProblems, kubeletExpand } from "../support/k8s.js";
 import {
-  composeRead, dockerHistoryOf, dockerLines, dockerRead, fuzzBaseImage, goQuotedList, hasStackConfig, nginxCheck, nginxDirectives, pool, removeImages, systemdRead, type DockerReading,
+  composeRead, dockerHistoryOf, dockerLines, dockerRunsOf, dockerRead, fuzzBaseImage, goQuotedList, hasStackConfig, nginxCheck, nginxDirectives, pool, removeImages, systemdRead, type DockerReading,
 } from "../support/judges.js";
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fuzz-"));
@@ -401,10 +401,11 @@ const skeleton = (dockerfile: string) =>
  *  1. every distinct skeleton (the file with its comment, RUN, CMD and HEALTHCHECK lines swapped for
  *     fixed ones) is built whole by the classic builder: the step list it parsed is the file's
  *     instruction lines, and USER and EXPOSE are in the image config;
- *  2. every distinct comment, RUN, CMD and HEALTHCHECK line is built in batches by BuildKit, whose
+ *  2. every distinct comment, CMD and HEALTHCHECK line is built in batches by BuildKit, whose
  *     image history records one entry per instruction it parsed: a comment adds none and swallows
- *     nothing, a RUN's shell command is the line's (the description's build.command where it is that
- *     line), CMD and HEALTHCHECK hold the derived argv.
+ *     nothing, CMD and HEALTHCHECK hold the derived argv; every distinct RUN line is built as its
+ *     own stage (in parallel) and its shell must get the line's command (the description's
+ *     build.command where it is that line).
  * (Building each of the ~600 distinct files whole took 20 minutes; this takes well under one.)
  */
 async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: number; lines: number }> {
@@ -463,12 +464,27 @@ async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: numb
       if (JSON.stringify(got) !== JSON.stringify(w)) fail(g, `engine reads ${JSON.stringify(line.slice(0, 40))} as ${JSON.stringify(entry.slice(0, 200))}`);
     }
   };
+  // RUN lines run (a container each): one stage per line, built in parallel; read what the shell got.
+  const judgeRuns = async (batch: string[]): Promise<void> => {
+    const r = await dockerRunsOf(batch, base, tag());
+    if (r.shells === null && batch.length > 1) {
+      await judgeRuns(batch.slice(0, batch.length >> 1));
+      return judgeRuns(batch.slice(batch.length >> 1));
+    }
+    if (r.shells === null) return fail(lines.get(batch[0])!.group, `BuildKit refuses the RUN line: ${r.error?.split("\n").filter((l) => /error/i.test(l)).join(" ").slice(0, 300)}`);
+    batch.forEach((line, k) => {
+      const { want, group } = lines.get(line)!;
+      if (r.shells![k] !== want![0]) fail(group, `the shell got ${JSON.stringify(r.shells![k])} from ${JSON.stringify(line.slice(0, 60))}`);
+    });
+  };
   const all = [...lines.keys()];
+  const runs = all.filter((l) => kindOf(l) === "RUN");
   const batches: string[][] = [];
-  for (let i = 0; i < all.length; i += 150) batches.push(all.slice(i, i + 150));
+  const rest = all.filter((l) => kindOf(l) !== "RUN");
+  for (let i = 0; i < rest.length; i += 150) batches.push(rest.slice(i, i + 150));
   const t = performance.now();
-  await pool(batches, 2, judge);
-  console.log(`# fuzz: ${batches.length} BuildKit batches of lines in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  await Promise.all([pool(batches, 2, judge), judgeRuns(runs)]);
+  console.log(`# fuzz: ${batches.length} BuildKit batches of comment/CMD/HEALTHCHECK lines and ${runs.length} RUN lines in parallel stages, ${((performance.now() - t) / 1000).toFixed(1)} s`);
   return { skeletons: skeletons.length, lines: lines.size };
 }
 

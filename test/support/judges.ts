@@ -152,6 +152,40 @@ export async function dockerHistoryOf(lines: string[], base: string, tag: string
   }
 }
 
+/**
+ * Build each of `lines` (RUN instructions) as the only instruction of its own stage on top of
+ * `base`, with BuildKit (stages run in parallel, no cache), and return the command each stage's
+ * shell received (the stand-in /bin/sh prints `FAKESH CMD`), in order; null for a stage that ran no
+ * shell; or the build error (a line that swallowed the next `FROM` leaves a stage missing).
+ */
+export async function dockerRunsOf(lines: string[], base: string, tag: string): Promise<{ shells: Array<string | null> | null; error: string | null }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fuzzruns-"));
+  try {
+    const stages = lines.map((l, i) => `FROM ${base} AS r${i}\n${l}\n`).join("");
+    const copies = lines.map((_, i) => `COPY --from=r${i} /etc/os-release /prodserver-fuzz/${i}\n`).join("");
+    fs.writeFileSync(path.join(dir, "Dockerfile"), `${stages}FROM ${base}\n${copies}`);
+    const env = { ...process.env, DOCKER_BUILDKIT: "1" };
+    const r = await run(fs.existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker", ["build", "--no-cache", "--progress=plain", "-t", tag, dir], { env });
+    if (r.status !== 0) return { shells: null, error: r.stderr + r.stdout };
+    // Plain progress: "#7 [r3 2/2] RUN ..." names the vertex, "#7 0.412 FAKESH ..." is its output
+    // ([\s\S]: a command may hold U+2028, where a JS `.` stops).
+    const out = (r.stderr + r.stdout).split("\n");
+    const stageOf = new Map<string, number>();
+    for (const l of out) {
+      const m = /^#(\d+) \[r(\d+) \d+\/\d+\] RUN /.exec(l);
+      if (m) stageOf.set(m[1], Number(m[2]));
+    }
+    const shells: Array<string | null> = lines.map(() => null);
+    for (const l of out) {
+      const m = /^#(\d+) [\d.]+ FAKESH ([\s\S]*)$/.exec(l);
+      if (m && stageOf.has(m[1])) shells[stageOf.get(m[1])!] = m[2];
+    }
+    return { shells, error: null };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The strings of a Go `%q`-formatted string slice (`["a" "b\"c"]`), as BuildKit writes CMD and
  *  HEALTHCHECK into the history; null when `s` does not start with one. */
 export function goQuotedList(s: string): string[] | null {
