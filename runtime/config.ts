@@ -29,13 +29,13 @@ export class UsageError extends Error {
  * a backslash outside quotes escapes the next character. No expansion of `$VAR`, globs or `~`.
  * @throws UsageError on an unterminated quote or a trailing backslash.
  */
-export function shellSplit(input: string): string[] {
+export function shellSplit(input: string, what = "PRODSERVER_CMD_ARGS"): string[] {
   const words: string[] = [];
   let cur = "";
   let inWord = false;
   let i = 0;
   const fail = (why: string): never => {
-    throw new UsageError(`PRODSERVER_CMD_ARGS: ${why} in ${JSON.stringify(input)}`);
+    throw new UsageError(`${what}: ${why} in ${JSON.stringify(input)}`);
   };
   while (i < input.length) {
     const c = input[i];
@@ -85,6 +85,11 @@ export function shellSplit(input: string): string[] {
   return words;
 }
 
+/** The inverse of {@link shellSplit}: words joined so that shellSplit gives them back (single-quoted where needed). */
+export function shellJoin(words: readonly string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** parseArgs options generated from SETTINGS, plus a map from option name to setting name. */
@@ -118,12 +123,10 @@ export function parseArgv(args: string[], what: string): Record<string, unknown>
   for (const [key, value] of Object.entries(parsed.values)) {
     if (value !== undefined) out[owner.get(key)!] = value;
   }
-  if (parsed.positionals.length > 1) {
-    throw new UsageError(`${what}: expected at most one APP argument, got ${parsed.positionals.map((p) => JSON.stringify(p)).join(" ")}`);
-  }
-  if (parsed.positionals.length === 1) {
+  if (parsed.positionals.length >= 1) {
     if (out.app !== undefined) throw new UsageError(`${what}: the app is given both as --app and as an argument`);
-    out.app = parsed.positionals[0];
+    // APP [ARG...]: a program and its arguments (after `--` when an argument looks like a flag).
+    out.app = parsed.positionals.length === 1 ? parsed.positionals[0] : shellJoin(parsed.positionals);
   }
   return out;
 }

@@ -7,8 +7,23 @@
 import util from "node:util";
 import { builtin } from "./builtin.js";
 
-/** Run the health check; resolves with the exit code (0 healthy, 1 not). Never throws. */
+/** `healthcheck --help`. */
+export const HEALTHCHECK_USAGE = `usage: prodserver healthcheck [--url URL] [--timeout SECONDS]
+GET URL and exit 0 on a 2xx answer, 1 otherwise with the reason on stderr. For Docker
+HEALTHCHECK and systemd; needs no curl or wget in the image.
+
+options:
+  --url URL          default http://127.0.0.1:$PORT/readyz ($PORT, else 8000)
+  --timeout SECONDS  bound on the whole exchange; default 3
+  -h, --help         show this help
+`;
+
+/** Run the health check; resolves with the exit code (0 healthy, 1 not; 0 for `--help`). Never throws. */
 export async function healthcheck(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(HEALTHCHECK_USAGE);
+    return 0;
+  }
   const fail = (why: string) => {
     process.stderr.write(`healthcheck: ${why.replace(/\s*\n\s*/g, " ")}\n`);
     return 1;

@@ -138,7 +138,7 @@ export async function bindOne(bind: string, umask = 0, reusePort = false): Promi
 }
 
 /** The TCP address a handle is bound to, or null (a unix socket, or not bound). */
-function tcpName(h: NativeHandle): OwnBind | null {
+export function tcpName(h: NativeHandle): OwnBind | null {
   const out: Record<string, unknown> = {};
   if (!h.getsockname || h.getsockname(out) !== 0 || typeof out.port !== "number") return null;
   return { address: String(out.address), port: out.port, family: out.family === "IPv6" || out.family === 6 ? 6 : 4 };
@@ -240,12 +240,19 @@ export function bindOwn(own: OwnBind): NativeHandle {
   return h;
 }
 
+/** Marks the runtime's own servers, which the listen capture (worker/listen-capture.ts) never redirects. */
+export const RUNTIME_OWNED = Symbol.for("prodserver.runtimeOwned");
+
+/** What a worker accepts on: an inherited listening socket's fd, or its own socket's handle (reuse_port). */
+export type AcceptTarget = number | NativeHandle;
+
 /**
- * Worker side: start accepting on a handle received from the arbiter. A TCP handle is adopted
- * directly; a Pipe (unix socket) handle is adopted through its fd (net.Server.listen only adopts
- * TCP handle objects), the received handle object being kept so its fd is not closed twice.
+ * Worker side: start accepting on `target` — an inherited fd (a TCP or unix socket the arbiter
+ * bound; node detects which) or a TCP handle the worker bound itself (reuse_port).
+ * @throws (rejects with) the listen error
  */
-export function listenOn(server: net.Server, handle: NativeHandle, backlog: number): Promise<void> {
+export function listenOn(server: net.Server, target: AcceptTarget, backlog: number): Promise<void> {
+  (server as unknown as Record<symbol, boolean>)[RUNTIME_OWNED] = true;
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once("error", onError);
@@ -253,11 +260,7 @@ export function listenOn(server: net.Server, handle: NativeHandle, backlog: numb
       server.off("error", onError);
       resolve();
     };
-    if (handle.constructor?.name === "TCP") server.listen(handle as unknown as net.ListenOptions, backlog, done);
-    else {
-      keep.push(handle);
-      server.listen({ fd: handle.fd, backlog }, done);
-    }
+    if (typeof target === "number") server.listen({ fd: target, backlog }, done);
+    else server.listen(target as unknown as net.ListenOptions, backlog, done);
   });
 }
-const keep: NativeHandle[] = [];

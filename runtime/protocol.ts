@@ -1,9 +1,15 @@
 /**
- * The IPC messages between the arbiter and its workers (node's child_process IPC channel, JSON).
+ * How a worker is forked, and the IPC messages between the arbiter and its workers (node's
+ * child_process IPC channel, JSON).
  *
- * Boot: right after the fork the arbiter sends `boot` (settings), then one `listener` message per bound
- * socket, each carrying the socket handle (or, with reuse_port, the address the worker binds its
- * own SO_REUSEPORT socket to); worker loads the app, listens, -> `ready`.
+ * File descriptors of a worker, as systemd's socket activation lays them out: 0 /dev/null,
+ * 1-2 the arbiter's stdout/stderr, then one per listener from fd 3 on (the arbiter's listening
+ * socket itself — so it exists before any app code runs; `/dev/null` in the slot of a reuse_port
+ * listener, for which the worker binds its own SO_REUSEPORT socket), then the IPC channel, then
+ * the watchdog pipe ({@link forkLayout}).
+ *
+ * Boot: right after the fork the arbiter sends `boot` (settings, and per listener its fd or, with
+ * reuse_port, the address to bind); the worker loads the app, listens, -> `ready`.
  * Then the worker sends `hb` (heartbeat from its event loop) every {@link heartbeatInterval}.
  * Failure at boot: worker -> `boot-error` then exits 4 (app load) or 3 (other boot error).
  * Stop/reload/recycle use signals (TERM graceful, QUIT/INT quick, USR1 reopen logs), so that
@@ -12,15 +18,28 @@
 import type { OwnBind } from "./listeners.js";
 import type { Settings } from "./settings.js";
 
+/** The first listener's fd in a worker (systemd's SD_LISTEN_FDS_START). */
+export const FIRST_LISTENER_FD = 3;
+
+/** Where things are in a worker forked with `listeners` listeners: the IPC channel's fd and the watchdog pipe's. */
+export function forkLayout(listeners: number): { ipcFd: number; watchdogFd: number } {
+  return { ipcFd: FIRST_LISTENER_FD + listeners, watchdogFd: FIRST_LISTENER_FD + listeners + 1 };
+}
+
+/**
+ * A listener as a worker gets it: an inherited listening socket (its fd, and its TCP address —
+ * absent for a unix socket), or where to bind its own (reuse_port).
+ */
+export type ListenerSlot = { fd: number; tcp?: OwnBind } | { own: OwnBind };
+
 /** Exit code of a worker that failed to boot (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
 /** Exit code of a worker that could not load the app (Gunicorn's APP_LOAD_ERROR). */
 export const APP_LOAD_ERROR = 4;
 
-/** Arbiter -> worker messages (the `listener` message carries a socket handle). */
+/** Arbiter -> worker messages. */
 export type ToWorker =
-  | { t: "boot"; settings: Settings; listeners: number; generation: number; age: number }
-  | { t: "listener"; index: number; own?: OwnBind }
+  | { t: "boot"; settings: Settings; listeners: ListenerSlot[]; generation: number; age: number }
   /** metrics_bind only: send `registry.getMetricsAsJSON()` back as `{t:"metrics", id, data}`. */
   | { t: "metrics"; id: number };
 
@@ -28,8 +47,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "hb" }
-  | { t: "draining"; reason: string }
-  | { t: "recycle"; reason: string }
+  /** Replace me (the arbiter starts the replacement first); `reason` is for the log. */
+  | { t: "recycle"; cause: "max_requests" | "memory"; reason: string }
   | { t: "boot-error"; code: number; message: string; stack?: string; module?: string }
   | { t: "metrics"; id: number; data: unknown };
 

@@ -1,14 +1,21 @@
 /**
  * `prodserver init` / `create-prodserver`: detect the app, write the project description
- * (prodserver.config.ts) when there is none, then the deploy files. Asks only for what detection
- * left uncertain, and only on a TTY without --yes. Running it twice changes nothing.
+ * (prodserver.config.mjs) when there is none, then the deploy files, then add prodserver to the
+ * app's dependencies with the app's package manager (as a Django app lists gunicorn: the image
+ * runs prodserver from the app's installed dependencies). Asks only for what detection left
+ * uncertain, and only on a TTY without --yes. Running it twice changes nothing.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { detectProject, loadDescription, renderDescriptionFile, validateDescription, DESCRIPTION_FILES } from "../description/index.js";
+import { execa } from "execa";
+import { descriptionFormat, detectProject, findDescriptionFile, loadDescription, renderDescriptionFile, validateDescription } from "../description/index.js";
 import type { Description } from "../description/index.js";
-import { renderFiles, writeFiles } from "../generate/index.js";
+import { endOfLifeWarning } from "../description/node-versions.js";
+import { detectPackageManager } from "../description/workspace.js";
+import { packageManagerFacts, renderProject, writeFiles } from "../generate/index.js";
+import { packageVersion } from "../package-root.js";
 import { CliError } from "./output.js";
+import { EXIT } from "./exit-codes.js";
 import { reportWrites } from "./generate.js";
 
 /** Options of {@link runInit}. */
@@ -19,22 +26,27 @@ export interface InitOptions {
   yes: boolean;
   /** Overwrite generated files the user edited. */
   force: boolean;
+  /** Add prodserver to the app's dependencies with its package manager (default true). */
+  install?: boolean;
 }
 
 /**
- * Run init in `opts.dir`; resolves to the exit code (0 written/unchanged, 1 conflicts).
- * @throws CliError when the folder has no package.json or the description is invalid.
+ * Run init in `opts.dir`; resolves to the exit code (0 written/unchanged, EXIT.driftEdited on
+ * conflicts, EXIT.appNotServable when prodserver could not be added to the app's dependencies).
+ * @throws CliError (EXIT.appNotServable) when the folder has no package.json; DescriptionError when the description is invalid.
  */
 export async function runInit(opts: InitOptions): Promise<number> {
   const dir = path.resolve(opts.dir);
   if (!fs.existsSync(path.join(dir, "package.json"))) {
-    throw new CliError(`${dir} has no package.json: run create-prodserver in the folder of a Node app`);
+    throw new CliError(`${dir} has no package.json: run create-prodserver in the folder of a Node app`, EXIT.appNotServable);
   }
   let description: Description;
-  const existing = DESCRIPTION_FILES.find((f) => fs.existsSync(path.join(dir, f)));
+  let existing: string | null = findDescriptionFile(dir);
   if (existing) {
     description = (await loadDescription(dir)).description;
     console.log(`identical  ${existing} (kept; edit it to change the deploy files)`);
+    const eol = endOfLifeWarning(Number(description.node));
+    if (eol) console.error(`warning    ${eol}`);
   } else {
     const detection = await detectProject(dir);
     description = detection.description;
@@ -46,13 +58,47 @@ export async function runInit(opts: InitOptions): Promise<number> {
         console.log(`assumed    ${field} = ${JSON.stringify((description as unknown as Record<string, unknown>)[field])} (${detection.reasons[field] ?? "not detected"})`);
       }
     }
-    const file = path.join(dir, "prodserver.config.ts");
+    for (const w of detection.warnings) console.error(`warning    ${w}`);
+    const { format } = descriptionFormat(dir);
+    existing = format === "json" ? "prodserver.config.json" : "prodserver.config.mjs";
+    const file = path.join(dir, existing);
     const tmp = `${file}.prodserver-${process.pid}.tmp`;
-    fs.writeFileSync(tmp, renderDescriptionFile(description, "ts"));
+    fs.writeFileSync(tmp, renderDescriptionFile(description, format));
     fs.renameSync(tmp, file);
-    console.log("create     prodserver.config.ts");
+    console.log(`create     ${existing}`);
   }
-  return reportWrites(writeFiles(dir, renderFiles(description), { force: opts.force }));
+  const { root, files } = renderProject(dir, description, existing);
+  const written = reportWrites(writeFiles(root, files, { force: opts.force }));
+  const added = opts.install === false ? 0 : await addProdserver(dir, description);
+  return written || added;
+}
+
+/**
+ * Adds `prodserver@^<this version>` to the app's `dependencies` with the app's package manager
+ * (through corepack when package.json pins one with `packageManager`), unless it is listed there.
+ * The registry is the package manager's own configuration (.npmrc, .yarnrc.yml).
+ * @returns 0, or EXIT.appNotServable after printing the command to run by hand.
+ */
+async function addProdserver(dir: string, d: Description): Promise<number> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  if (typeof pkg.dependencies?.prodserver === "string") return 0;
+  const argv = packageManagerFacts(d).addDependency(`prodserver@^${packageVersion()}`);
+  // The version package.json's packageManager pins (the app's, or its workspace root's) comes from corepack.
+  const viaCorepack = d.packageManager !== "npm" && detectPackageManager(dir).spec !== null;
+  const [file, ...args] = viaCorepack ? ["corepack", ...argv] : argv;
+  console.log(`dependency prodserver: ${argv.join(" ")}`);
+  const r = await execa(file, args, {
+    cwd: dir,
+    reject: false,
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { COREPACK_ENABLE_DOWNLOAD_PROMPT: "0", COREPACK_ENABLE_AUTO_PIN: "0" },
+  });
+  if (r.exitCode === 0) return 0;
+  console.error(
+    `prodserver: adding prodserver to ${path.join(dir, "package.json")} failed (${r.failed && r.exitCode === undefined ? r.shortMessage : `exit ${r.exitCode}`}); ` +
+      `the image runs prodserver from the app's dependencies: run \`${argv.join(" ")}\` in ${dir} and commit the lockfile`,
+  );
+  return EXIT.appNotServable;
 }
 
 /** Ask for each uncertain field on the terminal, showing the detected value as the default. */

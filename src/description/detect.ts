@@ -1,19 +1,60 @@
 /**
  * Detect a project description from an app folder: package.json, lockfiles, tsconfig.json and
  * the app's source text. Read-only; never runs the project's code or any package manager.
- * Sources for the rules: fly-apps/dockerfile-node `gdf.js` (lockfile → package manager),
- * Railpack/nixpacks (engines.node, start script → main → index.js).
+ * Sources for the rules: fly-apps/dockerfile-node `gdf.js` (lockfile → package manager, see
+ * ./workspace.ts), Railpack/nixpacks (engines.node, start script → main → index.js); the Node
+ * line is the newest LTS engines.node allows (./node-versions.ts).
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { Description } from "./types.js";
 import { validateDescription } from "./validate.js";
+import { endOfLifeWarning, newestLtsMajor } from "./node-versions.js";
+import { detectPackageManager } from "./workspace.js";
 
-/** What detection found. `uncertain` lists the fields the CLI should ask about; `reasons` says why per field. */
+/** What detection found. `uncertain` lists the fields the CLI should ask about; `reasons` says why per field;
+ *  `warnings` are printed whatever the answers (an end-of-life Node line). */
 export interface Detection {
   description: Description;
   uncertain: string[];
   reasons: Record<string, string>;
+  warnings: string[];
+}
+
+/**
+ * The format `prodserver init` writes the description in: `mjs` (plain JavaScript, typed with a
+ * JSDoc `@type`) unless the app's tsconfig.json would compile a root-level `.mjs` file — `allowJs`
+ * (or `checkJs`) with neither `include` nor `files`, where TypeScript's default include takes
+ * every JavaScript file and a `rootDir` elsewhere fails with TS6059 — then `json`, which no
+ * compiler or bundler reads.
+ */
+export function descriptionFormat(dir: string): { format: "mjs" | "json"; reason: string } {
+  const tsconfig = parseJsonc(read(path.join(dir, "tsconfig.json")) ?? "null");
+  const co = tsconfig?.compilerOptions ?? {};
+  if ((co.allowJs === true || co.checkJs === true) && tsconfig.include === undefined && tsconfig.files === undefined) {
+    return { format: "json", reason: "tsconfig.json compiles every JavaScript file (allowJs, no include)" };
+  }
+  return { format: "mjs", reason: "plain JavaScript, typed with JSDoc" };
+}
+
+/**
+ * The Node major for the image: the newest LTS line `engines` allows (on `today`); when it allows
+ * none, the lowest major >= 20 it allows (the runtime needs 20.19+); without engines the newest LTS.
+ * `sure` is false when the range was unusable and a default was taken.
+ */
+export function chooseNode(engines: unknown, today: Date = new Date()): { node: string; reason: string; sure: boolean } {
+  const lts = newestLtsMajor(() => true, today) ?? 24;
+  if (typeof engines !== "string") return { node: String(lts), reason: `no engines.node; the newest LTS, Node ${lts}`, sure: true };
+  const allows = (m: number) => lowestNodeMajor(engines, m, m) === m;
+  const newest = newestLtsMajor(allows, today);
+  if (newest !== null) return { node: String(newest), reason: `engines.node ${JSON.stringify(engines)}: the newest LTS it allows`, sure: true };
+  const lowest = lowestNodeMajor(engines, 20);
+  if (lowest !== null) return { node: String(lowest), reason: `engines.node ${JSON.stringify(engines)} allows no supported LTS line; the lowest major it allows`, sure: true };
+  return {
+    node: String(lts),
+    reason: `engines.node ${JSON.stringify(engines)} allows no Node >= 20 (the runtime needs 20.19+); used the newest LTS, Node ${lts}`,
+    sure: false,
+  };
 }
 
 const read = (p: string): string | null => {
@@ -124,12 +165,13 @@ const COMMON = ["src/app", "src/server", "src/index", "src/main", "app", "server
 
 /**
  * Detect the description of the app in `dir`.
- * @param opts.runningNode the Node version to fall back on when `engines.node` says nothing
- *   (default: this process's, `process.versions.node`); its major, at least 20, becomes `node`.
+ * @param today the date the Node release schedule is read at (./node-versions.ts `chooseNode`:
+ *   the newest LTS line `engines.node` allows; tests pin it)
  * @returns a valid Description plus `uncertain` fields (what the CLI should ask) and `reasons`.
- * @throws Error when `dir` has no readable package.json (the message names the path).
+ * @throws Error when `dir` has no readable package.json (the message names the path), or when the
+ *   app is a package of a workspace and has no `name`.
  */
-export async function detectProject(dir: string, opts: { runningNode?: string } = {}): Promise<Detection> {
+export async function detectProject(dir: string, today: Date = new Date()): Promise<Detection> {
   const pkgPath = path.join(dir, "package.json");
   const pkgText = read(pkgPath);
   if (pkgText === null) throw new Error(`no package.json in ${dir}`);
@@ -155,45 +197,21 @@ export async function detectProject(dir: string, opts: { runningNode?: string } 
   }
   const version = typeof pkg.version === "string" ? pkg.version.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "") || "latest" : "latest";
 
-  // package manager
-  const locks: Array<[string, Description["packageManager"]]> = [
-    ["package-lock.json", "npm"],
-    ["npm-shrinkwrap.json", "npm"],
-    ["pnpm-lock.yaml", "pnpm"],
-    ["yarn.lock", "yarn"],
-  ];
-  const fromLocks = [...new Set(locks.filter(([f]) => has(f)).map(([, pm]) => pm))];
-  const fieldPm = typeof pkg.packageManager === "string" ? /^(npm|pnpm|yarn)@/.exec(pkg.packageManager)?.[1] : undefined;
-  let packageManager: Description["packageManager"] = "npm";
-  if (fieldPm) {
-    packageManager = fieldPm as Description["packageManager"];
-    reasons.packageManager = `package.json packageManager ${JSON.stringify(pkg.packageManager)}`;
-  } else if (fromLocks.length === 1) {
-    packageManager = fromLocks[0];
-    reasons.packageManager = `lockfile ${locks.find(([f, pm]) => pm === packageManager && has(f))![0]}`;
-  } else {
-    if (fromLocks.length > 1) packageManager = fromLocks[0];
-    uncertain.add("packageManager");
-    reasons.packageManager = fromLocks.length ? `several lockfiles (${fromLocks.join(", ")})` : "no lockfile; npm assumed";
-  }
+  // package manager and workspace
+  const pmInfo = detectPackageManager(dir);
+  const packageManager = pmInfo.packageManager;
+  reasons.packageManager = pmInfo.reason;
+  if (pmInfo.uncertain) uncertain.add("packageManager");
+  const workspace = pmInfo.workspace ? { path: pmInfo.workspace.path, package: pmInfo.workspace.package } : null;
+  if (workspace) reasons.workspace = `${workspace.path} is a package of the workspace at ${pmInfo.workspace!.root}`;
 
-  // node
-  const running = Number((opts.runningNode ?? process.versions.node).split(".")[0]);
-  let node = String(Math.max(20, running));
-  const engines = pkg.engines?.node;
-  if (typeof engines === "string") {
-    const m = lowestNodeMajor(engines, 20);
-    if (m !== null) {
-      node = String(m);
-      reasons.node = `engines.node ${JSON.stringify(engines)}`;
-    } else {
-      uncertain.add("node");
-      reasons.node = `engines.node ${JSON.stringify(engines)} allows no Node >= 20 (the runtime needs 20.19+); used ${node}`;
-    }
-  } else {
-    uncertain.add("node");
-    reasons.node = `no engines.node; used the running Node ${running}`;
-  }
+  // node: the newest LTS line engines.node allows (Railpack and fly pick from engines too)
+  const warnings: string[] = [];
+  const { node, reason: nodeReason, sure } = chooseNode(pkg.engines?.node, today);
+  reasons.node = nodeReason;
+  if (!sure) uncertain.add("node");
+  const eol = endOfLifeWarning(Number(node), today);
+  if (eol) warnings.push(eol);
 
   // build
   const tsconfig = parseJsonc(read(path.join(dir, "tsconfig.json")) ?? "null");
@@ -288,8 +306,8 @@ export async function detectProject(dir: string, opts: { runningNode?: string } 
   // workers "auto": as many workers as the CPUs the container's cgroup quota allows, resolved by
   // the runtime where it runs (not on this machine); Gunicorn's default of 1 wastes a pre-fork server.
   const description = validateDescription(
-    { name, version, node, packageManager, app, build, port: port ?? 3000, processes: { web: { workers: "auto" } } },
+    { name, version, node, packageManager, workspace, app, build, port: port ?? 3000, processes: { web: { workers: "auto" } } },
     pkgPath,
   );
-  return { description, uncertain: [...uncertain], reasons };
+  return { description, uncertain: [...uncertain], reasons, warnings };
 }

@@ -4,10 +4,13 @@
  */
 import { validateDescription } from "./validate.js";
 
-/** Output formats: `ts` (typed with defineConfig), `mjs` (same, plain JS), `json` (with `$schema`). */
+/**
+ * Output formats: `mjs` (the default: plain JavaScript typed with a JSDoc `@type`, no import, so the
+ * app's own type-check and bundler never see it), `ts` (typed with `defineConfig`), `json` (with `$schema`).
+ */
 export type DescriptionFormat = "ts" | "mjs" | "json";
 
-const ORDER = ["name", "version", "node", "packageManager", "app", "build", "port", "processes", "health", "deploy"];
+const ORDER = ["name", "version", "node", "packageManager", "workspace", "app", "build", "port", "processes", "health", "deploy"];
 
 /** Sort keys: top level in {@link ORDER}, `web` first among processes, others alphabetically. */
 function ordered(v: unknown, top = false): unknown {
@@ -40,18 +43,19 @@ function literal(v: unknown, indent: string): string {
 
 /**
  * The config file text for `description` (validated first, defaults applied and written out).
- * @param format `ts` (default) → `import { defineConfig } from "prodserver"; export default defineConfig({...});`
+ * @param format `mjs` (default) → `/** @type {import("prodserver").DescriptionInput} *\/ export default {...};`,
+ *   `ts` → `import { defineConfig } from "prodserver"; export default defineConfig({...});`
  * @throws DescriptionError when `description` is invalid (field paths named).
  */
-export function renderDescriptionFile(description: unknown, format: DescriptionFormat = "ts"): string {
+export function renderDescriptionFile(description: unknown, format: DescriptionFormat = "mjs"): string {
   const d = validateDescription(description);
   const v = ordered(d, true) as Record<string, unknown>;
   if (format === "json") {
     return JSON.stringify({ $schema: "./node_modules/prodserver/templates/prodserver.schema.json", ...v }, null, 2) + "\n";
   }
-  const head =
-    format === "ts"
-      ? `import { defineConfig } from "prodserver";\n`
-      : `// @ts-check\nimport { defineConfig } from "prodserver";\n`;
-  return `${head}\n// The project description: prodserver generates the Dockerfile, nginx and systemd files from it.\nexport default defineConfig(${literal(v, "")});\n`;
+  const about = "// The project description: prodserver generates the Dockerfile, nginx and systemd files from it.\n";
+  if (format === "mjs") {
+    return `// @ts-check\n${about}/** @type {import("prodserver").DescriptionInput} */\nexport default ${literal(v, "")};\n`;
+  }
+  return `import { defineConfig } from "prodserver";\n\n${about}export default defineConfig(${literal(v, "")});\n`;
 }

@@ -19,6 +19,7 @@
 import { z } from "zod";
 import { reusePortUnsupported } from "../../runtime/listeners.js";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
+import { newestLtsMajor } from "./node-versions.js";
 
 /** `[a-z0-9][a-z0-9._-]{0,62}`: used for the image name, unit names and the nginx upstream. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -126,9 +127,18 @@ export function descriptionSchema() {
     node: z
       .union([z.string(), z.int()])
       .transform(String)
-      .pipe(z.string().regex(/^(2\d|[3-9]\d)$/, { error: "expected a Node major version >= 20, like \"20\" or \"22\"" }))
-      .default("20"),
+      .pipe(z.string().regex(/^(2\d|[3-9]\d)$/, { error: "expected a Node major version >= 20, like \"24\" or \"26\"" }))
+      // The newest LTS line today (./node-versions.ts); `prodserver init` writes the value out.
+      .default(() => String(newestLtsMajor() ?? 24)),
     packageManager: z.enum(["npm", "pnpm", "yarn"]).default("npm"),
+    workspace: z
+      .strictObject({
+        path: relPath.regex(/^[^.]/, { error: "expected the app folder relative to the workspace root, like apps/web" }),
+        package: z.string().regex(/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/, { error: "expected the app's package.json name" }),
+      })
+      .nullable()
+      .default(null)
+      .meta({ description: "The workspace (npm/yarn `workspaces`, pnpm-workspace.yaml) the app belongs to: its folder relative to the workspace root and its package name. The image is built from the workspace root with only this package's production dependencies." }),
     app: z.string().superRefine((v, ctx) => {
       try {
         (SETTINGS as readonly Setting[]).find((s) => s.name === "app")!.validate(v, "");

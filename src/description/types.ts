@@ -74,16 +74,26 @@ export interface K8sHpa {
   cpu?: number;
 }
 
+/** An app inside an npm/yarn/pnpm workspace: the image is built from the workspace root. */
+export interface Workspace {
+  /** The app folder relative to the workspace root, POSIX (`apps/web`). */
+  path: string;
+  /** The app's package name (its package.json `name`): `--workspace`, `--filter`, `workspaces focus`. */
+  package: string;
+}
+
 /** What `defineConfig` accepts: fields with defaults may be omitted. */
 export interface DescriptionInput {
   /** `[a-z0-9][a-z0-9._-]{0,62}`: image name, unit names, nginx upstream. */
   name: string;
   /** Image tag; default `latest`. */
   version?: string;
-  /** Node major for `node:<node>-bookworm-slim`; default `"20"`. */
+  /** Node major for `node:<node>-bookworm-slim`; default: the newest LTS line (src/description/node-versions.ts). */
   node?: string | number;
   /** default `npm`. */
   packageManager?: "npm" | "pnpm" | "yarn";
+  /** The workspace the app belongs to (detected by `prodserver init`); default null (no workspace). */
+  workspace?: Workspace | null;
   /** What `prodserver serve` loads: `module#export`, `module#factory()`, `module` (after build). */
   app: string;
   /** Build step, or null (default) when the app runs from its sources. `output` default `dist`. */
@@ -112,6 +122,7 @@ export interface Description {
   version: string;
   node: string;
   packageManager: "npm" | "pnpm" | "yarn";
+  workspace: Workspace | null;
   app: string;
   build: { command: string; output: string } | null;
   port: number;

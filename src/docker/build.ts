@@ -34,6 +34,13 @@ export interface BuildImageOptions {
   noCache?: boolean;
   /** Labels set on the image (e.g. OCI `org.opencontainers.image.version`). */
   labels?: Record<string, string>;
+  /** The Dockerfile's path inside the context (`docker build -f`); default `Dockerfile`. */
+  dockerfile?: string;
+  /** Build ARGs (`docker build --build-arg NAME=value`). */
+  buildArgs?: Record<string, string>;
+  /** Network of the build's RUN containers (`docker build --network`): `host` reaches a registry
+   *  on the host's loopback; default the engine's (bridge). */
+  network?: string;
 }
 
 /** Result of {@link buildImage}. */
@@ -168,6 +175,9 @@ export async function buildImage(
     forcerm: true,
     nocache: opts.noCache ?? false,
     labels: opts.labels,
+    dockerfile: opts.dockerfile ?? "Dockerfile",
+    buildargs: opts.buildArgs ?? {},
+    ...(opts.network ? { networkmode: opts.network } : {}),
     version: "1",
   });
   await new Promise<void>((resolve, reject) => {

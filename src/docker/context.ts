@@ -1,25 +1,28 @@
 /**
- * The Docker build context: the app folder as a tar stream, filtered like `docker build` filters
- * it (`.dockerignore`, via @balena/dockerignore, a port of moby's dockerignore.go), plus the files
- * prodserver adds under `.prodserver/` (the runtime bundle and, for offline builds, an npm cache).
+ * The Docker build context: the app folder (or, for an app in a workspace, the workspace root) as a
+ * tar stream, filtered like `docker build` filters it (`.dockerignore`, via @balena/dockerignore, a
+ * port of moby's dockerignore.go), plus, for offline builds, the package caches under
+ * `.prodserver/offline/` (./offline.ts).
  *
- * Never sent whatever `.dockerignore` says: `.env`, `.env.*`, `.git`, `node_modules` (at any depth),
- * the user's own `.prodserver/` and root `Dockerfile` (ours replaces it).
+ * Never sent whatever `.dockerignore` says: `.env`, `.env.*`, `.git`, `node_modules` (at any depth)
+ * and the user's own `.prodserver/` (generated-file state). Always sent, as the docker CLI does:
+ * the Dockerfile being built and `.dockerignore`.
  */
 import { promises as fs, type Dirent } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import dockerignoreModule from "@balena/dockerignore";
 import tarfs from "tar-fs";
+import { OFFLINE_DIR } from "../generate/package-manager.js";
 
 /** Options of {@link createBuildContext}. */
 export interface BuildContextOptions {
-  /** Full text of the Dockerfile to build (the generator's `renderDockerfile(d, { offlineNpmCache })`). */
-  dockerfile: string;
-  /** Host directory with a filled npm cache (see `fillNpmCache`), shipped as `.prodserver/npm-cache/`. */
-  offlineNpmCache?: string;
-  /** Path of the runtime bundle (`dist/prodserver-runtime.mjs`), shipped as `.prodserver/runtime/prodserver.mjs`. */
-  runtimeBundle: string;
+  /** Path of the Dockerfile inside the context, POSIX (`Dockerfile`, `apps/web/Dockerfile`); default `Dockerfile`. */
+  dockerfilePath?: string;
+  /** Dockerfile text to put at `dockerfilePath` instead of the file on disk (an app that has none yet). */
+  dockerfile?: string;
+  /** Host folder with the offline caches (see `fillOfflineCache`), shipped as `.prodserver/offline/`. */
+  offlineDir?: string;
 }
 
 // The package is CommonJS (`module.exports = ignore; ignore.default = ignore`) typed as an ES
@@ -29,12 +32,10 @@ const dockerignore = dockerignoreModule.default;
 /** Names that never go into a build context, at any depth (secrets, VCS data, host-built modules). */
 const NEVER_AT_ANY_DEPTH = [/^\.env$/, /^\.env\..*/, /^\.git$/, /^node_modules$/];
 /** Root entries prodserver owns in the context. */
-const NEVER_AT_ROOT = new Set([".prodserver", "Dockerfile"]);
+const NEVER_AT_ROOT = new Set([".prodserver"]);
 
-/** Path (in the build context) of the runtime bundle; the Dockerfile COPYs it to /opt/prodserver. */
-export const CONTEXT_RUNTIME_PATH = ".prodserver/runtime/prodserver.mjs";
-/** Path (in the build context) of the offline npm cache; the offline Dockerfile COPYs it to /tmp/npm-cache. */
-export const CONTEXT_NPM_CACHE_PATH = ".prodserver/npm-cache";
+/** Path (in the build context) of the offline caches; the Dockerfile's build ARGs point there. */
+export const CONTEXT_OFFLINE_PATH = OFFLINE_DIR;
 
 function neverIncluded(rel: string): boolean {
   const parts = rel.split("/");
@@ -84,60 +85,55 @@ export async function listContextFiles(dir: string): Promise<string[]> {
 /**
  * Creates the build context for `docker build` as a tar stream (uncompressed).
  *
- * Shape of the archive: the app files from {@link listContextFiles}, `Dockerfile` (= `opts.dockerfile`),
- * `.dockerignore` (the app's, plus `!` exceptions for the two `.prodserver/` paths below),
- * `.prodserver/runtime/prodserver.mjs` (= `opts.runtimeBundle`, mode 0644) and, when
- * `opts.offlineNpmCache` is set, that directory's contents under `.prodserver/npm-cache/`.
- * Generated entries get a fixed mtime (epoch) so the classic builder's cache sees identical content.
- * @param dir the app folder (contains package.json)
- * @throws Error naming the argument when `dockerfile` is empty, `runtimeBundle` is missing (hint:
- *   `npm run build` makes dist/prodserver-runtime.mjs) or `offlineNpmCache` is not a directory.
- *   Stream errors (a file vanishing mid-pack) surface as an 'error' event on the returned stream.
+ * Shape of the archive: the files from {@link listContextFiles}, the Dockerfile at
+ * `opts.dockerfilePath` (the folder's own, or `opts.dockerfile`), `.dockerignore` (the folder's,
+ * plus a `!` exception for `.prodserver/offline` when it is sent) and, with `opts.offlineDir`, that
+ * folder's contents under `.prodserver/offline/`. Generated entries get a fixed mtime (epoch) and
+ * owner root, so the layer cache sees identical content.
+ * @param dir the context root (contains package.json)
+ * @throws Error naming the argument when `dockerfilePath` is not a relative path inside `dir`,
+ *   when there is no Dockerfile at it and no `opts.dockerfile`, or when `offlineDir` is not a
+ *   directory. Stream errors (a file vanishing mid-pack) surface as an 'error' event on the stream.
  */
-export async function createBuildContext(dir: string, opts: BuildContextOptions): Promise<Readable> {
-  if (!opts || typeof opts.dockerfile !== "string" || !opts.dockerfile.trim()) {
-    throw new Error("createBuildContext: opts.dockerfile must be the Dockerfile text (non-empty string)");
-  }
-  const bundle = await fs.readFile(opts.runtimeBundle).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(
-      `createBuildContext: opts.runtimeBundle ${opts.runtimeBundle} cannot be read (${e.code}); ` +
-        "run `npm run build` in prodserver to produce dist/prodserver-runtime.mjs",
-    );
-  });
-  if (opts.offlineNpmCache !== undefined) {
-    const st = await fs.stat(opts.offlineNpmCache).catch(() => null);
-    if (!st?.isDirectory()) {
-      throw new Error(`createBuildContext: opts.offlineNpmCache ${opts.offlineNpmCache} is not a directory`);
-    }
-  }
+export async function createBuildContext(dir: string, opts: BuildContextOptions = {}): Promise<Readable> {
   const root = path.resolve(dir);
-  const files = await listContextFiles(root);
+  const dockerfilePath = opts.dockerfilePath ?? "Dockerfile";
+  if (path.posix.isAbsolute(dockerfilePath) || path.posix.normalize(dockerfilePath).startsWith("..")) {
+    throw new Error(`createBuildContext: opts.dockerfilePath ${JSON.stringify(dockerfilePath)} must be a relative path inside ${root}`);
+  }
+  const dockerfile =
+    opts.dockerfile ??
+    (await fs.readFile(path.join(root, dockerfilePath), "utf8").catch(() => {
+      throw new Error(`createBuildContext: no ${dockerfilePath} in ${root} (run \`prodserver generate dockerfile\`, or pass opts.dockerfile)`);
+    }));
+  if (opts.offlineDir !== undefined) {
+    const st = await fs.stat(opts.offlineDir).catch(() => null);
+    if (!st?.isDirectory()) throw new Error(`createBuildContext: opts.offlineDir ${opts.offlineDir} is not a directory`);
+  }
+  const files = (await listContextFiles(root)).filter((f) => f !== dockerfilePath && f !== ".dockerignore");
   const fixed = new Date(0);
-  // `.dockerignore` goes in with exceptions for what we add: BuildKit (unlike the classic builder,
+  // `.dockerignore` goes in with an exception for what we add: BuildKit (unlike the classic builder,
   // which leaves filtering to the client) applies it to the context it receives, and a generated
-  // `.prodserver/` exclusion would otherwise hide the runtime and the npm cache from COPY.
-  const ignoreIndex = files.indexOf(".dockerignore");
-  if (ignoreIndex >= 0) files.splice(ignoreIndex, 1);
-  const userIgnore = ignoreIndex >= 0 ? await fs.readFile(path.join(root, ".dockerignore"), "utf8") : "";
+  // `.prodserver/` exclusion would otherwise hide the offline caches from COPY.
+  const userIgnore = await fs.readFile(path.join(root, ".dockerignore"), "utf8").catch(() => "");
   const dockerignoreText =
-    `${userIgnore}${userIgnore && !userIgnore.endsWith("\n") ? "\n" : ""}` +
-    `# added by prodserver build: files prodserver puts into the build context\n!${CONTEXT_RUNTIME_PATH}\n` +
-    (opts.offlineNpmCache !== undefined ? `!${CONTEXT_NPM_CACHE_PATH}\n` : "");
+    opts.offlineDir === undefined
+      ? userIgnore
+      : `${userIgnore}${userIgnore && !userIgnore.endsWith("\n") ? "\n" : ""}# added by prodserver build --offline: the package caches\n!${CONTEXT_OFFLINE_PATH}\n`;
 
   const addGenerated = (pack: tarfs.Pack): void => {
-    pack.entry({ name: "Dockerfile", mode: 0o644, mtime: fixed }, opts.dockerfile);
-    pack.entry({ name: ".dockerignore", mode: 0o644, mtime: fixed }, dockerignoreText);
-    pack.entry({ name: CONTEXT_RUNTIME_PATH, mode: 0o644, mtime: fixed }, bundle);
+    pack.entry({ name: dockerfilePath, mode: 0o644, mtime: fixed }, dockerfile);
+    if (dockerignoreText) pack.entry({ name: ".dockerignore", mode: 0o644, mtime: fixed }, dockerignoreText);
     pack.finalize();
   };
-  const addCache = (pack: tarfs.Pack): void => {
-    if (opts.offlineNpmCache === undefined) return addGenerated(pack);
-    tarfs.pack(opts.offlineNpmCache, {
+  const addOffline = (pack: tarfs.Pack): void => {
+    if (opts.offlineDir === undefined) return addGenerated(pack);
+    tarfs.pack(opts.offlineDir, {
       pack,
       finalize: false,
       sort: true,
-      // cacache content is addressed by hash; a fixed mtime keeps the layer cache warm across fills.
-      map: (h) => ({ ...h, name: path.posix.join(CONTEXT_NPM_CACHE_PATH, h.name), mtime: fixed, uid: 0, gid: 0 }),
+      // Content-addressed caches: a fixed mtime keeps the layer cache warm across fills.
+      map: (h) => ({ ...h, name: path.posix.join(CONTEXT_OFFLINE_PATH, h.name), mtime: fixed, uid: 0, gid: 0 }),
       finish: addGenerated,
     } as tarfs.PackOptions);
   };
@@ -145,7 +141,7 @@ export async function createBuildContext(dir: string, opts: BuildContextOptions)
   const pack = tarfs.pack(root, {
     entries: files,
     finalize: false,
-    finish: addCache,
+    finish: addOffline,
     map: (h) => ({ ...h, uid: 0, gid: 0, uname: "root", gname: "root" }),
   } as tarfs.PackOptions);
   // tar-fs streams are streamx streams; hand out a Node stream (dockerode pipes it into the request).

@@ -1,24 +1,17 @@
 /**
  * The builder's project-level glue: from an app folder and its description to a build context
- * (the contract's `createBuildContext(dir, description, { offline })`), image tags and the
- * runtime bundle's location. The CLI's `prodserver build` is this + buildImage + smokeTest.
+ * (the contract's `createBuildContext(dir, description, { offline })`) and image tags. The CLI's
+ * `prodserver build` is this + buildImage + smokeTest.
  */
-import { existsSync, promises as fs } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import type Dockerode from "dockerode";
 import type { Description } from "../description/index.js";
-import { renderDockerfile } from "../generate/index.js";
+import { projectRoot, renderDockerfile } from "../generate/index.js";
+import { buildImage, type BuildImageOptions, type BuildResult } from "./build.js";
 import { createBuildContext } from "./context.js";
-import { fillNpmCache, type NpmCacheResult } from "./npm-cache.js";
-
-/**
- * Path of the runtime bundle shipped with this package: `<package>/dist/prodserver-runtime.mjs`
- * (this file compiles to `<package>/dist/src/docker/project.js`).
- */
-export function defaultRuntimeBundle(): string {
-  return fileURLToPath(new URL("../../prodserver-runtime.mjs", import.meta.url));
-}
+import { fillOfflineCache, type OfflineCache } from "./offline.js";
 
 /** Image tags for a description: `<name>:<version>` and `<name>:latest` (one tag when version is `latest`). */
 export function imageTags(d: Pick<Description, "name" | "version">): string[] {
@@ -28,51 +21,63 @@ export function imageTags(d: Pick<Description, "name" | "version">): string[] {
 
 /** Options of {@link projectBuildContext}. */
 export interface ProjectContextOptions {
-  /** Offline build: fill an npm cache on the host and render the offline Dockerfile variant. */
+  /** Offline build: fill the package caches on the host, ship them, set the Dockerfile's offline build ARGs. */
   offline?: boolean;
-  /** Runtime bundle path; default {@link defaultRuntimeBundle}. */
-  runtimeBundle?: string;
-  /** Root for host caches (see fillNpmCache); default `~/.cache/prodserver`. */
+  /** Root for host caches (see fillOfflineCache); default `~/.cache/prodserver`. */
   cacheRoot?: string;
+  /** The description file's name, for the header of a Dockerfile rendered because the folder has none. */
+  descriptionFile?: string;
 }
 
 /** Result of {@link projectBuildContext}. */
 export interface ProjectContext {
   context: Readable;
-  /** The Dockerfile text that went into the context. */
-  dockerfile: string;
-  /** `rendered` (offline, or no Dockerfile in the folder) or `folder` (the app's own Dockerfile). */
-  dockerfileSource: "rendered" | "folder";
-  /** The npm cache used (offline only). */
-  npmCache: NpmCacheResult | null;
+  /** The context root on the host: the app folder, or the workspace root. */
+  root: string;
+  /** The Dockerfile's path in the context (`Dockerfile`, `apps/web/Dockerfile`): the API's `dockerfile`. */
+  dockerfilePath: string;
+  /** `folder` (the app's own Dockerfile, hand edits included) or `rendered` (the folder has none). */
+  dockerfileSource: "folder" | "rendered";
+  /** Build ARGs to pass (the offline switch; empty online). */
+  buildArgs: Record<string, string>;
+  /** The offline caches used (offline only). */
+  offline: OfflineCache | null;
 }
 
 /**
- * Creates the build context of an app folder. Online, the folder's `Dockerfile` (generated, maybe
- * edited by the user) is used, or rendered when absent; offline, the Dockerfile is always
- * `renderDockerfile(d, { offlineNpmCache: true })` (the offline variant is never written to disk)
- * and the npm cache is filled on the host first.
- * @throws Error from fillNpmCache (non-npm project, missing lockfile, npm failure), from
- *   renderDockerfile (invalid description, UnsafeValueError naming the field) and from
- *   createBuildContext (missing runtime bundle: run `npm run build`).
+ * Creates the build context of an app folder. The Dockerfile built is the one in the app folder
+ * (generated, maybe edited by the user), or rendered from `d` when the folder has none; offline
+ * builds build the same file, with the package caches in the context and build ARGs that point
+ * the install at them.
+ * @throws Error from fillOfflineCache (missing lockfile, download failure), from renderDockerfile
+ *   (invalid description, UnsafeValueError naming the field) and from createBuildContext.
  */
 export async function projectBuildContext(dir: string, d: Description, opts: ProjectContextOptions = {}): Promise<ProjectContext> {
-  const runtimeBundle = opts.runtimeBundle ?? defaultRuntimeBundle();
-  let npmCache: NpmCacheResult | null = null;
-  let dockerfile: string;
-  let dockerfileSource: ProjectContext["dockerfileSource"] = "rendered";
-  if (opts.offline) {
-    if ((d.packageManager ?? "npm") !== "npm") {
-      throw new Error(`offline build: packageManager is ${d.packageManager}; offline builds support npm only for now`);
-    }
-    npmCache = await fillNpmCache(dir, { cacheRoot: opts.cacheRoot });
-    dockerfile = renderDockerfile(d, { offlineNpmCache: true });
-  } else if (existsSync(path.join(dir, "Dockerfile"))) {
-    dockerfile = await fs.readFile(path.join(dir, "Dockerfile"), "utf8");
-    dockerfileSource = "folder";
-  } else {
-    dockerfile = renderDockerfile(d, {});
-  }
-  const context = await createBuildContext(dir, { dockerfile, runtimeBundle, offlineNpmCache: npmCache?.dir });
-  return { context, dockerfile, dockerfileSource, npmCache };
+  const root = projectRoot(dir, d);
+  const dockerfilePath = d.workspace ? `${d.workspace.path}/Dockerfile` : "Dockerfile";
+  const own = existsSync(path.join(root, dockerfilePath));
+  const offline = opts.offline ? await fillOfflineCache(root, d, { cacheRoot: opts.cacheRoot }) : null;
+  const context = await createBuildContext(root, {
+    dockerfilePath,
+    dockerfile: own ? undefined : renderDockerfile(d, { descriptionFile: opts.descriptionFile }),
+    offlineDir: offline?.dir,
+  });
+  return { context, root, dockerfilePath, dockerfileSource: own ? "folder" : "rendered", buildArgs: offline?.buildArgs ?? {}, offline };
+}
+
+/**
+ * {@link projectBuildContext} + `buildImage`: builds the app's image as `prodserver build` does
+ * (its Dockerfile, the offline build ARGs when `offline`), tagged `opts.tags`.
+ * @returns the build result and the context it was built from.
+ * @throws what projectBuildContext and buildImage throw (BuildError for a failed step).
+ */
+export async function buildProject(
+  docker: Dockerode,
+  dir: string,
+  d: Description,
+  opts: ProjectContextOptions & Omit<BuildImageOptions, "dockerfile" | "buildArgs">,
+): Promise<BuildResult & { project: Omit<ProjectContext, "context"> }> {
+  const { context, ...project } = await projectBuildContext(dir, d, opts);
+  const result = await buildImage(docker, context, { ...opts, dockerfile: project.dockerfilePath, buildArgs: project.buildArgs });
+  return { ...result, project };
 }

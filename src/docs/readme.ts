@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
 import { detectProject } from "../description/index.js";
+import { NODE_SCHEDULE_DATE } from "../description/node-versions.js";
 import { renderFiles } from "../generate/index.js";
 import { isMain } from "../cli/output.js";
 
@@ -31,7 +32,8 @@ const FENCE: Record<string, string> = { Dockerfile: "dockerfile", ".conf": "ngin
  * `prodserver generate all` write them, each in a fenced block under its path.
  */
 export async function renderExamples(): Promise<string> {
-  const { description } = await detectProject(EXAMPLE_APP);
+  // The Node line as of the schedule table's date, so the README does not change with the calendar.
+  const { description } = await detectProject(EXAMPLE_APP, new Date(NODE_SCHEDULE_DATE));
   const files = renderFiles(description, { targets: ["all"] });
   const out = [`For \`examples/express-app\` (\`create-prodserver --yes\`, then \`prodserver generate k8s\`):`, ""];
   for (const f of files) {

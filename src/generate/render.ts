@@ -4,20 +4,21 @@
  * per-format helper from ./escape.ts instead, which throws naming the description field).
  *
  * Helpers take a *path* into the render context (`"d.deploy.nginx.serverName"`, `"x.dockerCmd"`):
- * `d` is the Description, `x` the Derived values, `pm` the package-manager commands. For `d.*` the
+ * `d` is the Description, `x` the Derived values, `pm` = `x.pm` (./package-manager.ts). For `d.*` the
  * field named in errors is the path without `d.`; derived lists carry their own field names.
  */
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
 import Handlebars from "handlebars";
 import type { Description } from "../description/types.js";
 import { validateDescription } from "../description/validate.js";
-import { derive, HEADER, type Derived, type Sourced } from "./derive.js";
+import { derive, header, type Derived, type Sourced } from "./derive.js";
+import { packageRoot } from "../package-root.js";
 import * as esc from "./escape.js";
 import { k8sValues } from "./k8s.js";
 
-/** The templates folder shipped with the package (dist/src/generate → ../../../templates). */
-export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
+/** The templates folder shipped with the package (`<package>/templates/`). */
+export const TEMPLATES_DIR = path.join(packageRoot(), "templates") + path.sep;
 
 /** What `renderFiles` can produce; `all` = every target. */
 export const TARGETS = ["dockerfile", "dockerignore", "nginx", "systemd", "compose", "k8s"] as const;
@@ -35,53 +36,8 @@ export interface RenderedFile {
 export interface RenderOptions {
   /** Targets to render; default {@link DEFAULT_TARGETS}; `all` = every target. Unknown names throw. */
   targets?: Array<Target | "all">;
-}
-
-/** Package-manager specific Dockerfile lines (fixed strings, no user input). */
-interface PmCommands {
-  setup: string | null;
-  manifests: string;
-  prodInstall: string;
-  devInstall: string;
-}
-
-function pmCommands(d: Description, offline: boolean): PmCommands {
-  // Node images up to 24 ship corepack; 25+ (and minimal bases) do not: install it when missing.
-  const corepack =
-    "ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0\n" +
-    "RUN (command -v corepack >/dev/null || npm install -g corepack --no-audit --no-fund) && corepack enable";
-  if (offline && d.packageManager !== "npm") {
-    throw new esc.UnsafeValueError("packageManager", "an offline build", "the offline npm cache needs packageManager npm", d.packageManager);
-  }
-  switch (d.packageManager) {
-    case "pnpm":
-      return {
-        setup: corepack,
-        manifests: "package.json pnpm-lock.yaml pnpm-workspace.yaml* .npmrc*",
-        prodInstall: "pnpm install --frozen-lockfile --prod",
-        devInstall: "pnpm install --frozen-lockfile --production=false",
-      };
-    case "yarn":
-      // One Dockerfile for Yarn 1 and Yarn 2+ (corepack picks the version from packageManager):
-      // Yarn 2+ gets node_modules (YARN_NODE_LINKER; the runtime loads apps without PnP) and
-      // `workspaces focus --production` (built into Yarn 4) for production-only dependencies.
-      return {
-        setup: `${corepack}\nENV YARN_NODE_LINKER=node-modules`,
-        manifests: "package.json yarn.lock .yarnrc* .npmrc*",
-        prodInstall:
-          "if yarn --version | grep -q '^1[.]'; then yarn install --frozen-lockfile --production=true; else yarn workspaces focus --all --production; fi",
-        devInstall: "if yarn --version | grep -q '^1[.]'; then yarn install --frozen-lockfile --production=false; else yarn install --immutable; fi",
-      };
-    default: {
-      const ci = offline ? "npm ci --offline --cache /tmp/npm-cache --no-audit --no-fund" : "npm ci --no-audit --no-fund";
-      return {
-        setup: null,
-        manifests: "package*.json npm-shrinkwrap.json* .npmrc*",
-        prodInstall: `${ci} --omit=dev`,
-        devInstall: `${ci} --include=dev`,
-      };
-    }
-  }
+  /** The description file's name, for the header of every file; default `prodserver.config.mjs`. */
+  descriptionFile?: string;
 }
 
 /** Resolve `path` ("d.port") in the root context; strict like Handlebars: missing → Error. */
@@ -165,18 +121,17 @@ export function renderTemplate(name: string, context: Record<string, unknown>): 
 }
 
 /** The render context shared by every template. */
-export function renderContext(d: Description, opts: { offlineNpmCache?: boolean } = {}): Record<string, unknown> {
+export function renderContext(d: Description, opts: Pick<RenderOptions, "descriptionFile"> = {}): Record<string, unknown> {
   const x: Derived = derive(d);
-  return { d, x, pm: pmCommands(d, !!opts.offlineNpmCache), offline: !!opts.offlineNpmCache, header: HEADER };
+  return { d, x, pm: x.pm, header: header(opts.descriptionFile) };
 }
 
 /**
- * The Dockerfile for `description` (see the Dockerfile contract in the contracts file).
- * @param opts.offlineNpmCache render the offline variant (npm only): `COPY .prodserver/npm-cache
- *   /tmp/npm-cache` and `npm ci --offline --cache /tmp/npm-cache`.
+ * The Dockerfile for `description`: one file for every builder — plain `docker build`, `prodserver
+ * build`, and `prodserver build --offline`, which only sets build ARGs and adds caches to the context.
  * @throws DescriptionError for an invalid description; UnsafeValueError naming the field.
  */
-export function renderDockerfile(description: Description, opts: { offlineNpmCache?: boolean } = {}): string {
+export function renderDockerfile(description: Description, opts: Pick<RenderOptions, "descriptionFile"> = {}): string {
   const d = validateDescription(description);
   return renderTemplate("Dockerfile", renderContext(d, opts));
 }
@@ -189,9 +144,9 @@ export function renderDockerfile(description: Description, opts: { offlineNpmCac
  * @throws DescriptionError (invalid description), UnsafeValueError naming the field (a name that is
  *   not a Kubernetes name, a value that cannot be written safely).
  */
-export function renderK8sManifests(description: Description): RenderedFile[] {
+export function renderK8sManifests(description: Description, opts: Pick<RenderOptions, "descriptionFile"> = {}): RenderedFile[] {
   const d = validateDescription(description);
-  const ctx = renderContext(d);
+  const ctx = renderContext(d, opts);
   const { k, others } = k8sValues(d, ctx.x as Derived);
   let content = renderTemplate("k8s.yaml", { ...ctx, k });
   for (const p of others) content += renderTemplate("k8s-process.yaml", { ...ctx, k, p });
@@ -199,10 +154,36 @@ export function renderK8sManifests(description: Description): RenderedFile[] {
 }
 
 /**
+ * The folder generated paths are relative to: the app folder, or for an app in a workspace the
+ * workspace root (the build context, where `.dockerignore` must be; the app's files go under
+ * `workspace.path`).
+ */
+export function projectRoot(appDir: string, d: Pick<Description, "workspace">): string {
+  if (!d.workspace) return path.resolve(appDir);
+  return path.resolve(appDir, ...d.workspace.path.split("/").map(() => ".."));
+}
+
+/**
+ * {@link renderFiles} for the app in `appDir` whose description was loaded from `descriptionFile`
+ * (its header names that file): the files, and the folder their paths are relative to
+ * ({@link projectRoot}), which is what `writeFiles` / `checkFiles` take.
+ */
+export function renderProject(
+  appDir: string,
+  description: Description,
+  descriptionFile: string,
+  opts: Omit<RenderOptions, "descriptionFile"> = {},
+): { root: string; files: RenderedFile[] } {
+  const files = renderFiles(description, { ...opts, descriptionFile: path.basename(descriptionFile) });
+  return { root: projectRoot(appDir, description), files };
+}
+
+/**
  * Render the deploy files: `Dockerfile`, `.dockerignore`, `deploy/nginx/<name>.conf`,
  * `deploy/systemd/<name>.service` + `<name>.socket` (+ `<name>-<type>.service` per other process
  * type), `compose.yaml` (also a swarm stack), `deploy/k8s/<name>.yaml` (target k8s / all).
- * Paths are relative to the app folder; every shared value comes from one `derive(d)`.
+ * Paths are relative to {@link projectRoot} (the app folder, or the workspace root for an app in a
+ * workspace); every shared value comes from one `derive(d)`.
  * @throws DescriptionError (invalid description), UnsafeValueError (a value that cannot be
  *   written safely; names the field), Error for an unknown target.
  */
@@ -213,7 +194,7 @@ export function renderFiles(description: Description, opts: RenderOptions = {}):
     throw new Error(`unknown target ${JSON.stringify(t)}; expected one of ${TARGETS.join(", ")}, all`);
   }
   const on = (t: Target) => wanted.has("all") || wanted.has(t);
-  const ctx = renderContext(d);
+  const ctx = renderContext(d, opts);
   const x = ctx.x as Derived;
   const files: RenderedFile[] = [];
   if (on("dockerfile")) files.push({ path: "Dockerfile", content: renderTemplate("Dockerfile", ctx) });
@@ -227,6 +208,10 @@ export function renderFiles(description: Description, opts: RenderOptions = {}):
     }
   }
   if (on("compose")) files.push({ path: "compose.yaml", content: renderTemplate("compose.yaml", ctx) });
-  if (on("k8s")) files.push(...renderK8sManifests(d));
-  return files;
+  if (on("k8s")) files.push(...renderK8sManifests(d, { descriptionFile: opts.descriptionFile }));
+  // In a workspace the build context is the workspace root: .dockerignore goes there, the rest
+  // under the app's folder (paths relative to projectRoot()).
+  const ws = d.workspace;
+  if (!ws) return files;
+  return files.map((f) => (f.path === ".dockerignore" ? f : { ...f, path: `${ws.path}/${f.path}` }));
 }

@@ -18,8 +18,7 @@ async function context(dockerfile: string): Promise<NodeJS.ReadableStream> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-err-"));
   cleanup.dir(dir);
   await fs.writeFile(path.join(dir, "hello.txt"), "hello\n");
-  await fs.writeFile(path.join(dir, "bundle.mjs"), "// bundle\n");
-  return createBuildContext(dir, { dockerfile, runtimeBundle: path.join(dir, "bundle.mjs") });
+  return createBuildContext(dir, { dockerfile });
 }
 
 describe("buildImage on the real engine", { skip: dockerSkip, timeout: 120_000 }, () => {

@@ -8,10 +8,10 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Description } from "../../src/description/index.js";
 import {
-  buildImage, createProgressRenderer, formatReport, imageTags, projectBuildContext, smokeOptionsFrom, smokeTest,
+  buildProject, createProgressRenderer, formatReport, imageTags, smokeOptionsFrom, smokeTest,
   type BuildEvent, type SmokeReport,
 } from "../../src/docker/index.js";
-import { Cleanup, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
+import { Cleanup, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
 
 const docker = dockerClient();
@@ -20,12 +20,12 @@ const run = randomBytes(3).toString("hex");
 const prepare = (example: string, label: string, overrides = {}) => prepareApp(example, label, run, cleanup, overrides);
 
 async function buildOffline(dir: string, d: Description): Promise<{ imageId: string; seconds: number; events: BuildEvent[] }> {
-  const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
   const events: BuildEvent[] = [];
   const lines: string[] = [];
   const human = createProgressRenderer("human", (t) => lines.push(t));
   try {
-    const r = await buildImage(docker, context, {
+    const r = await buildProject(docker, dir, d, {
+      offline: true,
       tags: imageTags(d),
       onProgress: (ev) => {
         events.push(ev);
@@ -53,11 +53,6 @@ function assertAllGreen(report: SmokeReport): void {
 }
 
 describe("offline image build + smoke test of the examples", { skip: dockerSkip, timeout: 600_000 }, () => {
-  before(async () => {
-    await fs.access(RUNTIME_BUNDLE).catch(() => {
-      throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\` (runtime/main.ts bundles into it)`);
-    });
-  });
   after(() => cleanup.run());
 
   test("express-app: tags exist, smoke test all green, numeric non-root user, no .env/.git in the image", async () => {

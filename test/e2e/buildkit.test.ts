@@ -11,7 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { execa } from "execa";
 import tarfs from "tar-fs";
 import { formatReport, projectBuildContext, smokeOptionsFrom, smokeTest } from "../../src/docker/index.js";
-import { Cleanup, RUNTIME_BUNDLE, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
+import { Cleanup, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
 
 const DOCKER_2010 = "/usr/bin/docker";
@@ -26,13 +26,14 @@ describe("BuildKit builds the generated offline context", { skip, timeout: 300_0
     const { dir, d } = await prepareApp("examples/express-app", "buildkit", randomBytes(3).toString("hex"), cleanup);
     const out = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-bkctx-"));
     cleanup.dir(out);
-    const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
+    const { context, buildArgs } = await projectBuildContext(dir, d, { offline: true });
     await pipeline(context, tarfs.extract(out));
-    assert.ok(existsSync(path.join(out, ".prodserver/npm-cache/_cacache")), "the context carries the npm cache");
+    assert.ok(existsSync(path.join(out, ".prodserver/offline/npm-cache/_cacache")), "the context carries the npm cache");
     assert.ok(!existsSync(path.join(out, ".env")), "the context carries no .env");
     const iid = path.join(out, "..", `${path.basename(out)}.iid`);
     cleanup.dir(iid);
-    const r = await execa(DOCKER_2010, ["build", "--iidfile", iid, "--progress", "plain", out], {
+    const args = Object.entries(buildArgs).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
+    const r = await execa(DOCKER_2010, ["build", "--iidfile", iid, "--progress", "plain", ...args, out], {
       env: { DOCKER_BUILDKIT: "1" },
       reject: false,
       all: true,
@@ -41,7 +42,8 @@ describe("BuildKit builds the generated offline context", { skip, timeout: 300_0
     if (existsSync(iid)) cleanup.image((await fs.readFile(iid, "utf8")).trim());
     assert.equal(r.exitCode, 0, `BuildKit build failed:\n${String(r.all).split("\n").slice(-40).join("\n")}`);
     const imageId = (await fs.readFile(iid, "utf8")).trim();
-    assert.equal(await pathInImage(docker, imageId, "/opt/prodserver/prodserver.mjs", cleanup), true, "runtime bundle in the image");
+    assert.equal(await pathInImage(docker, imageId, "/app/node_modules/prodserver/dist/prodserver-runtime.mjs", cleanup), true, "the runtime, installed with the app's dependencies");
+    assert.equal(await pathInImage(docker, imageId, "/app/.prodserver", cleanup), false, "no offline caches in the image");
     assert.equal(await pathInImage(docker, imageId, "/app/.env", cleanup), false, ".env not in the image");
     const report = await smokeTest(docker, imageId, smokeOptionsFrom(d));
     assert.equal(report.ok, true, formatReport(report));

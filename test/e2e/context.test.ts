@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import tarfs from "tar-fs";
-import { createBuildContext, fillNpmCache, listContextFiles } from "../../src/docker/index.js";
+import { createBuildContext, fillOfflineCache, listContextFiles } from "../../src/docker/index.js";
+import { validateDescription } from "../../src/description/index.js";
 
 const tmp: string[] = [];
 after(() => Promise.all(tmp.map((d) => fs.rm(d, { recursive: true, force: true }))));
@@ -28,7 +29,7 @@ async function extract(stream: NodeJS.ReadableStream): Promise<string> {
   return out;
 }
 
-test("secrets, VCS data, node_modules and the user's .prodserver never go in, whatever .dockerignore says", async () => {
+test("secrets, VCS data, node_modules and the user's .prodserver never go in, whatever .dockerignore says; a Dockerfile does", async () => {
   const dir = await tree({
     "package.json": "{}", "src/app.js": "x", ".env": "S=1", ".env.local": "S=2", "config/.env": "S=3",
     ".git/HEAD": "ref", "node_modules/x/index.js": "x", "packages/a/node_modules/y/i.js": "y",
@@ -37,7 +38,7 @@ test("secrets, VCS data, node_modules and the user's .prodserver never go in, wh
     ".dockerignore": "!.env\n!.git\n!node_modules\n",
   });
   const files = await listContextFiles(dir);
-  assert.deepEqual(files, [".dockerignore", ".envrc", "package.json", "src/app.js"]);
+  assert.deepEqual(files, [".dockerignore", ".envrc", "Dockerfile", "package.json", "src/app.js"]);
 });
 
 test(".dockerignore follows Docker's rules: root-anchored names, ** globs, ! exceptions inside excluded dirs", async () => {
@@ -49,35 +50,31 @@ test(".dockerignore follows Docker's rules: root-anchored names, ** globs, ! exc
   assert.deepEqual(await listContextFiles(dir), [".dockerignore", "docs/keep.md", "lib/test/b.js", "package.json", "src/app.js"]);
 });
 
-test("the tar carries the given Dockerfile, the runtime bundle, the npm cache and .dockerignore exceptions for them", async () => {
+test("the tar carries the folder's own Dockerfile (even when .dockerignore lists it), the offline caches and an exception for them", async () => {
   const dir = await tree({
-    "package.json": JSON.stringify({ name: "ctx-app", version: "1.0.0", dependencies: {} }),
-    "package-lock.json": JSON.stringify({ name: "ctx-app", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "ctx-app", version: "1.0.0" } } }),
-    "Dockerfile": "FROM the-users-own", ".dockerignore": ".prodserver/\n",
+    "package.json": "{}", "apps/web/package.json": "{}", "apps/web/Dockerfile": "FROM the-users-own\nRUN echo hand-edit\n",
+    ".dockerignore": ".prodserver/\nDockerfile\n**/Dockerfile\n",
   });
-  const bundle = path.join(dir, "..", `${path.basename(dir)}-bundle.mjs`);
-  tmp.push(bundle);
-  await fs.writeFile(bundle, "// runtime bundle\n");
-  const cacheRoot = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-ctx-cache-"));
-  tmp.push(cacheRoot);
-  const cache = await fillNpmCache(dir, { cacheRoot });
-  assert.equal(cache.reused, false);
-  assert.equal((await fillNpmCache(dir, { cacheRoot })).reused, true, "a second fill for the same lockfile reuses the cache");
-  const out = await extract(await createBuildContext(dir, { dockerfile: "FROM generated\n", runtimeBundle: bundle, offlineNpmCache: cache.dir }));
-  assert.equal(await fs.readFile(path.join(out, "Dockerfile"), "utf8"), "FROM generated\n");
-  assert.equal(await fs.readFile(path.join(out, ".prodserver/runtime/prodserver.mjs"), "utf8"), "// runtime bundle\n");
-  await fs.access(path.join(out, ".prodserver/npm-cache/_cacache"));
+  const offline = await tree({ "npm-cache/_cacache/index-v5/x": "entry", "corepack/v1/pnpm/10.0.0/pnpm.cjs": "// pnpm" });
+  const out = await extract(await createBuildContext(dir, { dockerfilePath: "apps/web/Dockerfile", offlineDir: offline }));
+  assert.equal(await fs.readFile(path.join(out, "apps/web/Dockerfile"), "utf8"), "FROM the-users-own\nRUN echo hand-edit\n");
+  assert.equal(await fs.readFile(path.join(out, ".prodserver/offline/npm-cache/_cacache/index-v5/x"), "utf8"), "entry");
+  assert.equal(await fs.readFile(path.join(out, ".prodserver/offline/corepack/v1/pnpm/10.0.0/pnpm.cjs"), "utf8"), "// pnpm");
   const ignore = await fs.readFile(path.join(out, ".dockerignore"), "utf8");
   assert.match(ignore, /^\.prodserver\/\n/);
-  assert.match(ignore, /^!\.prodserver\/runtime\/prodserver\.mjs$/m);
-  assert.match(ignore, /^!\.prodserver\/npm-cache$/m);
+  assert.match(ignore, /^!\.prodserver\/offline$/m);
+  // Online, nothing is added and the .dockerignore is the folder's own.
+  const online = await extract(await createBuildContext(dir, { dockerfilePath: "apps/web/Dockerfile" }));
+  assert.equal(await fs.readFile(path.join(online, ".dockerignore"), "utf8"), ".prodserver/\nDockerfile\n**/Dockerfile\n");
+  await assert.rejects(fs.access(path.join(online, ".prodserver")));
 });
 
-test("bad arguments and non-npm projects fail with messages naming the problem", async () => {
-  const dir = await tree({ "package.json": "{}", "pnpm-lock.yaml": "lockfileVersion: 9\n" });
-  await assert.rejects(fillNpmCache(dir), /offline builds support npm only for now/);
+test("bad arguments fail with messages naming the problem", async () => {
   const noLock = await tree({ "package.json": "{}" });
-  await assert.rejects(fillNpmCache(noLock), /no package-lock\.json; run `npm install`/);
-  await assert.rejects(createBuildContext(noLock, { dockerfile: "", runtimeBundle: "/nope" }), /opts\.dockerfile/);
-  await assert.rejects(createBuildContext(noLock, { dockerfile: "FROM x", runtimeBundle: "/nope/bundle.mjs" }), /opts\.runtimeBundle .*npm run build/);
+  const d = (packageManager: string) => validateDescription({ name: "x", app: "a.js", packageManager });
+  await assert.rejects(fillOfflineCache(noLock, d("npm")), /has no package-lock\.json or npm-shrinkwrap\.json; run `npm install` there/);
+  await assert.rejects(fillOfflineCache(noLock, d("pnpm")), /has no pnpm-lock\.yaml; run `pnpm install` there/);
+  await assert.rejects(createBuildContext(noLock), /no Dockerfile in .*prodserver generate dockerfile/);
+  await assert.rejects(createBuildContext(noLock, { dockerfilePath: "../Dockerfile" }), /dockerfilePath "\.\.\/Dockerfile" must be a relative path inside/);
+  await assert.rejects(createBuildContext(noLock, { dockerfile: "FROM x", offlineDir: "/nope" }), /opts\.offlineDir \/nope is not a directory/);
 });

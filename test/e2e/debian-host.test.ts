@@ -1,8 +1,9 @@
 // The generated systemd units and nginx site where users run them: a Debian host in a container
 // with systemd as PID 1 and Debian's stock nginx (test/support/debian-host.ts), no procps. The
-// example Express app (dependencies installed on this host) is bind-mounted at the unit's
-// WorkingDirectory, the runtime bundle at /opt/prodserver/prodserver.mjs; the generated units and
-// site are installed unmodified, the site with the install commands its own header gives.
+// example Express app (dependencies installed on this host, prodserver's runtime where installing
+// the prodserver package puts it: node_modules/prodserver/dist/prodserver-runtime.mjs) is
+// bind-mounted at the unit's WorkingDirectory; the generated units and site are installed
+// unmodified, the site with the install commands its own header gives.
 // Requests are made from inside the container (the socket is loopback-only there).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -26,6 +27,9 @@ before(async () => {
   dirs.push(app);
   const ci = spawnSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--silent"], { cwd: app, encoding: "utf8" });
   assert.equal(ci.status, 0, ci.stderr);
+  // The runtime is one dependency-free file in the prodserver package: the built one, where npm puts it.
+  fs.mkdirSync(path.join(app, "node_modules/prodserver/dist"), { recursive: true });
+  fs.copyFileSync(RUNTIME_BUNDLE, path.join(app, "node_modules/prodserver/dist/prodserver-runtime.mjs"));
   // A second process type: logs while it runs, exits 0 on SIGTERM.
   fs.writeFileSync(
     path.join(app, "src/worker.mjs"),
@@ -37,7 +41,6 @@ before(async () => {
   base = { ...description, processes: { ...description.processes, worker: { command: "node src/worker.mjs" } } };
   host = await DebianHost.boot(debianHostImage(), [
     `${app}:/srv/express-hello:ro`,
-    `${RUNTIME_BUNDLE}:/opt/prodserver/prodserver.mjs:ro`,
     `${path.join(REPO_ROOT, "test/fixtures/host-client.mjs")}:/opt/prodserver-test/client.mjs:ro`,
   ], `prodserver-deploy-host-${process.pid}`);
 });

@@ -65,6 +65,7 @@ const FULL = {
     worker: { command: "node jobs.js" },
   },
   health: { path: "/readyz" },
+  workspace: { path: "apps/web", package: "web" },
   deploy: {
     user: "node",
     nginx: {
@@ -163,6 +164,8 @@ function renderBenign(c: Case): RenderedFile[] {
 }
 
 const file = (files: RenderedFile[], suffix: string) => files.find((f) => f.path.endsWith(suffix))?.content;
+/** A systemd unit's path (under `deploy/systemd/`, itself under the app folder in a workspace). */
+const isUnit = (p: string) => /(^|\/)deploy\/systemd\//.test(p);
 
 /** Cases grouped by `key` (identical files are judged once, for every case that produced them). */
 function distinct(cases: Case[], key: (c: Case) => string): Case[][] {
@@ -227,7 +230,7 @@ test("fuzz: every string field × hostile values is an error naming the field or
   const nginx = distinct(cases, (c) => file(c.files, ".conf")!);
   judgeNginx(nginx, fail);
   lap("nginx confs", nginx);
-  const systemd = distinct(cases, (c) => c.files.filter((f) => f.path.startsWith("deploy/systemd/")).map((f) => f.content).join("\0"));
+  const systemd = distinct(cases, (c) => c.files.filter((f) => isUnit(f.path)).map((f) => f.content).join("\0"));
   judgeSystemd(systemd, fail);
   lap("systemd unit sets", systemd);
   const compose = distinct(cases, (c) => file(c.files, "compose.yaml")!);
@@ -316,7 +319,7 @@ function judgeSystemd(groups: Case[][], fail: Fail): void {
     const a = renderA(group[0]);
     const node = a.d.deploy.systemd.nodePath;
     if (node.startsWith(`${DIR}/`) && !fs.existsSync(node)) (fs.mkdirSync(path.dirname(node), { recursive: true }), fs.symlinkSync(process.execPath, node));
-    for (const f of a.files.filter((x) => x.path.startsWith("deploy/systemd/"))) {
+    for (const f of a.files.filter((x) => isUnit(x.path))) {
       const p = path.join(dir, path.basename(f.path));
       fs.writeFileSync(p, f.content);
       paths.push(p);
@@ -390,9 +393,26 @@ const PLACEHOLDER: Record<string, string> = {
   HEALTHCHECK: 'HEALTHCHECK CMD ["prodserver-fuzz"]',
 };
 const kindOf = (line: string) => (line.trimStart().startsWith("#") ? "#" : line.trimStart().split(" ")[0]);
+/**
+ * The file's instructions as the generator writes them: one per line, except that a line ending in
+ * a backslash continues onto the next when that next line is indented (the templates' style for
+ * long RUN commands). A backslash anywhere else is not a continuation here, so a value that makes
+ * Docker join lines the generator did not mean to join shows up as a difference from the engine.
+ */
+function instructions(dockerfile: string): string[] {
+  const out: string[] = [];
+  for (const line of dockerfile.split("\n")) {
+    const prev = out.at(-1);
+    if (prev !== undefined && /\\[ \t]*$/.test(prev) && /^[ \t]+\S/.test(line)) out[out.length - 1] = `${prev}\n${line}`;
+    else out.push(line);
+  }
+  return out;
+}
+/** What the shell of a `RUN` instruction gets: its text after `RUN `, continuations removed (Docker
+ *  drops the backslash and the line break, keeping the blanks around them). */
+const runCommand = (instruction: string) => instruction.slice(4).replace(/\\[ \t]*\n/g, "");
 const skeleton = (dockerfile: string) =>
-  dockerfile
-    .split("\n")
+  instructions(dockerfile)
     .map((l) => (l.trim() && PLACEHOLDER[kindOf(l)] ? PLACEHOLDER[kindOf(l)] : l))
     .join("\n");
 
@@ -416,13 +436,13 @@ async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: numb
     images.push(t);
     return t;
   };
-  const skeletons = distinct(cases, (c) => skeleton(file(c.files, "Dockerfile")!) + "\0" + (c.d.build?.output ?? ""));
+  const skeletons = distinct(cases, (c) => skeleton(file(c.files, "Dockerfile")!) + "\0" + derive(c.d).pm.buildOutput);
   const t0 = performance.now();
   await pool(skeletons, 2, async (group) => {
     const c = group[0];
     const df = skeleton(file(c.files, "Dockerfile")!);
-    const ctx: Record<string, string> = { "package.json": "{}\n", ".prodserver/runtime/prodserver.mjs": "// runtime\n" };
-    if (c.d.build) ctx[`${c.d.build.output}/index.js`] = "// built\n";
+    const ctx: Record<string, string> = { "package.json": "{}\n" };
+    if (c.d.build) ctx[`${derive(c.d).pm.buildOutput}/index.js`] = "// built\n";
     const r = await dockerRead(df, ctx, base, tag());
     for (const p of dockerProblems(r, df, c.d, base)) fail(group, p);
   });
@@ -431,14 +451,14 @@ async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: numb
   const lines = new Map<string, { want: string[] | null; group: Case[] }>();
   for (const c of cases) {
     const x = derive(c.d);
-    for (const line of file(c.files, "Dockerfile")!.split("\n")) {
+    for (const line of instructions(file(c.files, "Dockerfile")!)) {
       const kind = kindOf(line);
       if (!line.trim() || !PLACEHOLDER[kind]) continue;
       const want =
         kind === "#" ? null
         : kind === "CMD" ? x.dockerCmd.map((v) => String(v.value))
         : kind === "HEALTHCHECK" ? ["CMD", ...x.dockerHealthcheck.map((v) => String(v.value))]
-        : [c.d.build && line === `RUN ${c.d.build.command}` ? c.d.build.command : line.slice(4)];
+        : [c.d.build && line === `RUN ${c.d.build.command}` ? c.d.build.command : runCommand(line)];
       const seen = lines.get(line);
       if (seen && JSON.stringify(seen.want) !== JSON.stringify(want)) fail([c], `one line, two meanings: ${line}`);
       lines.set(line, { want, group: [...(seen?.group ?? []), c] });

@@ -9,7 +9,9 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Cleanup, REPO_ROOT, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
+import { loadDescription } from "../../src/description/index.js";
+import { Cleanup, REPO_ROOT, dockerClient, dockerSkip, ensureBaseImage, pathInImage } from "../support/docker.js";
+import { addProdserverNpm } from "../support/apps.js";
 
 const docker = dockerClient();
 const cleanup = new Cleanup(docker);
@@ -21,8 +23,9 @@ const SECRETS = [
 ];
 const KEPT = ["app.js", "package.json", "config/app.json", "lib/testing.js", "certs/README.md"];
 
-/** A dependency-free app (npm ci needs no registry) with the generated files and nested secrets. */
-function app(): string {
+/** An app with the generated files and nested secrets; with `prodserver`, that is its only
+ *  dependency (from the test registry, test/support/registry.ts: the image runs it). */
+async function app(opts: { prodserver: boolean }): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-e2e-ignore-"));
   cleanup.dir(dir);
   const pkg = { name: "prodserver-e2e-ignore", version: "1.0.0", main: "app.js", dependencies: {} };
@@ -33,9 +36,10 @@ function app(): string {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.writeFileSync(path.join(dir, f), "secret\n");
   }
-  const init = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist/src/cli/create.js"), "--yes"], { cwd: dir, encoding: "utf8" });
+  const init = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist/src/cli/create.js"), "--yes", "--no-install"], { cwd: dir, encoding: "utf8" });
   assert.equal(init.status, 0, init.stderr);
   assert.match(fs.readFileSync(path.join(dir, ".dockerignore"), "utf8"), /^\*\*\/\*\.key$/m);
+  if (opts.prodserver) await addProdserverNpm(dir);
   return dir;
 }
 
@@ -45,7 +49,7 @@ async function absentAndPresent(image: string, root: string): Promise<void> {
 }
 
 test("plain docker build: the context the CLI sends has no nested secret", { skip: dockerSkip }, async () => {
-  const dir = app();
+  const dir = await app({ prodserver: false });
   fs.writeFileSync(path.join(dir, "Dockerfile.plain"), "FROM node:20-bookworm-slim\nCOPY . /ctx\n");
   const tag = `prodserver-e2e-ignore-plain:${path.basename(dir).slice(-6).toLowerCase()}`;
   const r = spawnSync("docker", ["build", "-q", "-f", "Dockerfile.plain", "-t", tag, "."], { cwd: dir, encoding: "utf8", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
@@ -56,7 +60,8 @@ test("plain docker build: the context the CLI sends has no nested secret", { ski
 });
 
 test("prodserver build --offline: the image's /app has no nested secret", { skip: dockerSkip }, async () => {
-  const dir = app();
+  const dir = await app({ prodserver: true });
+  await ensureBaseImage((await loadDescription(dir)).description.node);
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist/src/cli/main.js"), "build", "--offline", "--no-smoke", "--quiet"], { cwd: dir, encoding: "utf8", timeout: 300_000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const image = await docker.getImage("prodserver-e2e-ignore:1.0.0").inspect();

@@ -11,10 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
-import { buildImage, fetchWithTimeout, imageTags, projectBuildContext, type BuildEvent } from "../../src/docker/index.js";
+import { buildProject, fetchWithTimeout, imageTags, type BuildEvent } from "../../src/docker/index.js";
 import { renderFiles } from "../../src/generate/index.js";
 import type { Description } from "../../src/description/index.js";
-import { Cleanup, REPO_ROOT, RUNTIME_BUNDLE, dockerClient, dockerSkip } from "../support/docker.js";
+import { Cleanup, REPO_ROOT, dockerClient, dockerSkip } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
 import { DOCKER_CLI, adaptCompose, ensureSwarm, hasIpvs, leaveSwarm, onPath, runWrk, waitConverged } from "../support/swarm.js";
 
@@ -36,9 +36,8 @@ const NEGATIVE = process.env.PRODSERVER_SWARM_NEGATIVE === "1";
 const REPLICAS = NEGATIVE ? 1 : 2;
 
 async function build(dir: string, d: Description, tag: string): Promise<string> {
-  const { context } = await projectBuildContext(dir, d, { offline: true, runtimeBundle: RUNTIME_BUNDLE });
   const fresh = (ev: BuildEvent): void => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); };
-  const r = await buildImage(docker, context, { tags: [tag], onProgress: fresh });
+  const r = await buildProject(docker, dir, d, { offline: true, tags: [tag], onProgress: fresh });
   cleanup.image(r.imageId);
   return r.imageId;
 }

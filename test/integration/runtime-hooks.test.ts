@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { APPS, get, killAll, run, start, waitFor, withTimeout, workerPids } from "./runtime-support.js";
+import { APPS, get, killAll, run, start, waitFor, withTimeout, workerPids, workersMatch } from "./runtime-support.js";
 
 after(killAll);
 
@@ -39,7 +39,7 @@ describe("runtime server hooks", { timeout: 60000 }, () => {
     assert.ok(lines().includes("pre_request /hooked"));
     assert.ok(!lines().some((l) => l.includes("/readyz")), "health requests do not run request hooks");
     process.kill(s.pid, "SIGHUP");
-    await waitFor(() => workerPids(s.pid).length === 2 && workerPids(s.pid).every((p) => !first.includes(p)), 15000, "reloaded workers");
+    await waitFor(() => workersMatch(s.pid, (now) => now.length === 2 && now.every((p) => !first.includes(p))), 15000, "reloaded workers");
     await waitFor(() => first.every((p) => lines().includes(`child_exit ${p}`) && lines().includes(`worker_exit ${p}`)), 10000, "child_exit/worker_exit for the old workers");
     assert.ok(lines().includes("on_reload gen"));
     assert.equal((await s.stop()).code, 0);
@@ -87,8 +87,8 @@ export async function worker_int(worker) { await new Promise((r) => setTimeout(r
     }
     process.kill(pids[0], "SIGQUIT");
     await waitFor(() => lines().includes(`worker_int ${pids[0]}`), 10000, "worker_int after SIGQUIT");
-    await waitFor(() => workerPids(s.pid).length === 2 && !workerPids(s.pid).includes(pids[0]), 15000, "replacement worker");
-    assert.ok(lines().some((l) => l.startsWith("pre_fork") && l.endsWith(`age=3 server=${s.pid}`)), "pre_fork for the replacement");
+    await waitFor(() => workersMatch(s.pid, (now) => now.length === 2 && !now.includes(pids[0])), 15000, "replacement worker");
+    assert.ok(lines().some((l) => l.startsWith("pre_fork") && l.endsWith(`age=3 server=${s.pid}`)), `pre_fork for the replacement\n${lines().join("\n")}\n${s.stderr()}`);
     process.kill(pids[1], "SIGINT");
     await waitFor(() => lines().includes(`worker_int ${pids[1]}`), 10000, "worker_int after SIGINT");
     assert.equal((await s.stop()).code, 0);
@@ -106,7 +106,7 @@ export function worker_abort(worker) { fs.appendFileSync(${JSON.stringify(events
     const [pid] = workerPids(s.pid);
     void get(`${s.url}/block?ms=30000`, { timeoutMs: 20000 }).catch(() => null);
     await waitFor(() => fs.existsSync(events) && fs.readFileSync(events, "utf8").includes(`worker_abort ${pid}`), 15000, "worker_abort");
-    await waitFor(() => workerPids(s.pid).length === 1 && workerPids(s.pid)[0] !== pid, 15000, "replacement worker");
+    await waitFor(() => workersMatch(s.pid, (now) => now.length === 1 && now[0] !== pid), 15000, "replacement worker");
     assert.match(s.stderr(), /WORKER TIMEOUT \(pid:\d+\)/);
     assert.equal((await s.stop()).code, 0);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // address, never on the app's port; worker restarts are counted by reason. Also: the JSON error log.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { get, killAll, start, waitFor, workerPids, type Server } from "./runtime-support.js";
+import { get, killAll, start, waitFor, workerPids, workersMatch, type Server } from "./runtime-support.js";
 
 after(killAll);
 
@@ -82,7 +82,7 @@ describe("runtime metrics", { timeout: 90000 }, () => {
     assert.equal(before.get('prodserver_worker_restarts_total{reason="crash"}'), undefined);
     const [victim] = workerPids(s.pid);
     process.kill(victim, "SIGKILL");
-    await waitFor(() => workerPids(s.pid).length === 2 && !workerPids(s.pid).includes(victim), 20000, "the replacement worker");
+    await waitFor(() => workersMatch(s.pid, (now) => now.length === 2 && !now.includes(victim)), 20000, "the replacement worker");
     await waitFor(async () => (await scrape(metrics)).get('prodserver_worker_restarts_total{reason="crash"}') === 1, 10000, "restarts_total{crash} = 1");
     await waitFor(async () => (await scrape(metrics)).get("prodserver_workers") === 2, 10000, "2 workers again");
 

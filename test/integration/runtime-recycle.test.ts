@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, describe, test } from "node:test";
-import { get, killAll, run, start, waitFor, workerPids } from "./runtime-support.js";
+import { get, killAll, run, start, waitFor, workerPids, workersMatch } from "./runtime-support.js";
 
 after(killAll);
 
@@ -34,7 +34,7 @@ describe("runtime recycling", { timeout: 90000 }, () => {
     const [fat] = workerPids(s.pid);
     assert.match((await get(`${s.url}/grow?mb=250`)).body, /^rss \d+/);
     await waitFor(() => /Autorestarting worker: max_worker_memory \(rss \d+ > 209715200 bytes\)/.test(s.stderr()), 10000, "the memory recycle");
-    await waitFor(() => workerPids(s.pid).length === 1 && workerPids(s.pid)[0] !== fat, 10000, "the replacement alone");
+    await waitFor(() => workersMatch(s.pid, (now) => now.length === 1 && now[0] !== fat), 10000, "the replacement alone");
     assert.equal((await get(`${s.url}/readyz`)).status, 200);
     assert.doesNotMatch(s.stderr(), /Worker \(pid:\d+\) (was sent|exited)/, "the old worker exited as a retirement, not a crash");
     assert.equal((await s.stop()).code, 0);

@@ -2,11 +2,10 @@
 // version that cannot boot leaves the old workers serving.
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { get, killAll, start, waitFor, workerPids } from "./runtime-support.js";
+import { get, killAll, load, start, waitFor, workerPids } from "./runtime-support.js";
 
 after(killAll);
 
@@ -14,38 +13,6 @@ const appSource = (version: string) => `export const app = (req, res) => {
   if (req.url === "/slow") return void setTimeout(() => res.end("${version} slow"), 400);
   res.end("${version}");
 };\n`;
-
-/** Keep `concurrency` keep-alive request loops running until `stop()`; count results. */
-function load(url: string, concurrency: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const bodies = new Map<string, number>();
-  const errors: string[] = [];
-  let running = true;
-  let total = 0;
-  const loops = Array.from({ length: concurrency }, async (_, i) => {
-    const until = Date.now() + 30000; // hard bound
-    while (running && Date.now() < until) {
-      try {
-        const r = await get(i === 0 ? `${url}/slow` : `${url}/`, { agent, timeoutMs: 5000 });
-        if (r.status !== 200) errors.push(`status ${r.status}`);
-        bodies.set(r.body, (bodies.get(r.body) ?? 0) + 1);
-        total++;
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
-  });
-  return {
-    bodies,
-    errors,
-    total: () => total,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      agent.destroy();
-    },
-  };
-}
 
 describe("runtime HUP reload", { timeout: 90000 }, () => {
   test("new code and settings, old workers retired as new ones are ready, zero failed requests", async () => {

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { reusePortUnsupported } from "../../runtime/listeners.js";
-import { APPS, BUNDLE, ROOT, get, killAll, run, start, waitFor, withTimeout, workerPids } from "./runtime-support.js";
+import { APPS, BUNDLE, ROOT, get, killAll, run, start, waitFor, withTimeout, workerPids, workersMatch } from "./runtime-support.js";
 
 after(killAll);
 
@@ -96,7 +96,7 @@ describe("reuse_port", { timeout: 90000 }, () => {
 
     // A killed worker's socket goes with it; the replacement binds its own on the same port.
     process.kill(workers[0], "SIGKILL");
-    await waitFor(() => workerPids(s.pid).length === 2 && !workerPids(s.pid).includes(workers[0]) && owners().length === 2, 20000, "replacement listening");
+    await waitFor(() => workersMatch(s.pid, (now) => now.length === 2 && !now.includes(workers[0]) && owners().length === 2), 20000, "replacement listening");
     await waitFor(async () => (await get(`${s.url}/readyz`).catch(() => null))?.status === 200, 10000, "readyz");
     const after = await spread(s.url, 60);
     assert.equal(after.size, 2, `both workers answer after the replacement: ${JSON.stringify([...after])}`);

@@ -18,7 +18,7 @@ async function serve(args: string[], workers?: number, env?: NodeJS.ProcessEnv):
   return s;
 }
 
-describe("runtime serve", { timeout: 60000 }, () => {
+describe("runtime serve", { timeout: 120000 }, () => {
   test("N workers accept on the one socket the arbiter bound; distinct worker pids answer", async () => {
     const s = await serve(["node-listener.mjs#app", "--workers", "3", "--bind", "127.0.0.1:0", "--name", "pidtest"], 3);
     const pids = workerPids(s.pid);

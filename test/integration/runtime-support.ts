@@ -79,7 +79,7 @@ export function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
   return server;
 }
 
-/** Start a server and wait until it listens and `/readyz` answers 200 (bounded). */
+/** Start a server and wait until it listens and `/readyz` answers 200 (bounded); with `workers`, until that many run and all are ready. */
 export async function start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; entry?: string; workers?: number } = {}): Promise<Server> {
   const s = run(args, opts);
   await waitFor(() => /Listening at: /.test(s.stderr()) || s.proc.exitCode !== null, 20000, "Listening at");
@@ -87,7 +87,11 @@ export async function start(args: string[], opts: { cwd?: string; env?: NodeJS.P
   const m = /Listening at: (http:\/\/\S+)/.exec(s.stderr());
   s.url = m ? m[1] : "";
   if (s.url) await waitFor(async () => (await get(`${s.url}/readyz`).catch(() => null))?.status === 200, 20000, "readyz 200");
-  if (opts.workers) await waitFor(() => workerPids(s.pid).length === opts.workers, 20000, `${opts.workers} workers`);
+  if (opts.workers) {
+    await waitFor(() => workerPids(s.pid).length === opts.workers, 20000, `${opts.workers} workers`);
+    // Every first-generation worker booted (one answering /readyz does not mean its siblings have).
+    await waitFor(() => /Ready: \d+ worker\(s\) serving/.test(s.stderr()), 20000, "all workers ready");
+  }
   return s;
 }
 
@@ -133,6 +137,11 @@ export function workerPids(ppid: number): number[] {
   return childPids(ppid, "prodserver: worker");
 }
 
+/** `pred` applied to ONE reading of the worker pids (two readings may see different workers). */
+export function workersMatch(ppid: number, pred: (pids: number[]) => boolean): boolean {
+  return pred(workerPids(ppid));
+}
+
 /** PIDs of the live children of `ppid` whose title (cmdline) starts with `prefix`. */
 export function childPids(ppid: number, prefix: string): number[] {
   const out: number[] = [];
@@ -173,4 +182,39 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Keep `concurrency` keep-alive request loops running until `stop()` (at most 30 s); count the
+ * bodies and the failures. Loop 0 requests `url/slow`, the others `url/`.
+ */
+export function load(url: string, concurrency: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const bodies = new Map<string, number>();
+  const errors: string[] = [];
+  let running = true;
+  let total = 0;
+  const loops = Array.from({ length: concurrency }, async (_, i) => {
+    const until = Date.now() + 30000; // hard bound
+    while (running && Date.now() < until) {
+      try {
+        const r = await get(i === 0 ? `${url}/slow` : `${url}/`, { agent, timeoutMs: 5000 });
+        if (r.status !== 200) errors.push(`status ${r.status}`);
+        bodies.set(r.body, (bodies.get(r.body) ?? 0) + 1);
+        total++;
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+  });
+  return {
+    bodies,
+    errors,
+    total: () => total,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
 }

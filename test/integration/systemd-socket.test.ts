@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../support/net.js";
 import { validateDescription } from "../../src/description/index.js";
-import { derive, RUNTIME_PATH } from "../../src/generate/index.js";
+import { derive } from "../../src/generate/index.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUNDLE = path.join(ROOT, "dist/prodserver-runtime.mjs");
@@ -43,7 +43,9 @@ test("the web unit's ExecStart serves on the socket systemd passes as fd 3", { s
   const d = validateDescription({ name: "sockact", app: "app.mjs#app", port, processes: { web: { workers: 2, graceful_timeout: 5 } } });
   // The unit's argv, with this machine's node and bundle in place of the installed paths.
   const argv = derive(d).systemdWebExec.map((s) => String(s.value));
-  assert.deepEqual(argv.slice(0, 5), [d.deploy.systemd.nodePath, RUNTIME_PATH, "serve", "--bind", "fd://3"]);
+  // The runtime comes from the app's installed dependencies, under WorkingDirectory.
+  const installed = `${d.deploy.systemd.workingDirectory}/node_modules/prodserver/dist/prodserver-runtime.mjs`;
+  assert.deepEqual(argv.slice(0, 5), [d.deploy.systemd.nodePath, installed, "serve", "--bind", "fd://3"]);
   argv[0] = process.execPath;
   argv[1] = BUNDLE;
   // Type=notify: a datagram socket standing in for systemd's notify socket (Node has no AF_UNIX dgram).

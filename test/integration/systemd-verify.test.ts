@@ -54,7 +54,9 @@ test("the web unit: socket activation, stop timeout above graceful_timeout, hard
   const { files } = verifyUnits({ name: "web", app: "app.js", port: 8123, processes: { web: { graceful_timeout: 42 } } });
   const svc = files.find((f) => f.path.endsWith("web.service"))!.content;
   const sock = files.find((f) => f.path.endsWith("web.socket"))!.content;
-  assert.match(svc, /^ExecStart=\/usr\/bin\/node \/opt\/prodserver\/prodserver\.mjs serve --bind fd:\/\/3 --graceful-timeout 42 app\.js$/m);
+  // The runtime from the app's installed dependencies, under WorkingDirectory.
+  const wd = /^WorkingDirectory=(.+)$/m.exec(svc)![1];
+  assert.ok(svc.includes(`\nExecStart=/usr/bin/node ${wd}/node_modules/prodserver/dist/prodserver-runtime.mjs serve --bind fd://3 --graceful-timeout 42 app.js\n`), svc);
   assert.match(svc, /^TimeoutStopSec=47$/m);
   assert.match(svc, /^KillMode=mixed$/m);
   assert.match(svc, /^Type=notify\nNotifyAccess=all$/m, "the runtime notifies through systemd-notify, a child process");

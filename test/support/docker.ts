@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Dockerode from "dockerode";
+import { execa } from "execa";
 
 /** The repository root (this file compiles to dist/test/support/docker.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -17,6 +18,24 @@ export const RUNTIME_BUNDLE = path.join(REPO_ROOT, "dist/prodserver-runtime.mjs"
 
 /** node:test `skip` value: false when Docker is usable, else the reason (printed by the runner). */
 export const dockerSkip: string | false = existsSync(SOCKET) ? false : `Docker Engine socket ${SOCKET} is absent: e2e image tests skipped`;
+
+const baseImages = new Map<string, Promise<void>>();
+
+/**
+ * Makes sure the local base image `node:<major>-bookworm-slim` exists (test/support/base-image.sh
+ * builds it once: no container registry is reachable here); later calls are free.
+ * @throws Error with the script's output when it fails.
+ */
+export function ensureBaseImage(major: string): Promise<void> {
+  let p = baseImages.get(major);
+  if (!p) {
+    p = execa("bash", [path.join(REPO_ROOT, "test/support/base-image.sh"), major], { env: { DOCKER: "/usr/bin/docker" }, all: true, reject: false }).then((r) => {
+      if (r.exitCode !== 0) throw new Error(`base image node:${major}-bookworm-slim could not be built:\n${r.all}`);
+    });
+    baseImages.set(major, p);
+  }
+  return p;
+}
 
 /** A client on the local engine. */
 export function dockerClient(): Dockerode {

@@ -6,7 +6,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { loadApp } from "../../runtime/app-loader.js";
+import { loadExport as loadApp } from "../../runtime/worker/app-loader.js";
 
 test("an http.Server returned by an async factory is served via server.emit('request') and never listened on", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-al-"));

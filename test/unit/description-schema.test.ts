@@ -1,4 +1,5 @@
 // The project description schema: defaults, and every field's error names its path.
+import { newestLtsMajor } from "../../src/description/node-versions.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -38,8 +39,9 @@ function issuesOf(raw: unknown): DescriptionError {
 test("defaults fill every optional field", () => {
   const d = validateDescription(base());
   assert.equal(d.version, "latest");
-  assert.equal(d.node, "20");
+  assert.equal(d.node, String(newestLtsMajor()), "the newest LTS line today");
   assert.equal(d.packageManager, "npm");
+  assert.equal(d.workspace, null);
   assert.equal(d.build, null);
   assert.equal(d.port, 3000);
   assert.deepEqual(d.processes, { web: {} });
@@ -190,13 +192,18 @@ test("renderDescriptionFile is deterministic and round-trips through loadDescrip
   const raw = { ...base(), build: { command: "npm run build" }, processes: { worker: { command: "node jobs.js" }, web: { workers: 2 } } };
   const a = renderDescriptionFile(raw);
   assert.equal(renderDescriptionFile(raw), a);
-  assert.match(a, /^import \{ defineConfig \} from "prodserver";\n/);
+  // The default: JavaScript typed by JSDoc, with no import (no compiler or bundler of the app reads it).
+  assert.match(a, /^\/\/ @ts-check\n.*\n\/\*\* @type \{import\("prodserver"\)\.DescriptionInput\} \*\/\nexport default \{\n/);
+  assert.doesNotMatch(a, /^import /m);
   assert.ok(a.indexOf("web:") < a.indexOf("worker:"), "web comes first among processes");
-  const dir = tmpApp({ "prodserver.config.ts": a });
+  const dir = tmpApp({ "prodserver.config.mjs": a });
   const { description } = await loadDescription(dir);
   assert.deepEqual(description, validateDescription(raw));
   // Rendering the loaded description again gives the same bytes (init twice changes nothing).
   assert.equal(renderDescriptionFile(description), a);
+  const ts = renderDescriptionFile(raw, "ts");
+  assert.match(ts, /^import \{ defineConfig \} from "prodserver";\n/);
+  assert.deepEqual((await loadDescription(tmpApp({ "prodserver.config.ts": ts }))).description, validateDescription(raw));
   const json = renderDescriptionFile(raw, "json");
   assert.deepEqual(validateDescription(JSON.parse(json)), validateDescription(raw));
 });

@@ -7,17 +7,21 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { detectProject, lowestNodeMajor, detectExport, detectPort, sanitizeName } from "../../src/description/index.js";
 import { renderFiles } from "../../src/generate/index.js";
+import { matchesWorkspace } from "../../src/description/workspace.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/projects/", import.meta.url));
 const fixture = (n: string) => path.join(FIXTURES, n);
+/** A day of the Node release schedule the expectations below are written for (26 Active LTS, 22 and 24 maintained, 20 past end of life). */
+const DEC_2026 = new Date("2026-12-07");
 
 test("CommonJS Express app with npm lockfile: scope dropped, module.exports default, port from server.js", async () => {
-  const r = await detectProject(fixture("js-cjs-npm"));
+  const r = await detectProject(fixture("js-cjs-npm"), DEC_2026);
   const d = r.description;
   assert.equal(d.name, "express-hello");
   assert.equal(d.version, "1.2.3-build.7", "a tag cannot contain +");
   assert.equal(d.packageManager, "npm");
-  assert.equal(d.node, "20");
+  assert.equal(d.node, "26", ">=20 → the newest LTS it allows");
+  assert.deepEqual(r.warnings, []);
   assert.equal(d.app, "app.js");
   assert.equal(d.build, null);
   assert.equal(d.port, 8080);
@@ -25,7 +29,7 @@ test("CommonJS Express app with npm lockfile: scope dropped, module.exports defa
 });
 
 test("TypeScript ESM app with pnpm: outDir from JSONC tsconfig, source mapped to the build output", async () => {
-  const r = await detectProject(fixture("ts-esm-pnpm"));
+  const r = await detectProject(fixture("ts-esm-pnpm"), DEC_2026);
   const d = r.description;
   assert.equal(d.packageManager, "pnpm");
   assert.equal(d.node, "22", "^22.1 → 22");
@@ -35,25 +39,39 @@ test("TypeScript ESM app with pnpm: outDir from JSONC tsconfig, source mapped to
   assert.deepEqual(r.uncertain, []);
 });
 
-test("ESM default export with yarn and no engines: node is the running major (at least 20), node and port are uncertain", async () => {
-  const r = await detectProject(fixture("esm-yarn"), { runningNode: "22.3.0" });
+test("ESM default export with yarn and no engines: the newest LTS line; port uncertain", async () => {
+  const r = await detectProject(fixture("esm-yarn"), DEC_2026);
   assert.equal(r.description.packageManager, "yarn");
   assert.equal(r.description.app, "src/index.js");
-  assert.equal(r.description.node, "22");
-  assert.deepEqual(r.uncertain.sort(), ["node", "port"]);
-  assert.match(r.reasons.node, /no engines\.node/);
-  assert.equal((await detectProject(fixture("esm-yarn"), { runningNode: "24.11.1" })).description.node, "24");
-  assert.equal((await detectProject(fixture("esm-yarn"), { runningNode: "18.20.8" })).description.node, "20", "the runtime needs 20.19+");
-  // The Dockerfile written from it builds FROM that major.
-  const [df] = renderFiles((await detectProject(fixture("esm-yarn"), { runningNode: "24.11.1" })).description, { targets: ["dockerfile"] });
+  assert.equal(r.description.node, "26");
+  assert.deepEqual(r.uncertain.sort(), ["port"]);
+  assert.match(r.reasons.node, /no engines\.node; the newest LTS, Node 26/);
+  // A year later Node 27 is LTS too (from 27 on every line is).
+  assert.equal((await detectProject(fixture("esm-yarn"), new Date("2027-12-01"))).description.node, "27");
+  // Before Node 26 became LTS (2026-10-28), 24 was the newest.
+  assert.equal((await detectProject(fixture("esm-yarn"), new Date("2026-10-27"))).description.node, "24");
+  // The Dockerfile written from it builds FROM that line.
+  const [df] = renderFiles((await detectProject(fixture("esm-yarn"), new Date("2026-10-27"))).description, { targets: ["dockerfile"] });
   assert.match(df.content, /^ARG NODE_VERSION=24$/m);
 });
 
 test("packageManager field wins over a lockfile; a factory export becomes #createApp()", async () => {
-  const r = await detectProject(fixture("pm-field"));
+  const r = await detectProject(fixture("pm-field"), DEC_2026);
   assert.equal(r.description.packageManager, "pnpm");
   assert.equal(r.description.app, "index.mjs#createApp()");
-  assert.equal(r.description.node, "20", "20.x || 22.x → 20");
+  assert.equal(r.description.node, "22", "20.x || 22.x → 22: 20 is past its end of life, 22 is the newest LTS allowed");
+  assert.deepEqual(r.warnings, []);
+});
+
+test("engines pinned to an end-of-life line: that line, with a warning naming the date", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-eol-"));
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "old", engines: { node: "20.x" } }));
+  fs.writeFileSync(path.join(dir, "index.js"), "module.exports = (req, res) => res.end();\n");
+  const r = await detectProject(dir, DEC_2026);
+  assert.equal(r.description.node, "20");
+  assert.deepEqual(r.warnings, ["Node 20 reached end of life on 2026-04-30 and gets no security fixes; the newest LTS is Node 26 (set \"node\" in the description, or widen engines.node)"]);
+  // The same project before that date: no warning.
+  assert.deepEqual((await detectProject(dir, new Date("2026-04-29"))).warnings, []);
 });
 
 test("an app that exports nothing is reported uncertain (the runtime needs an export)", async () => {
@@ -145,4 +163,28 @@ test("detectExport and detectPort recognise CJS and ESM shapes", () => {
   assert.equal(detectPort("nothing here"), null);
   assert.equal(sanitizeName("@Scope/My App!"), "my-app");
   assert.equal(sanitizeName("__"), "app");
+});
+
+test("workspaces: an app in npm, pnpm and Yarn workspaces takes the package manager from the root and records its place", async () => {
+  const pm = (p: string) => fileURLToPath(new URL(`../../../test/fixtures/pm/${p}`, import.meta.url));
+  for (const [fixture, manager] of [["npm-workspaces", "npm"], ["pnpm-workspaces", "pnpm"], ["yarn-workspaces", "yarn"]] as const) {
+    const r = await detectProject(pm(`${fixture}/apps/web`), DEC_2026);
+    assert.equal(r.description.packageManager, manager, fixture);
+    assert.deepEqual(r.description.workspace, { path: "apps/web", package: "web" }, fixture);
+    assert.match(r.reasons.workspace, /apps\/web is a package of the workspace at /);
+  }
+  // The workspace root itself, and an app outside any workspace, are not workspace members.
+  assert.equal((await detectProject(pm("npm-workspaces"), DEC_2026)).description.workspace, null);
+  assert.equal((await detectProject(pm("pnpm"), DEC_2026)).description.workspace, null);
+  assert.equal((await detectProject(pm("yarn4"), DEC_2026)).description.packageManager, "yarn");
+  assert.equal((await detectProject(pm("yarn4"), DEC_2026)).description.node, "24", "engines 24.x");
+});
+
+test("workspace globs: * and ** and !exclusions, as npm and pnpm match them", () => {
+  assert.ok(matchesWorkspace("apps/web", ["apps/*"]));
+  assert.ok(!matchesWorkspace("apps/web/sub", ["apps/*"]));
+  assert.ok(matchesWorkspace("packages/a/b", ["packages/**"]));
+  assert.ok(matchesWorkspace("web", ["web", "docs"]));
+  assert.ok(!matchesWorkspace("apps/legacy", ["apps/*", "!apps/legacy"]));
+  assert.ok(matchesWorkspace("./apps/web".replace(/^\.\//, ""), ["./apps/*"]));
 });

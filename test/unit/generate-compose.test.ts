@@ -36,7 +36,7 @@ test("swarm shape: replicas, healthcheck, start-first update with rollback, grac
   const y = parse(compose(shop));
   const web = y.services.web;
   assert.equal(web.image, "shop:2.1.0");
-  assert.deepEqual(web.healthcheck.test, ["CMD", "node", "/opt/prodserver/prodserver.mjs", "healthcheck", "--url", "http://127.0.0.1:3000/readyz"]);
+  assert.deepEqual(web.healthcheck.test, ["CMD", "node", "/app/node_modules/prodserver/dist/prodserver-runtime.mjs", "healthcheck", "--url", "http://127.0.0.1:3000/readyz"]);
   assert.equal(web.stop_grace_period, "25s");
   assert.equal(web.deploy.replicas, 4);
   assert.deepEqual(web.deploy.update_config, { parallelism: 1, order: "start-first", failure_action: "rollback", monitor: "50s" });

@@ -18,7 +18,7 @@ const BAD: Record<string, unknown[]> = {
   list: [[], ["has space:80"], [42]],
 };
 const BAD_STRINGS: Record<string, unknown[]> = {
-  app: ["my app.js", "app.js#1bad"],
+  app: ["app.js#not valid", "app.js#1bad", " leading-space.js", "a\nb.js"],
   config: ["settings.yaml", 5],
   proc_name: ["no spaces allowed", "x".repeat(65)],
   access_log_format: [7, null],
@@ -93,7 +93,10 @@ describe("settings registry", () => {
     assert.ok(options["log-file"], "every flag alias is an option");
     assert.deepEqual(parseArgv(["app.js#app", "-b", "a:1", "--bind", "b:2", "--log-file", "x.log"], "cli"), { app: "app.js#app", bind: ["a:1", "b:2"], errorlog: "x.log" });
     assert.throws(() => parseArgv(["--nope"], "command line"), (e: unknown) => e instanceof UsageError && /command line: Unknown option '--nope'/.test((e as Error).message));
-    assert.throws(() => parseArgv(["a.js", "b.js"], "command line"), /at most one APP/);
+    // APP [ARG...]: the program's arguments travel in the app string, quoted so they split back the same.
+    assert.deepEqual(parseArgv(["-w", "2", "--", "next", "start", "-p", "it's 3000"], "command line"), { workers: "2", app: "next start -p 'it'\\''s 3000'" });
+    assert.deepEqual(shellSplit(parseArgv(["--", "next", "start", "-p", "it's 3000"], "cli").app as string), ["next", "start", "-p", "it's 3000"]);
+    assert.throws(() => parseArgv(["a.js", "--app", "b.js"], "command line"), /both as --app and as an argument/);
   });
 });
 
