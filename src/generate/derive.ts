@@ -108,7 +108,8 @@ export interface Derived {
   webFlags: Sourced[];
   /** Extra binds from processes.web.bind. */
   extraBinds: Sourced[];
-  /** Docker CMD argv. */
+  /** Docker CMD argv. No `--user`/`--group`: the image runs as its non-root `USER` (deploy.uid),
+   *  and only an arbiter running as root may switch the workers' identity (runtime/owner.ts). */
   dockerCmd: Sourced[];
   /** Docker HEALTHCHECK argv. */
   dockerHealthcheck: Sourced[];
@@ -163,8 +164,9 @@ function settingDefault(name: string): number {
 /** The web process's numeric setting `name`, else the registry default. */
 const webNumber = (web: WebProcess, name: string) => Number(web[name] ?? settingDefault(name));
 
-/** Settings that systemd applies itself (the unit's User=/Group=), so the unit passes no flag for them. */
-const SYSTEMD_OWNS = new Set(["user", "group"]);
+/** The identity settings. A supervisor applies the identity itself, so neither the image's CMD (the
+ *  image's non-root USER) nor the units' ExecStart (User=/Group=) pass them as runtime flags. */
+const IDENTITY = new Set(["user", "group"]);
 
 /** Runtime flags for the settings set in `web` (not bind/replicas): `--flag value`, list → repeated,
  *  boolean true → bare flag, false/null → omitted (the runtime default applies). */
@@ -319,6 +321,7 @@ export function derive(d: Description): Derived {
     { field: "health.path", value: healthUrl },
   ];
   const identity = systemdIdentity(d);
+  const supervisedFlags = flagsOf(web, IDENTITY);
   return {
     timeouts: t,
     pm,
@@ -332,7 +335,7 @@ export function derive(d: Description): Derived {
       { field: "port", value: "--bind" },
       { field: "port", value: `0.0.0.0:${d.port}` },
       ...extraBinds,
-      ...webFlags,
+      ...supervisedFlags,
       app,
     ],
     dockerHealthcheck,
@@ -342,7 +345,7 @@ export function derive(d: Description): Derived {
       { field: "port", value: "--bind" },
       { field: "port", value: "fd://3" },
       ...extraBinds,
-      ...flagsOf(web, SYSTEMD_OWNS),
+      ...supervisedFlags,
       app,
     ],
     systemdReload: [
