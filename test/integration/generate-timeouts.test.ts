@@ -1,7 +1,8 @@
 // The timeout model (README "Timeouts"): change graceful_timeout, timeout, keepalive and
 // proxyReadTimeout in the description, render every file, and read each value back with the
 // format's reader — systemd's own unit dump, YAML for compose and k8s, nginx's token rules (and
-// nginx -t), the Dockerfile's exec-form JSON — against literal expectations.
+// nginx -t), the Dockerfile's exec-form JSON — and the smoke test's options, against literal
+// expectations.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -10,6 +11,7 @@ import path from "node:path";
 import { parse } from "yaml";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
 import { renderFiles, type RenderedFile } from "../../src/generate/index.js";
+import { smokeOptionsFrom } from "../../src/docker/index.js";
 import { k8sDocs } from "../support/k8s.js";
 import { nginxDirectives, systemdRead } from "../support/judges.js";
 import { nginxTest } from "../support/nginx.js";
@@ -57,20 +59,21 @@ function readBack(raw: DescriptionInput) {
     compose: { web: compose.services.web.stop_grace_period, worker: compose.services.worker.stop_grace_period },
     k8s: { web: web.terminationGracePeriodSeconds, preStop: web.containers[0].lifecycle.preStop.sleep.seconds, worker: deployment(`${d.name}-worker`).terminationGracePeriodSeconds, livenessBudget: live.periodSeconds * live.failureThreshold },
     nginx: { read: directive("proxy_read_timeout").map(nginxTime), send: directive("proxy_send_timeout").map(nginxTime), keepalive: directive("keepalive_timeout").map(nginxTime) },
+    smoke: { graceful: smokeOptionsFrom(d).gracefulTimeout },
   };
 }
 
 const base: DescriptionInput = { name: "timeouts", app: "app.js" };
 
 test("graceful_timeout and timeout drive systemd, compose, k8s and nginx (every file read back)", () => {
-  // [web settings, deploy.nginx, stop (systemd TimeoutStopSec = compose stop_grace_period = k8s worker grace), k8s web grace, nginx proxy timeouts, k8s liveness budget]
-  const cases: Array<[Record<string, number>, Record<string, number>, number, number, number, number]> = [
-    [{}, {}, 35, 40, 60, 60],
-    [{ graceful_timeout: 50, timeout: 120 }, {}, 55, 60, 125, 240],
-    [{ graceful_timeout: 7.5, timeout: 0 }, {}, 13, 18, 60, 60],
-    [{ graceful_timeout: 90, timeout: 45 }, { proxyReadTimeout: 300 }, 95, 100, 300, 90],
+  // [web settings, deploy.nginx, stop (systemd TimeoutStopSec = compose stop_grace_period = k8s worker grace), k8s web grace, nginx proxy timeouts, k8s liveness budget, the smoke test's graceful timeout]
+  const cases: Array<[Record<string, number>, Record<string, number>, number, number, number, number, number]> = [
+    [{}, {}, 35, 40, 60, 60, 30],
+    [{ graceful_timeout: 50, timeout: 120 }, {}, 55, 60, 125, 240, 50],
+    [{ graceful_timeout: 7.5, timeout: 0 }, {}, 13, 18, 60, 60, 7.5],
+    [{ graceful_timeout: 90, timeout: 45 }, { proxyReadTimeout: 300 }, 95, 100, 300, 90, 90],
   ];
-  for (const [webSettings, nginx, stop, grace, proxy, budget] of cases) {
+  for (const [webSettings, nginx, stop, grace, proxy, budget, smoke] of cases) {
     const r = readBack({ ...base, processes: { web: webSettings }, deploy: { nginx } });
     const label = JSON.stringify([webSettings, nginx]);
     assert.deepEqual([r.runtime.graceful, r.runtime.timeout], [webSettings.graceful_timeout, webSettings.timeout], label);
@@ -79,6 +82,7 @@ test("graceful_timeout and timeout drive systemd, compose, k8s and nginx (every 
     assert.deepEqual(r.k8s, { web: grace, preStop: 5, worker: stop, livenessBudget: budget }, label);
     assert.deepEqual(r.nginx.read, [proxy], label);
     assert.deepEqual(r.nginx.send, [proxy], label);
+    assert.deepEqual(r.smoke, { graceful: smoke }, label);
   }
 });
 
