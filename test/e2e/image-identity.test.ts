@@ -5,7 +5,7 @@
 // runtime where installing the prodserver package puts them; prodserver's own smoke test (start,
 // health, non-root, workers, respawn, SIGTERM) must pass on it. The runtime switches the workers'
 // identity only when the arbiter runs as root, so a CMD passing --user/--group does not start
-// under the image's non-root USER (the smoke test's start check fails with the runtime's message).
+// under the image's non-root USER (the container exits 1 with the runtime's message; healthy fails).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
