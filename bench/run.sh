@@ -63,6 +63,9 @@ if [ -n "${NODE24:-}" ]; then
     cmd "${RUNTIME/#node /$NODE24 }" node-http
 fi
 
+# bench/listen.sh's section (between its markers) is kept: this run rewrites only its own.
+listen_block=""
+[ -f "$OUT" ] && listen_block=$(sed -n '/^<!-- bench\/listen.mjs:start -->$/,/^<!-- bench\/listen.mjs:end -->$/p' "$OUT")
 {
   echo "# prodserver runtime beside its peers"
   echo
@@ -72,5 +75,6 @@ fi
   bash "$PEERS" facts
   echo
   cat "$tmp/body"
+  [ -z "$listen_block" ] || printf '\n%s\n' "$listen_block"
 } >"$OUT"
 echo "wrote $OUT" >&2
