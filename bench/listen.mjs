@@ -40,7 +40,10 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const E = process.env;
+// REPORT_FROM=bench/listen-results.json: only render the section again from a run's saved figures.
+const SAVED = process.env.REPORT_FROM ? JSON.parse(fs.readFileSync(process.env.REPORT_FROM, "utf8")) : null;
+const E = { ...process.env, ...(SAVED?.env ?? {}) };
+const CONFIG_KEYS = ["RUNS", "DURATION", "WARMUP", "CONNS", "WRK_TIMEOUT", "RELOAD_RUNS", "RELOADS", "RELOAD_FIRST", "RELOAD_GAP", "RELOAD_CONNS", "BENCH_GROUPS", "PEERS"];
 const num = (k, d) => (E[k] ? Number(E[k]) : d);
 const RUNS = num("RUNS", 5);
 const DURATION = num("DURATION", 5);
@@ -65,10 +68,11 @@ const WATT_PKGS = (E.WATT_PKGS ?? "wattpm@3.67.0 @platformatic/node@3.65.0 @plat
 const MARK_START = "<!-- bench/listen.mjs:start -->";
 const MARK_END = "<!-- bench/listen.mjs:end -->";
 
-const W = E.BENCH_DIR ? path.resolve(E.BENCH_DIR) : fs.mkdtempSync(path.join(os.tmpdir(), "bench-listen-"));
-fs.mkdirSync(path.join(W, "tmp"), { recursive: true });
+const JSON_OUT = E.JSON_OUT ?? path.join(path.dirname(OUT), "listen-results.json");
+const W = SAVED ? os.tmpdir() : E.BENCH_DIR ? path.resolve(E.BENCH_DIR) : fs.mkdtempSync(path.join(os.tmpdir(), "bench-listen-"));
+if (!SAVED) fs.mkdirSync(path.join(W, "tmp"), { recursive: true });
 const LOG = path.join(W, "bench.log");
-const logFd = fs.openSync(LOG, "a");
+const logFd = SAVED ? null : fs.openSync(LOG, "a");
 const notes = []; // lines for the "what ran" list
 const images = []; // docker images to remove at exit
 let current = null; // the running server {peer, pid, child}
@@ -545,11 +549,14 @@ const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "–");
 const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)} %` : "–");
 const MB = (b) => `${(b / 1e6).toFixed(0)} MB`;
 
+/** CPU time the server's process tree spent per request during the c$CONNS run, µs (robust to other jobs taking CPU). */
+const cpuPerReq = (x) => ((x.cpu / 100) * 1e6) / x.c64.rps;
+
 /** Medians of a peer's load rounds. */
 function summary(p) {
   const L = slot(p).load;
   const m = (f) => median(L.map(f));
-  return { c64: m((x) => x.c64.rps), p50: m((x) => x.c64.p50), p99: m((x) => x.c64.p99), c1: m((x) => x.c1.rps), c1p50: m((x) => x.c1.p50), c1p99: m((x) => x.c1.p99), idle: m((x) => x.idle), loadRss: m((x) => x.loadRss), procs: m((x) => x.procs), cpu: m((x) => x.cpu), errors: L.reduce((a, x) => a + failed(x.c64) + failed(x.c1), 0), rounds: L };
+  return { cpuPerReq: m(cpuPerReq), c64: m((x) => x.c64.rps), p50: m((x) => x.c64.p50), p99: m((x) => x.c64.p99), c1: m((x) => x.c1.rps), c1p50: m((x) => x.c1.p50), c1p99: m((x) => x.c1.p99), idle: m((x) => x.idle), loadRss: m((x) => x.loadRss), procs: m((x) => x.procs), cpu: m((x) => x.cpu), errors: L.reduce((a, x) => a + failed(x.c64) + failed(x.c1), 0), rounds: L };
 }
 
 /** Median over rounds of a/b, each round's pair measured minutes apart at most (interleaved). */
@@ -561,7 +568,7 @@ function report(list, img, meta) {
   push(MARK_START, "", "## Listen mode on real apps: Express and Next.js beside handler mode, PM2 and Watt (issue 8 item 5)", "");
   push(`Measured ${meta.date} by \`bash bench/listen.sh\` (bench/listen.mjs), commit ${meta.commit}, in ${meta.minutes} min. ${RUNS} rounds, peers interleaved (each round in an order rotated by one), wrk -t1 -d${DURATION}s after a ${WARMUP} s warm-up, keep-alive, to ${HOST}; medians. Ratios are of medians of the same run; "paired" ratios are the median of per-round ratios (each pair measured within a minute or two of each other).`, "");
   for (const n of notes) push(`- ${n}`);
-  push(`- machine: ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${meta.loadBefore} at start and ${meta.loadAfter} at the end (other jobs share the machine); wrk runs on the same 2 cores`);
+  push(`- machine: ${meta.machine}, load average ${meta.loadBefore} at start and ${meta.loadAfter} at the end (other jobs share the machine); wrk runs on the same 2 cores`);
   push("");
   const groups = [...new Set(list.map((p) => p.group))];
   const S = new Map(list.map((p) => [p, summary(p)]));
@@ -572,11 +579,11 @@ function report(list, img, meta) {
     const base = find(g, baseName);
     const bytes = ps.map((p) => slot(p).bytes).find(Boolean);
     push(`### ${g === "express" ? `Express (test/corpus/express-listen, \`GET /\` → \`Hello World!\`)` : `Next.js (test/corpus/nextjs-empty, production build, \`GET /\`: the prerendered page, ${bytes} bytes of HTML)`}`, "");
-    push(`| server | procs | c${CONNS} req/s | × ${baseName} | c${CONNS} p50 ms | c${CONNS} p99 ms | c1 req/s | c1 p99 ms | idle RSS MiB (tree) | RSS under load | CPU % (c${CONNS}) | errors |`);
-    push("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    push(`| server | procs | c${CONNS} req/s | × ${baseName} | c${CONNS} p50 ms | c${CONNS} p99 ms | c1 req/s | c1 p99 ms | idle RSS MiB (tree) | RSS under load | CPU % (c${CONNS}) | CPU µs/req | errors |`);
+    push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const p of ps) {
       const s = S.get(p);
-      push(`| ${p.name} | ${f0(s.procs)} | ${f0(s.c64)} | ${base ? f2(s.c64 / base.c64) : "–"} | ${f2(s.p50)} | ${f2(s.p99)} | ${f0(s.c1)} | ${f2(s.c1p99)} | ${f1(s.idle)} | ${f1(s.loadRss)} | ${f0(s.cpu)} | ${s.errors} |`);
+      push(`| ${p.name} | ${f0(s.procs)} | ${f0(s.c64)} | ${base ? f2(s.c64 / base.c64) : "–"} | ${f2(s.p50)} | ${f2(s.p99)} | ${f0(s.c1)} | ${f2(s.c1p99)} | ${f1(s.idle)} | ${f1(s.loadRss)} | ${f0(s.cpu)} | ${f0(s.cpuPerReq)} | ${s.errors} |`);
     }
     push("", `Per-round req/s (c${CONNS} | c1), in the order measured within each round:`, "");
     for (const p of ps) {
@@ -604,7 +611,8 @@ function report(list, img, meta) {
   if (L_ && H) {
     const cost = 1 - L_.c64 / H.c64, cost1 = 1 - L_.c1 / H.c1;
     const pc = 1 - pairedRatio(L_, H, (x) => x.c64.rps), pc1 = 1 - pairedRatio(L_, H, (x) => x.c1.rps);
-    push(`| listen mode costs ≤ 5 % vs handler mode (Express, req/s) | c${CONNS}: ${f0(L_.c64)} vs ${f0(H.c64)} = ${pct(-cost)} (paired ${pct(-pc)}); c1: ${f0(L_.c1)} vs ${f0(H.c1)} = ${pct(-cost1)} (paired ${pct(-pc1)}); p99 ${f2(L_.p99)} vs ${f2(H.p99)} ms | ${cost <= 0.05 && cost1 <= 0.05 ? "yes" : "**no**"} |`);
+    const cpuCost = L_.cpuPerReq / H.cpuPerReq - 1, pcpu = pairedRatio(L_, H, cpuPerReq) - 1;
+    push(`| listen mode costs ≤ 5 % vs handler mode (Express) | req/s c${CONNS}: ${f0(L_.c64)} vs ${f0(H.c64)} = ${pct(-cost)} (paired ${pct(-pc)}); c1: ${f0(L_.c1)} vs ${f0(H.c1)} = ${pct(-cost1)} (paired ${pct(-pc1)}); p99 ${f2(L_.p99)} vs ${f2(H.p99)} ms; CPU per request ${f0(L_.cpuPerReq)} vs ${f0(H.cpuPerReq)} µs = ${pct(cpuCost)} (paired ${pct(pcpu)}) | ${cost <= 0.05 && cost1 <= 0.05 ? "yes" : cpuCost <= 0.05 ? "req/s: **no**; CPU/request: yes" : "**no**"} |`);
   }
   const NX = ["prodserver: next start", "prodserver: server.js"].map((n) => [n, find("next", n)]).filter(([, s]) => s);
   for (const peer of ["pm2 -i 2", "watt"]) {
@@ -612,10 +620,11 @@ function report(list, img, meta) {
     if (!o) continue;
     for (const [n, s] of NX) push(`| Next.js req/s ≥ ${peer} | ${n}: c${CONNS} ${f0(s.c64)} vs ${f0(o.c64)} (${pct(s.c64 / o.c64 - 1)}, paired ${pct(pairedRatio(s, o, (x) => x.c64.rps) - 1)}); c1 ${f0(s.c1)} vs ${f0(o.c1)} (${pct(s.c1 / o.c1 - 1)}) | ${s.c64 >= o.c64 && s.c1 >= o.c1 ? "yes" : s.c64 >= o.c64 || s.c1 >= o.c1 ? "c" + (s.c64 >= o.c64 ? CONNS : 1) + " only" : "**no**"} |`);
   }
-  const fails = (g, kind) => list.filter((p) => p.group === g && p.reload === kind).flatMap((p) => slot(p).reload.map(failed));
+  const fails = (g, kind) => list.filter((p) => p.group === g && p.reload === kind).map((p) => `${p.name} ${slot(p).reload.map(failed).join(", ")}`);
   for (const g of groups) {
-    const ours = fails(g, "hup"), pm2 = fails(g, "pm2"), w = fails(g, "watt");
-    if (ours.length) push(`| 0 failed requests across ${RELOADS} reloads (${g}) | prodserver ${ours.join(", ")}; PM2 ${pm2.join(", ") || "–"}; Watt ${w.join(", ") || "–"} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`);
+    const ours = list.filter((p) => p.group === g && p.reload === "hup").flatMap((p) => slot(p).reload.map(failed));
+    const others = [...fails(g, "pm2"), ...fails(g, "watt")].join("; ");
+    if (ours.length) push(`| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`);
   }
   if (img) {
     const sa = img.out.find((x) => x.kind === "standalone"), full = img.out.find((x) => x.kind === "full");
@@ -694,20 +703,40 @@ async function main() {
     minutes: ((Date.now() - t0) / 60000).toFixed(0),
     loadBefore,
     loadAfter: os.loadavg().map((x) => x.toFixed(1)).join(" "),
+    machine: `${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
   };
-  const text = report(list, img, meta);
+  const strip = (r) => ({ ...r, raw: undefined });
+  const saved = {
+    env: Object.fromEntries(CONFIG_KEYS.filter((k) => E[k] !== undefined).map((k) => [k, E[k]]).concat([["RUNS", String(RUNS)], ["BENCH_GROUPS", GROUPS.join(" ")]])),
+    meta,
+    notes,
+    peers: list.map(({ group, name, reload, watt }) => ({ group, name, reload, watt })),
+    results: Object.fromEntries([...results].map(([k, v]) => [k, { bytes: v.bytes, load: v.load.map((x) => ({ ...x, c64: strip(x.c64), c1: strip(x.c1) })), reload: v.reload.map(strip) }])),
+    img,
+  };
+  fs.writeFileSync(JSON_OUT, JSON.stringify(saved, null, 1) + "\n");
+  render(saved);
+}
+
+/** Write the section from a run's figures (this run's, or REPORT_FROM's). */
+function render(saved) {
+  for (const [k, v] of Object.entries(saved.results)) results.set(k, v);
+  notes.splice(0, notes.length, ...saved.notes);
+  const text = report(saved.peers, saved.img, saved.meta);
   writeSection(text);
-  fs.writeFileSync(path.join(W, "results.json"), JSON.stringify([...results].map(([k, v]) => [k, { load: v.load.map((x) => ({ ...x, c64: { ...x.c64, raw: undefined }, c1: { ...x.c1, raw: undefined } })), reload: v.reload.map((x) => ({ ...x, raw: undefined })) }]), null, 1));
   process.stdout.write(text);
   say(`wrote ${OUT}`);
 }
 
-process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
-process.on("SIGTERM", () => cleanup().then(() => process.exit(143)));
-main()
-  .then(cleanup)
-  .catch(async (e) => {
-    say(`error: ${e.stack ?? e}`);
-    await cleanup();
-    process.exit(1);
-  });
+if (SAVED) render(SAVED);
+else {
+  process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
+  process.on("SIGTERM", () => cleanup().then(() => process.exit(143)));
+  main()
+    .then(cleanup)
+    .catch(async (e) => {
+      say(`error: ${e.stack ?? e}`);
+      await cleanup();
+      process.exit(1);
+    });
+}
