@@ -208,6 +208,8 @@ function wattConfig(dir, capability, extra) {
 // ------------------------------------------------------------------ peers
 
 const serve = (...app) => [RUNTIME, "serve", "-w", "2", "-b", `${HOST}:${PORT}`, "--", ...app];
+/** The same with `--reuse-port` (a SO_REUSEPORT socket per worker: the kernel spreads connections evenly; Node >= 22.12). */
+const serveReusePort = (...app) => [RUNTIME, "serve", "-w", "2", "-b", `${HOST}:${PORT}`, "--reuse-port", "--", ...app];
 
 /** Every peer: how it starts (argv run with NODE, or pm2 args), in which dir, how it reloads. */
 function peers() {
@@ -215,17 +217,21 @@ function peers() {
   const all = [
     { group: "express", name: "prodserver listen", cwd: A.express, argv: serve("index.js"), reload: "hup", base: "handler" },
     { group: "express", name: "prodserver handler", cwd: A.express, argv: serve("app.cjs#default"), reload: "hup" },
+    { group: "express", name: "prodserver listen --reuse-port", cwd: A.express, argv: serveReusePort("index.js"), reload: "hup", reusePort: true },
     { group: "express", name: "node index.js", cwd: A.express, argv: ["index.js"], env: { PORT: String(PORT) } },
     { group: "express", name: "pm2 -i 2", cwd: A.express, pm2: ["start", "index.js", "-i", "2", "--name", "bench-express"], env: { PORT: String(PORT) }, reload: "pm2" },
     { group: "express", name: "watt", cwd: A.express, argv: [bin("wattpm"), "start", "."], reload: "watt", watt: true },
     { group: "next", name: "prodserver: next start", cwd: A.next, argv: serve("next", "start"), reload: "hup" },
     { group: "next", name: "prodserver: server.js", cwd: standaloneDir, argv: serve("server.js"), reload: "hup" },
+    { group: "next", name: "prodserver: next start --reuse-port", cwd: A.next, argv: serveReusePort("next", "start"), reload: "hup", reusePort: true },
+    { group: "next", name: "prodserver: server.js --reuse-port", cwd: standaloneDir, argv: serveReusePort("server.js"), reload: "hup", reusePort: true },
     { group: "next", name: "next start", cwd: A.next, argv: ["node_modules/next/dist/bin/next", "start"], env: { PORT: String(PORT), HOSTNAME: HOST } },
     { group: "next", name: "node server.js", cwd: standaloneDir, argv: ["server.js"], env: { PORT: String(PORT), HOSTNAME: HOST } },
     { group: "next", name: "pm2 -i 2", cwd: A.next, pm2: ["start", "node_modules/next/dist/bin/next", "--name", "bench-next", "-i", "2", "--", "start"], env: { PORT: String(PORT) }, reload: "pm2" },
     { group: "next", name: "watt", cwd: A.next, argv: [bin("wattpm"), "start", "."], reload: "watt", watt: true },
   ];
-  return all.filter((p) => GROUPS.includes(p.group) && (!p.watt || watt.ok) && (!ONLY || ONLY.includes(p.name)));
+  const reusePort = atLeast(nodeVersion(), [22, 12]);
+  return all.filter((p) => GROUPS.includes(p.group) && (!p.watt || watt.ok) && (!p.reusePort || reusePort) && (!ONLY || ONLY.includes(p.name)));
 }
 const EXPECT = { express: "Hello World!", next: "Hello world!" };
 
@@ -614,7 +620,7 @@ function report(list, img, meta) {
     const cpuCost = L_.cpuPerReq / H.cpuPerReq - 1, pcpu = pairedRatio(L_, H, cpuPerReq) - 1;
     push(`| listen mode costs ≤ 5 % vs handler mode (Express) | req/s c${CONNS}: ${f0(L_.c64)} vs ${f0(H.c64)} = ${pct(-cost)} (paired ${pct(-pc)}); c1: ${f0(L_.c1)} vs ${f0(H.c1)} = ${pct(-cost1)} (paired ${pct(-pc1)}); p99 ${f2(L_.p99)} vs ${f2(H.p99)} ms; CPU per request ${f0(L_.cpuPerReq)} vs ${f0(H.cpuPerReq)} µs = ${pct(cpuCost)} (paired ${pct(pcpu)}) | ${cost <= 0.05 && cost1 <= 0.05 ? "yes" : cpuCost <= 0.05 ? "req/s: **no**; CPU/request: yes" : "**no**"} |`);
   }
-  const NX = ["prodserver: next start", "prodserver: server.js"].map((n) => [n, find("next", n)]).filter(([, s]) => s);
+  const NX = ["prodserver: next start", "prodserver: server.js", "prodserver: next start --reuse-port", "prodserver: server.js --reuse-port"].map((n) => [n, find("next", n)]).filter(([, s]) => s);
   for (const peer of ["pm2 -i 2", "watt"]) {
     const o = find("next", peer);
     if (!o) continue;
@@ -622,9 +628,9 @@ function report(list, img, meta) {
   }
   const fails = (g, kind) => list.filter((p) => p.group === g && p.reload === kind).map((p) => `${p.name} ${slot(p).reload.map(failed).join(", ")}`);
   for (const g of groups) {
-    const ours = list.filter((p) => p.group === g && p.reload === "hup").flatMap((p) => slot(p).reload.map(failed));
+    const ours = list.filter((p) => p.group === g && p.reload === "hup" && !p.reusePort).flatMap((p) => slot(p).reload.map(failed));
     const others = [...fails(g, "pm2"), ...fails(g, "watt")].join("; ");
-    if (ours.length) push(`| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`);
+    if (ours.length) push(`| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails (default shared socket; --reuse-port shown, not judged) | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`);
   }
   if (img) {
     const sa = img.out.find((x) => x.kind === "standalone"), full = img.out.find((x) => x.kind === "full");
@@ -710,7 +716,7 @@ async function main() {
     env: Object.fromEntries(CONFIG_KEYS.filter((k) => E[k] !== undefined).map((k) => [k, E[k]]).concat([["RUNS", String(RUNS)], ["BENCH_GROUPS", GROUPS.join(" ")]])),
     meta,
     notes,
-    peers: list.map(({ group, name, reload, watt }) => ({ group, name, reload, watt })),
+    peers: list.map(({ group, name, reload, watt, reusePort }) => ({ group, name, reload, watt, reusePort })),
     results: Object.fromEntries([...results].map(([k, v]) => [k, { bytes: v.bytes, load: v.load.map((x) => ({ ...x, c64: strip(x.c64), c1: strip(x.c1) })), reload: v.reload.map(strip) }])),
     img,
   };
