@@ -63,9 +63,10 @@ if [ -n "${NODE24:-}" ]; then
     cmd "${RUNTIME/#node /$NODE24 }" node-http
 fi
 
-# bench/listen.sh's section (between its markers) is kept: this run rewrites only its own.
+# bench/listen.sh's section (from its start marker to the end: its block and the notes on it) is
+# kept: this run rewrites only its own part.
 listen_block=""
-[ -f "$OUT" ] && listen_block=$(sed -n '/^<!-- bench\/listen.mjs:start -->$/,/^<!-- bench\/listen.mjs:end -->$/p' "$OUT")
+[ -f "$OUT" ] && listen_block=$(sed -n '/^<!-- bench\/listen.mjs:start -->$/,$p' "$OUT")
 {
   echo "# prodserver runtime beside its peers"
   echo
