@@ -63,6 +63,10 @@ if [ -n "${NODE24:-}" ]; then
     cmd "${RUNTIME/#node /$NODE24 }" node-http
 fi
 
+# What other scripts wrote into RESULTS.md is kept: from the first of bench/listen.sh's start
+# marker or the "## Hardening" heading (bench/hardening.sh) to the end. This run rewrites only its part.
+kept=""
+[ -f "$OUT" ] && kept=$(awk '/^<!-- bench\/listen.mjs:start -->$/ || /^## Hardening/ { keep = 1 } keep' "$OUT")
 {
   echo "# prodserver runtime beside its peers"
   echo
@@ -72,5 +76,6 @@ fi
   bash "$PEERS" facts
   echo
   cat "$tmp/body"
+  [ -z "$kept" ] || printf '\n%s\n' "$kept"
 } >"$OUT"
 echo "wrote $OUT" >&2

@@ -47,9 +47,10 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "hb" }
-  /** Replace me (the arbiter starts the replacement first); `reason` is for the log. */
-  | { t: "recycle"; cause: "max_requests" | "memory"; reason: string }
+  /** Replace me (the arbiter starts the replacement first); `reason` is for the log. For `memory` and `stray_error` the worker is already draining. */
+  | { t: "recycle"; cause: "max_requests" | "memory" | "stray_error"; reason: string }
   | { t: "boot-error"; code: number; message: string; stack?: string; module?: string }
+  /** An answer to the arbiter's `metrics` request `id`; `id` 0: the worker's last registry, sent as it exits. */
   | { t: "metrics"; id: number; data: unknown };
 
 /** Milliseconds between heartbeats for a given `timeout` (seconds): a quarter of it, 100 ms..1 s. */

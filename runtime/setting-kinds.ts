@@ -225,6 +225,21 @@ export function bytes(name: string) {
   };
 }
 
+/**
+ * 4 or 6 for an IPv4 or IPv6 address, 0 for anything else. Validated by node's own parser through
+ * `net.BlockList`, not `net.isIP`: the first `isIP` of an IPv6 address compiles node's IPv6
+ * pattern, ~20 ms of start-up in every process that checks `forwarded_allow_ips`.
+ */
+export function ipFamily(addr: string): 0 | 4 | 6 {
+  const v6 = addr.includes(":");
+  try {
+    new net.BlockList().addAddress(addr, v6 ? "ipv6" : "ipv4");
+    return v6 ? 6 : 4;
+  } catch {
+    return 0;
+  }
+}
+
 /** A comma-separated list of IPs / CIDRs, or `*` (Gunicorn's `forwarded_allow_ips`). */
 export function ipList(name: string) {
   return (value: unknown, source: string): string => {
@@ -234,7 +249,7 @@ export function ipList(name: string) {
     for (const it of items) {
       if (it === "*") continue;
       const [addr, bits, extra] = it.split("/");
-      const fam = net.isIP(addr);
+      const fam = ipFamily(addr);
       if (!fam || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (fam === 4 ? 32 : 128)))) {
         throw new SettingError(name, source, `not an IP address or CIDR: ${JSON.stringify(it)}`);
       }

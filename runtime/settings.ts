@@ -15,6 +15,9 @@ export type { Bind, Setting, SettingType } from "./setting-kinds.js";
 
 // ---------------------------------------------------------------------------------- the registry
 
+/** Loopback and the private ranges (RFC 1918, RFC 4193): `forwarded_allow_ips`'s default. */
+export const PRIVATE_PEERS = "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7";
+
 const port = (env: NodeJS.ProcessEnv) => (env.PORT && /^\d+$/.test(env.PORT) ? Number(env.PORT) : null);
 
 /**
@@ -149,7 +152,11 @@ export const SETTINGS = [
   }),
   def<number, "max_worker_memory">({
     name: "max_worker_memory", section: "Worker Processes", flags: ["--max-worker-memory"], type: "int", unit: "bytes", default: 0, validate: bytes,
-    doc: "Recycle a worker whose resident memory (RSS, checked every second) exceeds this many bytes (`512M`, `1G`); 0 = never. Like PM2's max_memory_restart, but graceful.",
+    doc: "Recycle a worker whose resident memory (RSS, checked 10 times a second) exceeds this many bytes (`512M`, `1G`); 0 = never. At 90 % of it the replacement is started; the moment it is over, the worker stops accepting and drains. Like PM2's max_memory_restart, but graceful.",
+  }),
+  def<"log" | "retire", "stray_errors">({
+    name: "stray_errors", section: "Worker Processes", flags: ["--stray-errors"], type: "enum", choices: ["log", "retire"], default: "log", validate: (n) => oneOf(n, ["log", "retire"] as const),
+    doc: "What a worker does after an unhandled promise rejection or an exception thrown outside a request handler (a timer, an event listener): `log` writes it to the error log, with the request it belongs to when known, and keeps serving; `retire` logs it too, then stops accepting, finishes its requests and exits, its replacement started first. Either way no other connection fails (Node's default would exit the worker).",
   }),
   def<number, "worker_connections">({
     name: "worker_connections", section: "Worker Processes", flags: ["--worker-connections"], type: "int", unit: "count", default: 1000, validate: intIn(1, 1_000_000),
@@ -168,13 +175,31 @@ export const SETTINGS = [
   }),
   def<number, "limit_request_field_size">({
     name: "limit_request_field_size", section: "Security", flags: ["--limit-request-field-size", "--limit-request-field_size"], type: "int", unit: "bytes", default: 8190, validate: intIn(0, 65536),
-    doc: "Maximum size of one request header field (name + value) in bytes; larger -> 431. 0 = 8190. The whole header block is also capped by node's maxHeaderSize, set to fields x field size.",
+    doc: "Maximum size of one request header line (`name: value` with its CRLF, as Gunicorn counts it) in bytes; larger -> 431. 0 = 8190. A whole request head is capped at Gunicorn's `limit_request_line` + 2 + fields x (field size + 2) + 4 bytes. All three limits are also checked while a head arrives, not only once it is complete.",
     gunicorn: "limit_request_field_size",
+  }),
+  def<number, "limit_header_memory">({
+    name: "limit_header_memory", section: "Security", flags: ["--limit-header-memory"], type: "int", unit: "bytes", default: 4 * 1024 * 1024, defaultDoc: "`4M`", validate: bytes,
+    doc: "Per worker: bytes of request heads still arriving, over all connections (a head that arrives in one read never counts), plus those of heads refused in about the last second. Over it, the connection holding the most (above 16 KiB) is answered 431 and closed, so a flood of large unfinished heads cannot grow a worker without bound: 1000 connections parking 795 KB each grow a worker by about 50 MB instead of 500 (bench/RESULTS.md). 0 = no limit.",
+  }),
+  def<number, "limit_header_connections">({
+    name: "limit_header_connections", section: "Security", flags: ["--limit-header-connections"], type: "int", unit: "count", default: 256, validate: intIn(0, 1_000_000),
+    doc: "Per worker: connections in the middle of sending a request head at once (a head that arrives whole never counts). One more closes the one that has been sending longest, with 408 (slowloris). 0 = no limit.",
+  }),
+  def<number, "header_timeout">({
+    name: "header_timeout", section: "Security", flags: ["--header-timeout"], type: "number", unit: "seconds", default: 30, validate: numberIn(0, 3600),
+    doc: "Seconds a client has to finish a request head (request line and headers) once it has sent its first byte, as nginx's `client_header_timeout`; slower -> 408 and the connection is closed. Also Node's `server.headersTimeout`. 0 disables.",
+  }),
+  def<number, "request_timeout">({
+    name: "request_timeout", section: "Security", flags: ["--request-timeout"], type: "number", unit: "seconds", default: 300, validate: numberIn(0, 86400),
+    doc: "Seconds a client has to send a whole request, body included (Node's `server.requestTimeout`, same default); slower -> 408. 0 disables.",
   }),
   def<string, "forwarded_allow_ips">({
     name: "forwarded_allow_ips", section: "Security", flags: ["--forwarded-allow-ips"], env: ["FORWARDED_ALLOW_IPS"], type: "string",
-    default: (env) => env.FORWARDED_ALLOW_IPS || "*", defaultDoc: "`$FORWARDED_ALLOW_IPS`, else `*`", validate: ipList,
-    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them, so clients cannot spoof them past a proxy the app trusts. Unix-socket peers are trusted. Default `*` (remove nothing): a proxy in another container is not on loopback; Gunicorn defaults to `127.0.0.1,::1` and only ignores such headers for the URL scheme.",
+    default: (env) => env.FORWARDED_ALLOW_IPS ?? PRIVATE_PEERS, defaultDoc: "`$FORWARDED_ALLOW_IPS`, else loopback and the private ranges: `" + PRIVATE_PEERS + "`", validate: ipList,
+    // Set but empty means what it says, as in Gunicorn: trust no TCP peer.
+    fromEnv: (env) => env.FORWARDED_ALLOW_IPS,
+    doc: "Peers (IPs, CIDRs, or `*`) trusted to set `X-Forwarded-For/-Proto/-Host/-Protocol/-Ssl` and `Forwarded`; from any other peer the runtime removes those headers before the app sees them, so a client that reaches the server directly cannot spoof its address or `https`. Unix-socket peers are trusted. The default covers nginx on the same host, a proxy container on a Docker network and an ingress in a cluster; `*` trusts everyone (only when nothing but the proxy can reach the port); empty trusts no TCP peer (no proxy in front, or clients arriving through NAT from a private address, e.g. a swarm's routing mesh). Gunicorn 22+ defaults to `127.0.0.1,::1`.",
     gunicorn: "forwarded_allow_ips",
   }),
   def<string[], "raw_env">({

@@ -32,7 +32,7 @@ import { within } from "../within.js";
 import { Notifier } from "./systemd.js";
 import type { MetricsServer } from "./metrics.js";
 import { Backoff } from "./backoff.js";
-import { killTimedOut } from "./timeout.js";
+import { checkHeartbeat } from "./timeout.js";
 import { forkWorker, isLive, signalWorker, type EndCause, type WorkerRec } from "./worker-record.js";
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off (ms). */
@@ -195,12 +195,11 @@ export class Arbiter {
     this.manageWorkers();
   }
 
-  /** Kill every worker whose heartbeat is older than `timeout` (Gunicorn's murder_workers). */
+  /** Kill every worker whose heartbeat is older than `timeout` (Gunicorn's murder_workers; timeout.ts). */
   private murderWorkers(): void {
     const t = this.settings.timeout;
     if (t <= 0) return;
-    const now = Date.now();
-    for (const w of this.workers.values()) if (w.state !== "killed" && now - w.lastHb > t * 1000) killTimedOut(w, this.log);
+    for (const w of this.workers.values()) checkHeartbeat(w, t, this.log, !!this.current.hooks.worker_abort);
   }
 
   /**
@@ -325,7 +324,7 @@ export class Arbiter {
     const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
     if (w.state === "booting") this.onBootFailure(w, code, how);
     else if (w.state === "killed") this.log.info(`Worker (pid:${w.pid}) killed after ${w.endCause}; replacing it`);
-    else if (w.state === "retiring") this.log.debug(`Worker (pid:${w.pid}) ${how}`);
+    else if (w.state === "retiring" || w.state === "recycling") this.log.debug(`Worker (pid:${w.pid}) ${how}`);
     else {
       this.log.warning(`Worker (pid:${w.pid}) ${how}`);
       // Dying within CRASH_WINDOW of becoming ready is crash-looping: back off.

@@ -3,10 +3,13 @@
  * sockets) answering `GET /metrics` in the Prometheus text format; anything else is 404.
  *
  * On each scrape the arbiter asks every ready worker over IPC for its registry
- * (`{t:"metrics", id}` -> `{t:"metrics", id, data}`, see metrics-worker.ts), waits at most
- * {@link WORKER_WAIT_MS} per scrape, skips the workers that did not answer (counted in
- * `prodserver_metrics_workers_skipped_total`), and sums the answers with prom-client's
+ * (`{t:"metrics", id}` -> `{t:"metrics", id, data}`, see worker/metrics.ts), waits at most
+ * {@link WORKER_WAIT_MS} per scrape, and sums the answers with prom-client's
  * `AggregatorRegistry.aggregate()` (counters and histograms summed, the in-flight gauge summed).
+ * A worker that did not answer in time is counted in `prodserver_metrics_workers_skipped_total`
+ * and summed with its last answer. The counters and histograms of workers that are gone (recycled,
+ * reloaded, crashed, killed) stay in the sum — their last answer, or the registry a worker sends as
+ * it exits (`id` 0) — so a summed counter never goes down and `rate()` sees no false reset.
  * The arbiter adds its own:
  * - `prodserver_workers` (gauge): live worker processes,
  * - `prodserver_worker_restarts_total{reason}` (counter): workers that exited while the server
@@ -22,6 +25,16 @@ import type { Logger } from "../log.js";
 import type { FromWorker, ToWorker } from "../protocol.js";
 import { parseBind } from "../settings.js";
 import type { WorkerRec } from "./worker-record.js";
+
+/** A registry as `getMetricsAsJSON()` gives it. */
+type MetricsJson = Array<{ name: string; type: string; [k: string]: unknown }>;
+
+/** Sum registries (counters and histograms added up by label set), as JSON again. */
+async function sumMetrics(parts: MetricsJson[]): Promise<MetricsJson> {
+  const nonEmpty = parts.filter((p) => p.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  return (await AggregatorRegistry.aggregate(nonEmpty as Parameters<typeof AggregatorRegistry.aggregate>[0]).getMetricsAsJSON()) as unknown as MetricsJson;
+}
 
 /** Longest a scrape waits for the workers' answers, in milliseconds. */
 export const WORKER_WAIT_MS = 1000;
@@ -42,6 +55,10 @@ export class MetricsServer {
   private readonly restarts: Counter<"reason">;
   private readonly skipped: Counter;
   private readonly pending = new Map<number, (data: unknown) => void>();
+  /** Each worker's last registry (its answer to a scrape, or the one it sent as it exited). */
+  private readonly last = new WeakMap<WorkerRec, MetricsJson>();
+  /** The summed counters and histograms of the workers that are gone. */
+  private retired: Promise<MetricsJson> = Promise.resolve([]);
   private nextId = 1;
   readonly server: http.Server;
 
@@ -69,13 +86,19 @@ export class MetricsServer {
   }
 
   /** Feed every worker message here (the arbiter's onWorkerMessage): metrics answers. */
-  onMessage(_w: WorkerRec, msg: FromWorker): void {
-    if (msg?.t === "metrics") this.pending.get(msg.id)?.(msg.data);
+  onMessage(w: WorkerRec, msg: FromWorker): void {
+    if (msg?.t !== "metrics") return;
+    if (Array.isArray(msg.data)) this.last.set(w, msg.data as MetricsJson);
+    this.pending.get(msg.id)?.(msg.data);
   }
 
-  /** A worker exited while the server was not stopping: count its restart. */
+  /** A worker exited while the server was not stopping: count its restart, keep its counters. */
   onExit(w: WorkerRec): void {
     this.restarts.inc({ reason: restartReason(w) });
+    const last = this.last.get(w);
+    if (!last) return;
+    const kept = last.filter((m) => m.type === "counter" || m.type === "histogram");
+    this.retired = this.retired.then((sum) => sumMetrics([sum, kept]));
   }
 
   /** Ask one worker for its metrics JSON; undefined when it did not answer within `ms`. */
@@ -103,13 +126,17 @@ export class MetricsServer {
   async scrape(): Promise<{ contentType: string; body: string }> {
     const ready = [...this.workers()].filter((w) => w.readyAt && w.state !== "killed");
     const answers = await Promise.all(ready.map((w) => this.ask(w, WORKER_WAIT_MS)));
-    const got = answers.filter((a): a is object[] => Array.isArray(a));
-    const missing = answers.length - got.length;
+    const missing = answers.filter((a) => !Array.isArray(a)).length;
     if (missing > 0) {
       this.skipped.inc(missing);
-      this.log.warning(`metrics: ${missing} worker(s) did not answer within ${WORKER_WAIT_MS} ms; left out of this scrape`);
+      this.log.warning(`metrics: ${missing} worker(s) did not answer within ${WORKER_WAIT_MS} ms; summed with their last answer`);
     }
-    const merged = Registry.merge([AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]), this.registry]);
+    // Every live worker's latest registry (a killed one's last answer too: it is gone only once it
+    // exited), and those gone: both read in one synchronous step, as onExit changes both in one.
+    const retired = this.retired;
+    const parts = [...this.workers()].map((w) => this.last.get(w)).filter((m): m is MetricsJson => m !== undefined);
+    parts.push(await retired);
+    const merged = Registry.merge([AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]), this.registry]);
     return { contentType: merged.contentType, body: await merged.metrics() };
   }
 

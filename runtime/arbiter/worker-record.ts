@@ -1,10 +1,12 @@
 /**
  * Arbiter side: one worker process as the arbiter sees it, and how it is forked:
  * `node [flags] ENTRY __worker` with the listeners from fd 3 on, then the IPC channel and the
- * watchdog pipe (protocol.ts `forkLayout`; worker/watchdog.ts).
+ * watchdog pipe (protocol.ts `forkLayout`; worker/watchdog.ts), as the leader of its own process
+ * group.
  */
 import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
+import { workerCacheEnv } from "../compile-cache.js";
 import { tcpName, type Listener } from "../listeners.js";
 import { FIRST_LISTENER_FD, forkLayout, type FromWorker, type ListenerSlot } from "../protocol.js";
 
@@ -16,7 +18,7 @@ import { FIRST_LISTENER_FD, forkLayout, type FromWorker, type ListenerSlot } fro
  * |---|---|---|
  * | `booting` | forked; loading the app, not yet serving | `serving`, or exits (a boot failure) |
  * | `serving` | said `ready`; counted as capacity | `recycling`, `retiring`, `killed` |
- * | `recycling` | asked to be replaced (max_requests, max_worker_memory); still serves until its replacement is ready | `retiring`, `killed` |
+ * | `recycling` | asked to be replaced (max_requests: still serves until its replacement is ready; max_worker_memory, a stray error: already draining, may exit first) | `retiring`, `killed`, exits |
  * | `retiring` | sent TERM (or QUIT) by the arbiter; draining | exits |
  * | `killed` | SIGKILLed for a timeout | exits |
  */
@@ -24,11 +26,11 @@ export type WorkerState = "booting" | "serving" | "recycling" | "retiring" | "ki
 
 /**
  * Why the arbiter ended a worker, kept for the exit log line and the restart metric:
- * `timeout` (no heartbeat), `max_requests` / `memory` (it asked to be recycled), `reload` (an
+ * `timeout` (no heartbeat), `max_requests` / `memory` / `stray_error` (it asked to be recycled), `reload` (an
  * older generation after HUP), `rollback` (a new generation that failed to boot), `ttou` (scaled
  * down), `stop` (the arbiter is stopping).
  */
-export type EndCause = "timeout" | "max_requests" | "memory" | "reload" | "rollback" | "ttou" | "stop";
+export type EndCause = "timeout" | "max_requests" | "memory" | "stray_error" | "reload" | "rollback" | "ttou" | "stop";
 
 /** The arbiter's record of a worker. Times are milliseconds since the epoch. */
 export interface WorkerRec {
@@ -76,24 +78,37 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 /**
  * Fork a worker of `generation` as the `age`-th spawned, with the arbiter's listening sockets
  * as its fds 3.. (reuse_port listeners: /dev/null there; the worker binds its own); `rawEnv`
- * (`KEY=value` items, Gunicorn's `raw_env`) is added to the worker's environment. Returns the
- * record (`pid` -1 when the fork failed) and the listener slots for the boot message.
+ * (`KEY=value` items, Gunicorn's `raw_env`) is added to the worker's environment, and
+ * `NODE_COMPILE_CACHE` (compile-cache.ts). Returns the record (`pid` -1 when the fork failed)
+ * and the listener slots for the boot message.
  */
 export function forkWorker(entry: string, age: number, generation: number, listeners: readonly Listener[], rawEnv: readonly string[] = []): { rec: WorkerRec; slots: ListenerSlot[] } {
-  const env = { ...process.env };
+  const env = workerCacheEnv({ ...process.env });
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
   const slots: ListenerSlot[] = listeners.map((l, i) => (l.own ? { own: l.own } : { fd: FIRST_LISTENER_FD + i, tcp: tcpName(l.handle) ?? undefined }));
   const fds = listeners.map((l) => (l.own ? "ignore" : l.handle.fd));
-  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", ...fds, "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env });
+  // detached: the worker leads a process group of its own (setsid), so a timeout kill reaches its children (signalWorker).
+  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", ...fds, "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
   // The watchdog pipe: a worker killed with a stack request unread in its end makes our read
   // fail with ECONNRESET; unhandled, that 'error' event would take the arbiter down.
   (child.stdio[forkLayout(listeners.length).watchdogFd] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
   return { rec: { child, pid: child.pid ?? -1, age, generation, state: "booting", readyAt: null, lastHb: Date.now() }, slots };
 }
 
-/** Send `sig` to a worker; a worker that is already gone is not an error. */
+/**
+ * Send `sig` to a worker; a worker that is already gone is not an error. SIGKILL goes to the
+ * worker's whole process group (workers are forked as group leaders), so the children it started
+ * (`execSync("sleep 30")`, a spawned tool) die with it instead of lingering as orphans.
+ */
 export function signalWorker(w: WorkerRec, sig: NodeJS.Signals): void {
+  if (sig === "SIGKILL") {
+    try {
+      process.kill(-w.pid, sig);
+    } catch {
+      /* no such group (already gone): fall through to the pid */
+    }
+  }
   try {
     process.kill(w.pid, sig);
   } catch {

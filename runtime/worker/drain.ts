@@ -9,8 +9,9 @@
  *   flight after `graceful_timeout`).
  * - {@link Drain.quick} (INT, QUIT): the `worker_int` hook (bounded to 1 s), then every
  *   connection is destroyed and the worker exits.
- * Before the process exits, the app's own handlers for the signal that stopped the worker run
- * (app-signals.ts; their async work gets up to 1 s), then the `worker_exit` hook (bounded to 2 s).
+ * Before the process exits, `beforeExit` runs (bounded to 0.5 s), the app's own handlers for the
+ * signal that stopped the worker run (app-signals.ts; their async work gets up to 1 s), and the
+ * `worker_exit` hook (bounded to 2 s).
  */
 import net from "node:net";
 import type http from "node:http";
@@ -39,8 +40,8 @@ export class Drain {
     private readonly hooks: Hooks,
     private readonly view: WorkerView,
     private readonly appSignals: AppSignals,
-    /** Called once, just before the process exits (stop the heartbeat, close log files). */
-    private readonly beforeExit: () => void,
+    /** Called once, just before the process exits (stop the heartbeat, close log files, send the last metrics). */
+    private readonly beforeExit: () => void | Promise<void>,
   ) {}
 
   /** The signal that stopped the worker, for the app's deferred handlers (app-signals.ts). */
@@ -114,15 +115,19 @@ export class Drain {
     if (this.state === "draining" && this.sockets.size === 0) this.exit(0);
   }
 
-  /** Run the app's handlers for the stop signal and `worker_exit`, then exit with `code`; only the first call counts. */
+  /**
+   * Run `beforeExit` (bounded to 0.5 s), the app's handlers for the stop signal (1 s for their
+   * async work) and `worker_exit` (bounded to 2 s), then exit with `code`; only the first call counts.
+   */
   exit(code: number): void {
     if (this.state === "exiting") return;
     this.state = "exiting";
-    this.beforeExit();
+    const done = this.beforeExit();
     const sig = this.stopSignal;
-    const appCleanup = this.appSignals.count(sig) ? new Promise<void>((r) => setTimeout(r, 1000).unref()) : Promise.resolve();
+    const appCleanup = this.appSignals.count(sig) ? new Promise<void>((r) => setTimeout(r, 1000).unref()) : undefined;
     this.appSignals.run(sig, (e) => this.log.error(`The app's ${sig} handler threw: ${(e as Error)?.message ?? String(e)}`, { stack: (e as Error)?.stack }));
-    const workerExit = this.hooks.worker_exit ? within(callHook(this.hooks, "worker_exit", this.log, [this.view]), 2000) : Promise.resolve();
-    void Promise.all([appCleanup, workerExit]).then(() => process.exit(code));
+    const workerExit = this.hooks.worker_exit ? within(callHook(this.hooks, "worker_exit", this.log, [this.view]), 2000) : undefined;
+    if (!done && !appCleanup && !workerExit) process.exit(code);
+    void Promise.all([done && within(done, 500), appCleanup, workerExit]).then(() => process.exit(code));
   }
 }

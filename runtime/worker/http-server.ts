@@ -1,8 +1,8 @@
 /**
  * Handler mode: the worker's own `node:http` (or, with `certfile`/`keyfile`, `node:https`) server
  * on each listening socket it received, calling the request pipeline and then the app.
- * Upgrades (WebSocket) go to the app's upgrade handler, else 501. A malformed request gets a
- * 400/408/431 status line (clientError), unless the client already reset the connection.
+ * Upgrades (WebSocket) go to the app's upgrade handler, else 501. Each server is hardened
+ * (harden.ts): bounded request heads, protocol checks, status lines for malformed requests.
  */
 import type http from "node:http";
 import type { Socket } from "node:net";
@@ -13,14 +13,8 @@ import type { Settings } from "../settings.js";
 import type { tlsOptions } from "../owner.js";
 import type { UpgradeListener } from "./app-loader.js";
 import type { Drain } from "./drain.js";
+import { harden, type HardenContext } from "./harden.js";
 import { limits, maxHeaderSize } from "./request-guard.js";
-
-/** The status line for a client error from node's HTTP parser (by error code). */
-function clientErrorStatus(code: string | undefined): string {
-  if (code === "HPE_HEADER_OVERFLOW") return "431 Request Header Fields Too Large";
-  if (code === "HPE_HEADERS_TIMEOUT" || code === "ERR_HTTP_REQUEST_TIMEOUT") return "408 Request Timeout";
-  return "400 Bad Request";
-}
 
 /**
  * Create one server per listening socket, configured from the settings (keep-alive, header
@@ -35,6 +29,7 @@ export async function serveHandler(
   drain: Drain,
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void,
   upgrade: UpgradeListener | undefined,
+  hardened: HardenContext,
 ): Promise<void> {
   const servers = targets.map(() => {
     const opts = { keepAliveTimeout: settings.keepalive * 1000, maxHeaderSize: maxHeaderSize(settings) };
@@ -49,10 +44,7 @@ export async function serveHandler(
       if (upgrade) upgrade(req, sock, head);
       else sock.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     });
-    s.on("clientError", (err: NodeJS.ErrnoException, sock: Socket) => {
-      if (sock.writable && !sock.destroyed && err.code !== "ECONNRESET") sock.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      else sock.destroy();
-    });
+    harden(s, hardened);
     return s;
   });
   await Promise.all(servers.map((s, i) => listenOn(s, targets[i], settings.backlog)));

@@ -33,13 +33,31 @@ export function instrument(server: net.Server, pipeline: Pipeline): void {
   } as typeof server.emit;
 }
 
+/** True for node's HTTP/1 servers (`http.Server`, `https.Server`): they carry `maxHeadersCount` and `headersTimeout`. */
+function isHttpServer(s: net.Server): s is http.Server {
+  return "maxHeadersCount" in s && "headersTimeout" in s;
+}
+
 /**
  * Accept on every target and deliver each connection to the app's captured server; instrument
- * every captured server (now and later) with `pipeline`.
+ * every captured server (now and later) with `pipeline`, and `harden` each that parses HTTP
+ * with node's parser (`node:http`/`node:https`; harden.ts).
  * @throws Error when a socket cannot be listened on.
  */
-export async function serveCaptured(targets: AcceptTarget[], settings: Settings, tls: ReturnType<typeof tlsOptions>, log: Logger, drain: Drain, capture: ListenCapture, pipeline: Pipeline): Promise<void> {
-  capture.onServer((s) => instrument(s, pipeline));
+export async function serveCaptured(
+  targets: AcceptTarget[],
+  settings: Settings,
+  tls: ReturnType<typeof tlsOptions>,
+  log: Logger,
+  drain: Drain,
+  capture: ListenCapture,
+  pipeline: Pipeline,
+  harden: (server: http.Server) => void,
+): Promise<void> {
+  capture.onServer((s) => {
+    instrument(s, pipeline);
+    if (isHttpServer(s)) harden(s);
+  });
   const acceptors = targets.map(() => {
     const a = tls ? builtin<typeof import("node:tls")>("node:tls").createServer(tls) : net.createServer();
     a.maxConnections = settings.worker_connections;

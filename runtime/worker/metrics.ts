@@ -6,7 +6,13 @@
  * - `http_requests_total{method,status}` (counter; requests that reached the app, health probes excluded),
  * - `http_request_duration_seconds{method,status}` (histogram, seconds, from the request's
  *   arrival to the response's `close`),
- * - `http_requests_in_flight` (gauge).
+ * - `http_requests_in_flight` (gauge),
+ * - `prodserver_requests_refused_total{reason}` (counter): requests and connections the runtime
+ *   answered itself with an error status or closed (harden.ts `RefusalKind`),
+ * - `prodserver_fd_exhaustion_total` (counter): bursts of the worker at its file-descriptor limit,
+ *   when new connections are reset (fd-limit.ts),
+ * - `prodserver_stray_errors_total{kind}` (counter): unhandled rejections and uncaught exceptions
+ *   (stray-errors.ts).
  * The arbiter asks for them over IPC (`{t:"metrics", id}`) and the worker answers
  * `{t:"metrics", id, data}` with `registry.getMetricsAsJSON()`; the arbiter sums all workers with
  * `AggregatorRegistry.aggregate()` (as prom-client's own node:cluster support does).
@@ -22,6 +28,14 @@ const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIO
 export interface WorkerMetrics {
   /** Count and time one request; the numbers are recorded when `res` emits `close`. */
   observe(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** The runtime refused a request or connection (`reason`: harden.ts `RefusalKind`). */
+  refused(reason: string): void;
+  /** The worker reached its file-descriptor limit (once per burst). */
+  fdExhausted(): void;
+  /** A stray error (`unhandledRejection` or `uncaughtException`). */
+  strayError(kind: string): void;
+  /** The registry as JSON, as the arbiter aggregates it. */
+  snapshot(): Promise<unknown>;
   readonly registry: Registry;
 }
 
@@ -40,6 +54,9 @@ export function workerMetrics(): WorkerMetrics {
     registers: [registry],
   });
   const inFlight = new Gauge({ name: "http_requests_in_flight", help: "Requests being handled right now.", registers: [registry] });
+  const refused = new Counter({ name: "prodserver_requests_refused_total", help: "Requests and connections the runtime answered itself with an error status or closed, by reason (head_limits, protocol, parse_error, connect, header_memory, header_connections, header_timeout).", labelNames: ["reason"], registers: [registry] });
+  const fdExhausted = new Counter({ name: "prodserver_fd_exhaustion_total", help: "Times a worker reached its file-descriptor limit (new connections reset until it falls back), once per burst.", registers: [registry] });
+  const stray = new Counter({ name: "prodserver_stray_errors_total", help: "Unhandled promise rejections and uncaught exceptions in workers, by kind.", labelNames: ["kind"], registers: [registry] });
 
   process.on("message", (msg: ToWorker) => {
     if (msg?.t !== "metrics") return;
@@ -57,6 +74,10 @@ export function workerMetrics(): WorkerMetrics {
 
   return {
     registry,
+    refused: (reason) => refused.inc({ reason }),
+    fdExhausted: () => fdExhausted.inc(),
+    strayError: (kind) => stray.inc({ kind }),
+    snapshot: () => registry.getMetricsAsJSON(),
     observe(req, res) {
       const start = process.hrtime.bigint();
       inFlight.inc();

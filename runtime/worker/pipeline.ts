@@ -5,12 +5,14 @@
  * 2. the request guard (Gunicorn's limits, `forwarded_allow_ips`; request-guard.ts);
  * 3. the runtime's own health endpoints (health.ts), answered before the app;
  * 4. metrics, `max_requests` counting, `pre_request` / `post_request` hooks;
- * 5. the app, its errors answered as 500 (or the socket destroyed once a response started).
+ * 5. the app, its errors answered as 500 (or the socket destroyed once a response started), run
+ *    in the request's async context so that stray errors it causes later name it (stray-errors.ts).
  */
 import type http from "node:http";
 import { accessJson, compileAccess, countBytes } from "./access-log.js";
 import { answerHealth } from "./health.js";
 import { requestGuard } from "./request-guard.js";
+import { inRequest } from "./stray-errors.js";
 import { setCurrentRequest } from "./watchdog.js";
 import type { Drain } from "./drain.js";
 import type { WorkerMetrics } from "./metrics.js";
@@ -74,7 +76,7 @@ export function makePipeline(d: PipelineDeps): Pipeline {
     };
     if (watchdog) setCurrentRequest(req);
     try {
-      const r = app(req, res) as Promise<unknown> | undefined;
+      const r = inRequest(req, () => app(req, res)) as Promise<unknown> | undefined;
       if (r && typeof r.then === "function") r.then(undefined, fail);
     } catch (e) {
       fail(e);

@@ -4,14 +4,16 @@
  *
  * - `limit_request_line` (bytes of `METHOD URI HTTP/x.y`): over -> **414 URI Too Long**
  *   (Gunicorn answers 400; 414 says what is wrong and is what nginx answers).
- * - `limit_request_fields` (count) and `limit_request_field_size` (bytes of `name: value`):
- *   over -> **431 Request Header Fields Too Large**, as Gunicorn >= 21. Node's parser itself
- *   answers 431 when the whole header block exceeds {@link maxHeaderSize}.
+ * - `limit_request_fields` (count) and `limit_request_field_size` (bytes of `name: value` and
+ *   its CRLF, as Gunicorn counts a header line): over -> **431 Request Header Fields Too Large**,
+ *   as Gunicorn >= 21. Heads that arrive in more than one read are also checked while they arrive
+ *   (head-scan.ts), and node's parser answers 431 when the whole block exceeds {@link maxHeaderSize}.
  * - `forwarded_allow_ips`: from an untrusted peer, `X-Forwarded-*` and `Forwarded` are removed
  *   before the app sees them, so an app that trusts its proxy cannot be spoofed by a direct client.
  */
 import net from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ipFamily } from "../setting-kinds.js";
 import type { Settings } from "../settings.js";
 
 /** Effective limits (0 means Gunicorn's maximum). */
@@ -38,7 +40,7 @@ export function trustedPeer(list: string): (addr: string | undefined) => boolean
   const bl = new net.BlockList();
   for (const it of items) {
     const [addr, bits] = it.split("/");
-    const type = net.isIP(addr) === 6 ? "ipv6" : "ipv4";
+    const type = ipFamily(addr) === 6 ? "ipv6" : "ipv4";
     if (bits !== undefined) bl.addSubnet(addr, Number(bits), type);
     else bl.addAddress(addr, type);
   }
@@ -46,11 +48,12 @@ export function trustedPeer(list: string): (addr: string | undefined) => boolean
     if (addr === undefined) return true; // unix socket peer
     const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
     if (v4) return bl.check(v4[1], "ipv4");
-    return bl.check(addr, net.isIP(addr) === 6 ? "ipv6" : "ipv4");
+    return bl.check(addr, addr.includes(":") ? "ipv6" : "ipv4");
   };
 }
 
-function reject(res: ServerResponse, status: number, text: string): true {
+/** Answer `res` with `status` and a plain-text `text`, and close the connection after it. */
+export function reject(res: ServerResponse, status: number, text: string): true {
   res.shouldKeepAlive = false;
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(text)), connection: "close" });
   res.end(text);
@@ -70,10 +73,11 @@ export function requestGuard(s: Settings): (req: IncomingMessage, res: ServerRes
     const raw = req.rawHeaders;
     if (raw.length / 2 > l.fields) return reject(res, 431, `Too many request header fields (more than ${l.fields})\n`);
     for (let i = 0; i < raw.length; i += 2) {
-      const size = raw[i].length + 2 + raw[i + 1].length;
+      const size = raw[i].length + 2 + raw[i + 1].length + 2; // "name: value\r\n"
       if (size > l.fieldSize) return reject(res, 431, `Request header field ${JSON.stringify(raw[i])} is too large (${size} > ${l.fieldSize})\n`);
     }
-    if (!trusted(req.socket.remoteAddress) && raw.some((v, i) => i % 2 === 0 && FORWARD_HEADERS.includes(v.toLowerCase()))) {
+    // The header test first: most requests carry none, and the peer test costs a BlockList lookup.
+    if (raw.some((v, i) => i % 2 === 0 && FORWARD_HEADERS.includes(v.toLowerCase())) && !trusted(req.socket.remoteAddress)) {
       const kept: string[] = [];
       for (let i = 0; i < raw.length; i += 2) if (!FORWARD_HEADERS.includes(raw[i].toLowerCase())) kept.push(raw[i], raw[i + 1]);
       req.rawHeaders = kept;

@@ -3,14 +3,17 @@
  * stack of the code that blocked the event loop).
  *
  * Each worker starts a small watchdog `worker_thread` that owns an extra pipe to the arbiter
- * (the last fd the worker inherits, after its listeners and the IPC channel). When a worker's heartbeat is older than `timeout`, the arbiter writes
+ * (the last fd the worker inherits, after its listeners and the IPC channel). When a worker's
+ * heartbeat is half a `timeout` late, the arbiter writes
  * `stack\n` on that pipe; the watchdog — which runs on its own thread and event loop, so it is
  * alive while the main thread spins — attaches to the main thread's V8 inspector
  * (`inspector.Session.connectToMainThread()`), asks it to pause (`Debugger.pause` interrupts
- * running JavaScript, e.g. a hot loop), formats the paused call frames as a JS stack and writes
- * it back as one JSON line. The arbiter logs it and then SIGKILLs the worker. A main thread stuck
- * in a blocking system call cannot be paused until the call returns; the arbiter then gives up
- * after a bound and logs that no stack was available.
+ * running JavaScript, e.g. a hot loop), formats the paused call frames as a JS stack, reads the
+ * request in flight, resumes it and writes both back as one JSON line. At `timeout` the arbiter
+ * logs them and SIGKILLs the worker (arbiter/timeout.ts); before that, when the configuration has
+ * a `worker_abort` hook, it writes `abort\n`, and the watchdog runs the hook on the paused main
+ * thread. A main thread stuck in a blocking system call (or a stopped process) cannot be paused;
+ * the arbiter kills it at `timeout` all the same and logs that no stack was available.
  */
 import { builtin } from "../builtin.js";
 
@@ -25,7 +28,9 @@ const CURRENT = "(h => h && h.req ? String(h.req.method) + ' ' + String(h.req.ur
 const ABORT = "(f => { if (typeof f === 'function') f(); })(globalThis[Symbol.for('prodserver.workerAbort')])";
 let buf = "";
 function reply(obj) { try { pipe.write(JSON.stringify(obj) + "\\n"); } catch {} }
-function capture() {
+// Pause the main thread through the inspector and call then(session, pausedParams, done); done()
+// resumes it and lets the session go.
+function whilePaused(then) {
   let session;
   try {
     session = new inspector.Session();
@@ -35,23 +40,35 @@ function capture() {
   }
   const urls = new Map();
   session.on("Debugger.scriptParsed", ({ params }) => urls.set(params.scriptId, params.url));
-  session.once("Debugger.paused", ({ params }) => {
+  session.once("Debugger.paused", ({ params }) => then(session, params, urls, () => {
+    session.post("Debugger.resume", () => { session.post("Debugger.disable", () => session.disconnect()); });
+  }));
+  session.post("Debugger.enable", (err) => {
+    if (err) return reply({ error: "Debugger.enable: " + err.message });
+    session.post("Debugger.pause", (err2) => { if (err2) reply({ error: "Debugger.pause: " + err2.message }); });
+  });
+}
+// "stack": the paused call frames as a JS stack, and the request line of the handler it is in.
+function stack() {
+  whilePaused((session, params, urls, done) => {
     const frames = params.callFrames.map((f) => {
       const where = (f.url || urls.get(f.location.scriptId) || "<anonymous>") + ":" + (f.location.lineNumber + 1) + ":" + (f.location.columnNumber + 1);
       return "    at " + (f.functionName ? f.functionName + " (" + where + ")" : where);
     });
     session.post("Runtime.evaluate", { expression: CURRENT, returnByValue: true, silent: true }, (err, res) => {
       const v = !err && res && res.result ? res.result.value : undefined;
-      // Gunicorn's worker_abort, run synchronously on the paused main thread (its loop is stuck), bounded to 1 s.
-      session.post("Runtime.evaluate", { expression: ABORT, silent: true, timeout: 1000 }, () => {
-        reply({ stack: frames.join("\\n"), request: typeof v === "string" ? v.slice(0, 1024) : undefined });
-        session.post("Debugger.resume", () => { session.post("Debugger.disable", () => session.disconnect()); });
-      });
+      reply({ stack: frames.join("\\n"), request: typeof v === "string" ? v.slice(0, 1024) : undefined });
+      done();
     });
   });
-  session.post("Debugger.enable", (err) => {
-    if (err) return reply({ error: "Debugger.enable: " + err.message });
-    session.post("Debugger.pause", (err2) => { if (err2) reply({ error: "Debugger.pause: " + err2.message }); });
+}
+// "abort": Gunicorn's worker_abort, run synchronously on the paused main thread (its loop is stuck), bounded to 1 s.
+function abort() {
+  whilePaused((session, params, urls, done) => {
+    session.post("Runtime.evaluate", { expression: ABORT, silent: true, timeout: 1000 }, () => {
+      reply({ aborted: true });
+      done();
+    });
   });
 }
 pipe.on("data", (d) => {
@@ -60,7 +77,8 @@ pipe.on("data", (d) => {
   while ((i = buf.indexOf("\\n")) >= 0) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
-    if (line === "stack") capture();
+    if (line === "stack") stack();
+    else if (line === "abort") abort();
   }
 });
 pipe.on("error", () => {});

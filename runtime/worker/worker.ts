@@ -22,11 +22,15 @@
 import { AppLoadError } from "./app-loader.js";
 import { AppSignals } from "./app-signals.js";
 import { startApp } from "./app-start.js";
+import { flushCompileCache } from "../compile-cache.js";
 import { Drain } from "./drain.js";
+import { watchFdLimit } from "./fd-limit.js";
+import { harden, hardenContext } from "./harden.js";
 import { serveHandler } from "./http-server.js";
 import { ListenCapture, type ServedAddress } from "./listen-capture.js";
 import { serveCaptured } from "./listen-mode.js";
 import { makePipeline } from "./pipeline.js";
+import { catchStrayErrors } from "./stray-errors.js";
 import { startWatchdog } from "./watchdog.js";
 import { procName, readConfigFile } from "../config.js";
 import { callHook, type Hooks, type WorkerView } from "../hooks.js";
@@ -140,16 +144,20 @@ async function boot(): Promise<void> {
   if (hooks.worker_abort) (globalThis as Record<symbol, unknown>)[Symbol.for("prodserver.workerAbort")] = () => void callHook(hooks, "worker_abort", log, [view]);
   await step("post_worker_init hook failed", () => callHook(hooks, "post_worker_init", log, [view], true));
 
+  const metrics = settings.metrics_bind ? (await import("./metrics.js")).workerMetrics() : null;
   const drain = new Drain(settings, log, hooks, view, appSignals, () => {
     clearInterval(heartbeat);
     accessFile?.close();
+    // The arbiter keeps a gone worker's counters in its sums: give it the final ones (id 0).
+    if (metrics) return metrics.snapshot().then((data) => new Promise<void>((resolve) => send({ t: "metrics", id: 0, data }, resolve)));
   });
-  const metrics = settings.metrics_bind ? (await import("./metrics.js")).workerMetrics() : null;
-  const recycle = recycler(log, () => drain.draining);
+  const recycle = recycler(log, drain);
   const pipeline = makePipeline({ settings, log, hooks, view, drain, accessFile, metrics, onMaxRequests: (n, limit) => recycle("max_requests", `served ${n} requests (max_requests ${settings.max_requests} + jitter ${limit - settings.max_requests})`) });
   watchMemory(settings, recycle);
-  if (app.mode === "handler") await step("cannot listen", () => serveHandler(targets, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade));
-  else await step("cannot listen", () => serveCaptured(targets, settings, tls, log, drain, capture, pipeline));
+  const hardened = hardenContext(settings, log, metrics);
+  if (app.mode === "handler") await step("cannot listen", () => serveHandler(targets, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));
+  else await step("cannot listen", () => serveCaptured(targets, settings, tls, log, drain, capture, pipeline, (s) => harden(s, hardened)));
+  catchStrayErrors(settings, log, metrics, (reason) => recycle("stray_error", reason));
 
   appSignals.runtimeOn("SIGTERM", () => drain.graceful("SIGTERM"));
   appSignals.runtimeOn("SIGINT", () => drain.quick("SIGINT"));
@@ -162,6 +170,9 @@ async function boot(): Promise<void> {
   // on the next loop turn, after the poll phase that accepts waiting connections (their requests
   // are read on the turn after, so no handler can block the loop before the thread exists).
   if (settings.timeout > 0) setImmediate(() => startWatchdog(forkLayout(msg.listeners.length).watchdogFd));
+  setImmediate(() => watchFdLimit(settings, log, metrics)); // reads /proc: off the way to the first request
+  // The bundle and the app, compiled: for the workers that boot after this one (compile-cache.ts).
+  setTimeout(flushCompileCache, 1000).unref();
   log.debug(`Worker ready, serving ${settings.app} (${app.mode === "listen" ? "listen mode: the app's own server" : "handler mode"})`);
 }
 
@@ -226,22 +237,47 @@ async function loadHooks(settings: Settings): Promise<Hooks> {
   return (await readConfigFile(settings.config, process.cwd())).hooks;
 }
 
-/** Ask the arbiter once to replace this worker (it starts the replacement first). */
-function recycler(log: Logger, draining: () => boolean): (cause: "max_requests" | "memory", reason: string) => void {
+type RecycleCause = Extract<FromWorker, { t: "recycle" }>["cause"];
+
+/**
+ * Ask the arbiter once to replace this worker (it starts the replacement first, and retires this
+ * one once the replacement is ready). After a stray error (`stray_errors: retire`) the worker also
+ * stops accepting at once and drains (`drainNow`): the other workers, or the listen backlog, take
+ * new connections meanwhile.
+ */
+function recycler(log: Logger, drain: Drain): (cause: RecycleCause, reason: string, drainNow?: boolean) => void {
   let asked = false;
-  return (cause, reason) => {
-    if (asked || draining()) return;
-    asked = true;
-    log.info(`Autorestarting worker: ${reason}`);
-    send({ t: "recycle", cause, reason });
+  return (cause, reason, drainNow = cause === "stray_error") => {
+    if (drain.draining) return;
+    if (!asked) {
+      asked = true;
+      log.info(`Autorestarting worker: ${reason}`);
+      send({ t: "recycle", cause, reason });
+    }
+    if (drainNow) drain.graceful(reason);
   };
 }
 
-/** `max_worker_memory`: check RSS every second; over the limit, ask to be recycled. */
-function watchMemory(settings: Settings, recycle: (cause: "memory", reason: string) => void): void {
-  if (settings.max_worker_memory <= 0) return;
-  setInterval(() => {
+/** How often `max_worker_memory` reads the RSS, in milliseconds. */
+const MEMORY_CHECK_MS = 100;
+/** Share of `max_worker_memory` at which a worker asks for its replacement (and serves on). */
+const MEMORY_EARLY = 0.9;
+
+/**
+ * `max_worker_memory`: read the RSS every {@link MEMORY_CHECK_MS}. At {@link MEMORY_EARLY} of the
+ * limit the worker asks for its replacement and serves on; over the limit it stops accepting at
+ * once and drains, so it grows by no more than a check interval's worth whether or not the
+ * replacement is ready yet (a worker that grows slowly is usually replaced before it gets there).
+ */
+function watchMemory(settings: Settings, recycle: (cause: RecycleCause, reason: string, drainNow?: boolean) => void): void {
+  const limit = settings.max_worker_memory;
+  if (limit <= 0) return;
+  const t = setInterval(() => {
     const rss = process.memoryUsage.rss();
-    if (rss > settings.max_worker_memory) recycle("memory", `max_worker_memory (rss ${rss} > ${settings.max_worker_memory} bytes)`);
-  }, 1000).unref();
+    if (rss <= limit * MEMORY_EARLY) return;
+    const over = rss > limit;
+    if (over) clearInterval(t);
+    recycle("memory", `max_worker_memory (rss ${rss} > ${over ? "" : "90 % of "}${limit} bytes)`, over);
+  }, MEMORY_CHECK_MS);
+  t.unref();
 }

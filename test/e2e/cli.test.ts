@@ -119,8 +119,10 @@ describe("create-prodserver --yes && prodserver build --offline", { skip, timeou
     assert.equal(await pathInImage(docker, id, "/app/.env", cleanup), false, ".env not in the image");
 
     // A long graceful timeout: a timer bounded by it (the old smoke test's) would hold the CLI ~125 s.
-    const config = path.join(dir, "prodserver.config.ts");
-    await fs.writeFile(config, (await fs.readFile(config, "utf8")).replace('web: { workers: "auto" }', 'web: { workers: "auto", graceful_timeout: 120 }'));
+    const config = path.join(dir, "prodserver.config.mjs");
+    const text = await fs.readFile(config, "utf8");
+    assert.match(text, /web: \{ workers: "auto" \}/, "the description's web process, to edit");
+    await fs.writeFile(config, text.replace('web: { workers: "auto" }', 'web: { workers: "auto", graceful_timeout: 120 }'));
     const human = await buildWatched(dir, ["--offline"], 15);
     assert.equal(human.code, 0, tail(human.out + human.err));
     assert.match(human.out, /\(cached\)/, "the second build uses the layer cache");

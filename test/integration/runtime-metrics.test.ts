@@ -116,6 +116,24 @@ describe("runtime metrics", { timeout: 90000 }, () => {
     assert.equal((await s.stop()).code, 0);
   });
 
+  test("summed counters never go down across recycles: the arbiter keeps the totals of workers that are gone", async () => {
+    const { s, metrics } = await serveWithMetrics(["--max-requests", "4"]);
+    const total = (m: Map<string, number>) => [...m].filter(([k]) => k.startsWith("http_requests_total{")).reduce((n, [, v]) => n + v, 0);
+    const seen: number[] = [];
+    const sent = 30;
+    for (let i = 0; i < sent; i++) {
+      assert.equal((await get(`${s.url}/status/200`)).status, 200);
+      seen.push(total(await scrape(metrics)));
+    }
+    const restarts = async () => (await scrape(metrics)).get('prodserver_worker_restarts_total{reason="max_requests"}') ?? 0;
+    await waitFor(async () => (await restarts()) >= 2, 30000, "at least 2 recycled workers gone");
+    // Each exiting worker sends its last registry, so in the end every request is counted once.
+    await waitFor(async () => total(await scrape(metrics)) === sent, 10000, `http_requests_total = ${sent}`);
+    seen.push(total(await scrape(metrics)));
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `the sum went down between scrapes ${i - 1} and ${i}: ${seen.join(" ")}`);
+    assert.equal((await s.stop()).code, 0);
+  });
+
   test("without metrics_bind nothing listens for metrics and the app is not instrumented", async () => {
     const s = await start(["serve", "metrics-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0"], { workers: 1 });
     assert.doesNotMatch(s.stderr(), /Metrics at:/);

@@ -144,15 +144,23 @@ export function workersMatch(ppid: number, pred: (pids: number[]) => boolean): b
 
 /** PIDs of the live children of `ppid` whose title (cmdline) starts with `prefix`. */
 export function childPids(ppid: number, prefix: string): number[] {
+  return procPids((fields, cmd) => Number(fields[1]) === ppid && cmd().startsWith(prefix));
+}
+
+/** PIDs of the live processes in process group `pgid` whose cmdline starts with `prefix`. */
+export function groupPids(pgid: number, prefix: string): number[] {
+  return procPids((fields, cmd) => Number(fields[2]) === pgid && cmd().startsWith(prefix));
+}
+
+/** PIDs of the live processes `keep` accepts, given their /proc stat fields from the state on ([1] ppid, [2] pgrp) and their cmdline (read on demand). */
+function procPids(keep: (fields: string[], cmdline: () => string) => boolean): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) !== ppid || fields[0] === "Z") continue;
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.startsWith(prefix)) out.push(Number(d));
+      if (fields[0] !== "Z" && keep(fields, () => fs.readFileSync(`/proc/${d}/cmdline`, "utf8"))) out.push(Number(d));
     } catch {
       /* raced with an exit */
     }

@@ -85,6 +85,20 @@ describe("settings registry", () => {
     assert.throws(() => parseBind("::1:80"), /bind: an IPv6 address goes in brackets/);
   });
 
+  test("forwarded_allow_ips: loopback and private ranges by default, FORWARDED_ALLOW_IPS overrides, set but empty trusts no TCP peer", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fwd-"));
+    const resolve = async (env: NodeJS.ProcessEnv) => (await resolveSettings([], env, dir)).settings.forwarded_allow_ips;
+    assert.equal(await resolve({}), "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7");
+    assert.equal(await resolve({ FORWARDED_ALLOW_IPS: "192.0.2.10" }), "192.0.2.10");
+    assert.equal(await resolve({ FORWARDED_ALLOW_IPS: "" }), "");
+    const { trustedPeer } = await import("../../runtime/worker/request-guard.js");
+    const trusted = trustedPeer(await resolve({}));
+    for (const peer of ["127.0.0.1", "::1", "10.1.2.3", "172.31.255.1", "192.168.1.1", "fd00::5", "::ffff:10.0.0.9"]) assert.equal(trusted(peer), true, peer);
+    for (const peer of ["203.0.113.7", "172.32.0.1", "100.64.0.1", "2001:db8::1", "::ffff:8.8.8.8"]) assert.equal(trusted(peer), false, peer);
+    assert.equal(trustedPeer("")("127.0.0.1"), false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test("CLI options are generated from the registry (long flags, short aliases, repeatable lists)", () => {
     const { options } = cliOptions();
     assert.deepEqual(options.bind, { type: "string", multiple: true, short: "b" });
