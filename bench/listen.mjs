@@ -456,7 +456,6 @@ async function reloadRun(peer, r) {
   const pid = await start(peer);
   await wrk(RELOAD_CONNS, 2);
   const load = wrk(RELOAD_CONNS, 600);
-  const t0 = Date.now();
   const took = [];
   let allReplaced = true;
   await sleep(RELOAD_FIRST * 1000);

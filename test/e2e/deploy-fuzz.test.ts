@@ -21,7 +21,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse } from "yaml";
 import { DescriptionError, validateDescription, descriptionJsonSchema, type Description } from "../../src/description/index.js";
 import { renderFiles, derive, UnsafeValueError, type RenderedFile } from "../../src/generate/index.js";
 import { dockerSkip } from "../support/docker.js";

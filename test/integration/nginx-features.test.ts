@@ -2,10 +2,6 @@
 // `nginx -t` (nginx 1.22 here), and the generated directives are the ones asked for.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { spawnSync } from "node:child_process";
 import { validateDescription } from "../../src/description/index.js";
 import { renderFiles } from "../../src/generate/index.js";
 import { nginxTest, selfSigned } from "../support/nginx.js";

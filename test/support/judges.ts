@@ -259,7 +259,7 @@ export interface NginxDirective {
  */
 export function nginxDirectives(text: string): NginxDirective[] {
   // ngx_conf_read_token keeps a backslash before any other character.
-  const unescape = (c: string) => ({ '"': '"', "'": "'", "\\": "\\", t: "\t", r: "\r", n: "\n" })[c] ?? `\\${c}`;
+  const unescapeChar = (c: string) => ({ '"': '"', "'": "'", "\\": "\\", t: "\t", r: "\r", n: "\n" })[c] ?? `\\${c}`;
   const out: NginxDirective[] = [];
   let depth = 0;
   let words: string[] = [];
@@ -279,13 +279,13 @@ export function nginxDirectives(text: string): NginxDirective[] {
       i++;
     } else if (c === '"' || c === "'") {
       let w = "";
-      for (i++; i < text.length && text[i] !== c; i++) w += text[i] === "\\" && i + 1 < text.length ? unescape(text[++i]) : text[i];
+      for (i++; i < text.length && text[i] !== c; i++) w += text[i] === "\\" && i + 1 < text.length ? unescapeChar(text[++i]) : text[i];
       if (i >= text.length) throw new Error("unterminated quote");
       words.push(w);
       i++;
     } else {
       let w = "";
-      for (; i < text.length && !/[ \t\r\n;{]/.test(text[i]); i++) w += text[i] === "\\" && i + 1 < text.length ? unescape(text[++i]) : text[i];
+      for (; i < text.length && !/[ \t\r\n;{]/.test(text[i]); i++) w += text[i] === "\\" && i + 1 < text.length ? unescapeChar(text[++i]) : text[i];
       words.push(w);
     }
   }

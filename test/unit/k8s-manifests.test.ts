@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { k8sDocs as docs, k8sProblems as problems } from "../support/k8s.js";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
 import { renderContext, renderTemplate, renderDockerfile, HEADER, UnsafeValueError } from "../../src/generate/index.js";
-import { renderK8sManifests, k8sValues, derive, PRESTOP_SECONDS } from "../../src/generate/index.js";
+import { renderK8sManifests, k8sValues, derive, } from "../../src/generate/index.js";
 
 type Obj = Record<string, any>;
 
