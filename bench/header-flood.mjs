@@ -125,7 +125,7 @@ const base = workerRss();
 const idle = await client(Date.now() + idleSeconds * 1000);
 const until = Date.now() + seconds * 1000;
 const f = flood(until);
-let peak = { ...base };
+const peak = { ...base };
 const sampler = setInterval(() => {
   for (const [pid, mib] of Object.entries(workerRss())) peak[pid] = Math.max(peak[pid] ?? 0, mib);
 }, 100);

@@ -63,8 +63,10 @@ if [ -n "${NODE24:-}" ]; then
     cmd "${RUNTIME/#node /$NODE24 }" node-http
 fi
 
-# The hand-run measurements below the "## Hardening" heading (bench/hardening.sh) are kept.
-kept=$(awk '/^## Hardening/ { keep = 1 } keep' "$OUT" 2>/dev/null || true)
+# What other scripts wrote into RESULTS.md is kept: from the first of bench/listen.sh's start
+# marker or the "## Hardening" heading (bench/hardening.sh) to the end. This run rewrites only its part.
+kept=""
+[ -f "$OUT" ] && kept=$(awk '/^<!-- bench\/listen.mjs:start -->$/ || /^## Hardening/ { keep = 1 } keep' "$OUT")
 {
   echo "# prodserver runtime beside its peers"
   echo
@@ -74,6 +76,6 @@ kept=$(awk '/^## Hardening/ { keep = 1 } keep' "$OUT" 2>/dev/null || true)
   bash "$PEERS" facts
   echo
   cat "$tmp/body"
-  if [ -n "$kept" ]; then echo; echo "$kept"; fi
+  [ -z "$kept" ] || printf '\n%s\n' "$kept"
 } >"$OUT"
 echo "wrote $OUT" >&2

@@ -113,12 +113,14 @@ export function cliOptions(): { options: Options; owner: Map<string, string> } {
 /** Raw (unvalidated) setting values from an argument vector, keyed by setting name. */
 export function parseArgv(args: string[], what: string): Record<string, unknown> {
   const { options, owner } = cliOptions();
-  let parsed;
-  try {
-    parsed = util.parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${what}: ${(e as Error).message}`);
-  }
+  const parse = () => {
+    try {
+      return util.parseArgs({ args, options, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new UsageError(`${what}: ${(e as Error).message}`);
+    }
+  };
+  const parsed = parse();
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(parsed.values)) {
     if (value !== undefined) out[owner.get(key)!] = value;

@@ -140,7 +140,7 @@ export async function bindOne(bind: string, umask = 0, reusePort = false): Promi
 /** The TCP address a handle is bound to, or null (a unix socket, or not bound). */
 export function tcpName(h: NativeHandle): OwnBind | null {
   const out: Record<string, unknown> = {};
-  if (!h.getsockname || h.getsockname(out) !== 0 || typeof out.port !== "number") return null;
+  if (h.getsockname?.(out) !== 0 || typeof out.port !== "number") return null;
   return { address: String(out.address), port: out.port, family: out.family === "IPv6" || out.family === 6 ? 6 : 4 };
 }
 

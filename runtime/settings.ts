@@ -363,6 +363,7 @@ export const SETTINGS = [
     gunicorn: "print_config",
     inDescription: false,
   }),
+  // biome-ignore lint/suspicious/noExplicitAny: each entry has its own value type; the tuple keeps them apart
 ] as const satisfies readonly Setting<any>[];
 
 /** The resolved configuration: one key per setting name. */

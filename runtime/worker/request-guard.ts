@@ -80,8 +80,14 @@ export function requestGuard(s: Settings): (req: IncomingMessage, res: ServerRes
     if (raw.some((v, i) => i % 2 === 0 && FORWARD_HEADERS.includes(v.toLowerCase())) && !trusted(req.socket.remoteAddress)) {
       const kept: string[] = [];
       for (let i = 0; i < raw.length; i += 2) if (!FORWARD_HEADERS.includes(raw[i].toLowerCase())) kept.push(raw[i], raw[i + 1]);
+      // Node >= 25 builds `headers`/`headersDistinct` lazily from rawHeaders and the count its
+      // parser saw: build both from the original first, then drop the fields from each.
+      const { headers, headersDistinct } = req;
+      for (const h of FORWARD_HEADERS) {
+        delete headers[h];
+        delete headersDistinct[h];
+      }
       req.rawHeaders = kept;
-      for (const h of FORWARD_HEADERS) delete req.headers[h];
     }
     return false;
   };

@@ -7,7 +7,7 @@ import { EXIT } from "./exit-codes.js";
 import { Output, UsageError } from "./output.js";
 
 /**
- * Print one line per written file (`create`, `identical`, `update`, `merge`, `conflict`, `force`;
+ * Print one line per written file (`create`, `identical`, `update`, `merge`, `kept`, `conflict`, `force`;
  * JSON: `{"type":"file","path","status","message"?}`).
  * @returns 0, or EXIT.driftEdited when a file was kept because its edits conflict
  */
@@ -25,9 +25,9 @@ export function reportWrites(results: WriteResult[], out: Output = new Output("h
 }
 
 /**
- * `generate [targets..] [--check] [--force]`: resolves to 0, EXIT.driftEdited on conflicts
- * (write) or EXIT.driftStale on drift (--check). No target = the default set (all but k8s);
- * `all` = every target.
+ * `generate [targets..] [--check] [--force]`: resolves to 0, or EXIT.driftEdited on conflicts
+ * (write); with `--check` the drift codes of {@link printDrift}. No target = the default set
+ * (all but k8s); `all` = every target.
  * @throws UsageError for an unknown target; DescriptionFileError/DescriptionError from loading.
  */
 export async function runGenerate(opts: { dir: string; targets: string[]; check: boolean; force: boolean }, out: Output = new Output("human")): Promise<number> {
@@ -59,17 +59,31 @@ export async function runCheck(opts: { dir: string }, out: Output = new Output("
   return printDrift(root, files, out);
 }
 
-/** One line (JSON: `{"type":"file","path","status","edited"?,"diff"?}`) and the diff per file; EXIT.driftStale when any differs. */
+/**
+ * Print one line per file (`identical`, `missing`, `stale`, `edited`) and the diffs (see Drift).
+ * JSON: `{"type":"file","path","status","stale","conflict"?,"diff"?}`.
+ * @returns EXIT.driftEdited when a file was edited by hand (it wins when both occur),
+ *   EXIT.driftStale when a file is missing or stale, else EXIT.ok.
+ */
 function printDrift(dir: string, files: RenderedFile[], out: Output): number {
-  let drift = 0;
+  let stale = 0;
+  let edited = 0;
   for (const d of checkFiles(dir, files)) {
-    out.say(`${d.status.padEnd(10)} ${d.path}\n`);
-    out.event("file", { path: d.path, status: d.status, ...(d.edited ? { edited: true } : {}), ...(d.diff ? { diff: d.diff } : {}) });
-    if (d.status !== "identical") {
-      drift++;
-      out.say(d.diff);
-    }
+    const note =
+      d.status !== "edited" ? ""
+      : d.conflict ? " (by hand; the description changes the same lines: `prodserver generate` reports a conflict, `--force` overwrites)"
+      : d.stale ? " (by hand; `prodserver generate` keeps the edits and merges the description's changes)"
+      : " (by hand; `prodserver generate` keeps it)";
+    out.say(`${d.status.padEnd(10)} ${d.path}${note}
+`);
+    out.say(d.diff);
+    out.event("file", { path: d.path, status: d.status, stale: d.stale, ...(d.conflict ? { conflict: true } : {}), ...(d.diff ? { diff: d.diff } : {}) });
+    if (d.status === "edited") edited++;
+    else if (d.stale) stale++;
   }
-  if (drift > 0) out.warn(`${drift} file(s) differ from the description; \`prodserver generate\` rewrites them\n`);
-  return drift > 0 ? EXIT.driftStale : EXIT.ok;
+  if (edited > 0) out.warn(`${edited} file(s) edited by hand since they were generated (kept; the diff shows the edits)
+`);
+  if (stale > 0) out.warn(`${stale} file(s) differ from the description; \`prodserver generate\` rewrites them
+`);
+  return edited > 0 ? EXIT.driftEdited : stale > 0 ? EXIT.driftStale : EXIT.ok;
 }

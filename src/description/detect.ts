@@ -150,8 +150,9 @@ const COMMON = ["src/app", "src/server", "src/index", "src/main", "app", "server
 
 /**
  * Detect the description of the app in `dir`.
+ * @param today the date the Node release schedule is read at (./node-versions.ts `chooseNode`:
+ *   the newest LTS line `engines.node` allows; tests pin it)
  * @returns a valid Description plus `uncertain` fields (what the CLI should ask) and `reasons`.
- * @param today the date the Node release schedule is read at (tests pin it)
  * @throws Error when `dir` has no readable package.json (the message names the path), or when the
  *   app is a package of a workspace and has no `name`.
  */

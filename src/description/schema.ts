@@ -8,7 +8,7 @@
  *   health: { path, interval, timeout, startPeriod, retries },          // seconds
  *   deploy: { uid, user, replicas, nginx: { serverName, listen, clientMaxBodySize, proxyReadTimeout,
  *             upstreams?, balance, static, tls?, rateLimit? },
- *             systemd: { user, workingDirectory, nodePath } } }
+ *             systemd: { user, workingDirectory, nodePath }, k8s: { hpa? } } }
  * ```
  *
  * `processes.web` is built from runtime/settings.ts: every setting with `inDescription !== false`
@@ -196,7 +196,9 @@ export function descriptionSchema() {
               .default("_"),
             listen: z.int().min(1).max(65535).default(80),
             clientMaxBodySize: z.string().regex(/^\d{1,9}[kKmMgG]?$/, { error: "expected a size like 16m, 512k, 1g" }).default("16m"),
-            proxyReadTimeout: seconds(1, 86400).default(60),
+            proxyReadTimeout: seconds(1, 86400)
+              .optional()
+              .meta({ description: "nginx proxy_read_timeout/proxy_send_timeout, seconds; default max(60, processes.web.timeout + 5)." }),
             upstreams: z
               .array(
                 z.string().regex(/^(unix:\/[A-Za-z0-9._@+\/-]+|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5})$/, {
@@ -240,6 +242,19 @@ export function descriptionSchema() {
               .string()
               .regex(/^(\/[A-Za-z0-9._+@-]+)+$/, { error: "expected an absolute path to the node binary ([A-Za-z0-9._+@-] per segment)" })
               .default("/usr/bin/node"),
+          })
+          .prefault({}),
+        k8s: z
+          .strictObject({
+            hpa: z
+              .strictObject({
+                min: z.int().min(1).max(1000),
+                max: z.int().min(1).max(1000),
+                cpu: z.int().min(1).max(1000).default(70),
+              })
+              .refine((h) => h.min <= h.max, { path: ["max"], error: "must be >= min" })
+              .optional()
+              .meta({ description: "A HorizontalPodAutoscaler for the web Deployment (which then has no replicas): min/max replicas, target average CPU in percent of the request (default 70)." }),
           })
           .prefault({}),
       })

@@ -66,6 +66,15 @@ export interface NginxExtras {
   rateLimit?: { rate: string; burst?: number };
 }
 
+/** A HorizontalPodAutoscaler (autoscaling/v2) for the web Deployment. */
+export interface K8sHpa {
+  /** Replicas, 1..1000, min <= max. */
+  min: number;
+  max: number;
+  /** Target average CPU utilization in percent of the CPU request, 1..1000; default 70. */
+  cpu?: number;
+}
+
 /** An app inside an npm/yarn/pnpm workspace: the image is built from the workspace root. */
 export interface Workspace {
   /** The app folder relative to the workspace root, POSIX (`apps/web`). */
@@ -104,9 +113,11 @@ export interface DescriptionInput {
     uid?: number;
     /** User name in the image; default `node`. */
     user?: string;
+    /** `proxyReadTimeout` (seconds) default max(60, processes.web.timeout + 5). */
     nginx?: { serverName?: string; listen?: number; clientMaxBodySize?: string; proxyReadTimeout?: number } & NginxExtras;
     /** `workingDirectory` default `/srv/<name>`; `nodePath` default `/usr/bin/node`. */
     systemd?: { user?: string; workingDirectory?: string; nodePath?: string };
+    k8s?: { hpa?: K8sHpa };
   };
 }
 
@@ -126,8 +137,9 @@ export interface Description {
   deploy: {
     uid: number;
     user: string;
-    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout: number } & Required<Pick<NginxExtras, "balance" | "static">> &
+    nginx: { serverName: string; listen: number; clientMaxBodySize: string; proxyReadTimeout?: number } & Required<Pick<NginxExtras, "balance" | "static">> &
       Omit<NginxExtras, "balance" | "static" | "tls"> & { tls?: Required<NginxTls> };
     systemd: { user: string; workingDirectory: string; nodePath: string };
+    k8s: { hpa?: Required<K8sHpa> };
   };
 }

@@ -40,6 +40,7 @@ export interface PackageManagerInfo {
   workspace: WorkspaceInfo | null;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: package.json / workspace files, each field checked where it is read
 const readJson = (file: string): any => {
   try {
     return JSON.parse(fs.readFileSync(file, "utf8"));

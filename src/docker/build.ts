@@ -74,12 +74,23 @@ export class BuildError extends Error {
 
 const TAG_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
+/** One JSON message of the Engine's build stream (`POST /build`); every field is optional. */
+export interface BuildMessage {
+  stream?: string;
+  status?: string;
+  id?: string;
+  progress?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
+}
+
 /**
  * Parses a JSON message stream into {@link BuildEvent}s. Stateful (tracks the current step);
  * feed it the messages of one build in order. Exported for renderers and tests.
  */
 export function createBuildParser(startedAt = performance.now()): {
-  parse(message: Record<string, any>): BuildEvent[];
+  parse(message: BuildMessage): BuildEvent[];
   readonly step: number;
   readonly instruction: string | null;
   readonly stepOutput: string[];
@@ -184,7 +195,7 @@ export async function buildImage(
     docker.modem.followProgress(
       stream,
       (err: Error | null) => (err ? reject(err) : resolve()),
-      (message: Record<string, any>) => {
+      (message: BuildMessage) => {
         for (const ev of parser.parse(message)) {
           if (ev.type === "image") imageId = ev.id;
           if (ev.type === "error") error = ev;

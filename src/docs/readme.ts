@@ -6,7 +6,6 @@
  * `readme-settings` fails when the committed README is stale.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SETTINGS, type Setting } from "../../runtime/settings.js";
 import { detectProject } from "../description/index.js";

@@ -1,9 +1,13 @@
 /**
  * Every value that more than one generated file uses is computed here, once, from the
- * description: ports, the runtime's flags, stop timeouts, nginx keep-alive timing. Templates only
- * place these values; they never compute. So a change to `processes.web.graceful_timeout`
- * moves systemd `TimeoutStopSec`, compose `stop_grace_period` and k8s
- * `terminationGracePeriodSeconds` together.
+ * description: ports, the runtime's flags, the timeout model, sizing, the image name, nginx
+ * keep-alive timing. Templates only place these values; they never compute. So a change to
+ * `processes.web.graceful_timeout` moves systemd `TimeoutStopSec`, compose `stop_grace_period` and
+ * k8s `terminationGracePeriodSeconds` together.
+ *
+ * Shaped after fly-apps/dockerfile-node's `gdf.js`: one small function per fact, named for the
+ * fact, and {@link derive} assembles them. Kubernetes-only values (object names, probes) are in
+ * ./k8s.ts, computed from these facts.
  */
 import path from "node:path";
 import type { Description, OtherProcess, WebProcess } from "../description/types.js";
@@ -29,6 +33,14 @@ export function header(descriptionFile: string = DEFAULT_DESCRIPTION_FILE): stri
 /** The header for the default description file. */
 export const HEADER = header();
 
+/** Seconds a supervisor waits beyond graceful_timeout before it kills (systemd, Docker, k8s). */
+export const STOP_MARGIN_SECONDS = 5;
+/** Seconds the k8s preStop hook sleeps before SIGTERM, so endpoints are removed before the drain
+ *  (kubernetes/kubernetes#67592; ../../shared reference anchors §2.5). */
+export const PRESTOP_SECONDS = 5;
+/** nginx `proxy_read_timeout` floor, seconds (nginx's own default). */
+export const PROXY_READ_FLOOR_SECONDS = 60;
+
 /** A non-web process type, as the templates see it. */
 export interface DerivedProcess {
   type: string;
@@ -41,6 +53,47 @@ export interface DerivedProcess {
   replicas: number;
 }
 
+/**
+ * The timeout model: how the runtime's `graceful_timeout`, `timeout` and `keepalive` drive every
+ * supervisor and proxy in front of it (the README's timeout table lists the same). Seconds.
+ */
+export interface Timeouts {
+  /** processes.web.graceful_timeout or the registry default (30): the runtime's drain deadline. */
+  graceful: number;
+  /** processes.web.timeout or the registry default (30): a worker whose event loop is stuck this
+   *  long is killed by the arbiter (0 = never). */
+  worker: number;
+  /** processes.web.keepalive or the default (5); 0 = keep-alive off. */
+  keepalive: number;
+  /** ceil(graceful) + {@link STOP_MARGIN_SECONDS}: systemd `TimeoutStopSec`, compose
+   *  `stop_grace_period`, k8s grace of other process types. Always above `graceful`. */
+  stop: number;
+  /** k8s preStop sleep ({@link PRESTOP_SECONDS}). */
+  preStop: number;
+  /** k8s web `terminationGracePeriodSeconds` = preStop + stop (the kubelet counts preStop in it). */
+  k8sGrace: number;
+  /** nginx `proxy_read_timeout`/`proxy_send_timeout`: deploy.nginx.proxyReadTimeout, else
+   *  max(60, ceil(worker) + 5), so nginx never answers 504 while the arbiter may still replace a
+   *  stuck worker (the client then gets the runtime's own 502, sooner). */
+  proxyRead: number;
+  /** nginx upstream `keepalive_timeout`, below the runtime's keepalive (nginx must close first,
+   *  else it reuses a socket the app just closed → 502; nodejs/node#20256). null = no upstream keepalive. */
+  nginxKeepalive: string | null;
+  /** k8s liveness probe: period, timeout and failureThreshold. Lenient (Platformatic measured the
+   *  crash loop of a strict one): the budget period × threshold is at least twice `worker` and at
+   *  least 60 s, so the arbiter replaces a stuck worker long before the kubelet restarts the pod. */
+  liveness: { period: number; timeout: number; failureThreshold: number };
+}
+
+/** Resources for the web process: k8s quantities and the same as compose/swarm values. */
+export interface Resources {
+  /** Worker processes sized for: the number, 2 for `auto` (the CPU limit then makes `auto`
+   *  resolve to 2: the runtime reads the cgroup quota), 1 when unset. */
+  workers: number;
+  k8s: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  compose: { limits: { cpus: string; memory: string }; reservations: { cpus: string; memory: string } };
+}
+
 /** Everything derived from a description; see the module doc. Seconds unless named `...Ms`. */
 export interface Derived {
   /** Package-manager facts: install commands, offline build ARGs, where the runtime is installed. */
@@ -50,25 +103,25 @@ export interface Derived {
   runtimeInImage: string;
   /** The runtime on a host: the same file under deploy.systemd.workingDirectory. */
   runtimeOnHost: string;
-  /** The runtime's drain time: processes.web.graceful_timeout or the registry default (30). */
-  gracefulTimeout: number;
-  /** The runtime's keep-alive idle timeout: processes.web.keepalive or the default (5); 0 = off. */
-  keepalive: number;
-  /** Supervisor stop timeouts: graceful_timeout + 5 s margin, rounded up (systemd, compose, k8s). */
-  stopTimeout: number;
-  /** nginx upstream `keepalive_timeout`, below the runtime's keepalive (nginx must close first,
-   *  else it reuses a socket the app just closed → 502; nodejs/node#20256). null = no upstream keepalive. */
-  nginxKeepaliveTimeout: string | null;
+  timeouts: Timeouts;
   /** Runtime flags from processes.web (registry order), without --bind and without the app. */
   webFlags: Sourced[];
   /** Extra binds from processes.web.bind. */
   extraBinds: Sourced[];
-  /** Docker CMD argv. */
+  /** Docker CMD argv. No `--user`/`--group`: the image runs as its non-root `USER` (deploy.uid),
+   *  and only an arbiter running as root may switch the workers' identity (runtime/owner.ts). */
   dockerCmd: Sourced[];
   /** Docker HEALTHCHECK argv. */
   dockerHealthcheck: Sourced[];
-  /** systemd ExecStart argv for the web unit (socket-activated, `--bind fd://3`). */
+  /** systemd ExecStart argv for the web unit (socket-activated, `--bind fd://3`; `user`/`group`
+   *  are the unit's User=/Group= instead of flags, see {@link systemdIdentity}). */
   systemdWebExec: Sourced[];
+  /** systemd ExecReload argv, to which the template appends `$MAINPID`: the unit's own node sends
+   *  SIGHUP to the arbiter (no /bin/kill, which procps provides and minimal hosts lack). */
+  systemdReload: Sourced[];
+  /** The units' User= and Group= (group null = the user's primary group). */
+  systemdUser: Sourced;
+  systemdGroup: Sourced | null;
   /** Listen backlog for the systemd socket (processes.web.backlog or the registry default). */
   backlog: number;
   /** Capabilities the web unit needs: CAP_NET_BIND_SERVICE only when an extra bind is a TCP port < 1024
@@ -84,36 +137,43 @@ export interface Derived {
    *  repeated map — the two-apps case in test/integration/nginx-conf.test.ts). */
   upstream: string;
   connectionVar: string;
-  /** `deploy.nginx` upstreams, balance, static, tls, rateLimit, pre-escaped (./nginx.ts). */
+  /** `deploy.nginx` server names, upstreams, balance, static, tls, rateLimit, pre-escaped (./nginx.ts). */
   nginx: NginxDerived;
-  /** Replicas of web (compose/k8s). */
+  /** Replicas of web (compose; k8s has its own default, see ./k8s.ts). */
   webReplicas: number;
   /** Non-web process types, sorted by name. */
   others: DerivedProcess[];
   /** The health check URL the image probes. */
   healthUrl: string;
-  /** The image reference `prodserver build` tags: `<name>:<version>`. */
+  /** The image reference `prodserver build` tags and compose/k8s run: `<name>:<version>`. */
   image: string;
   /** compose/swarm healthcheck test: `["CMD", ...dockerHealthcheck]`. */
   composeHealthcheck: Sourced[];
-  /** Worker processes to size resources for: the number, 2 for `auto`, 1 when unset (as k8s.ts). */
-  sizingWorkers: number;
+  resources: Resources;
   /** Swarm `update_config.monitor`, seconds: how long a new task must stay healthy before the
    *  update moves on = health.startPeriod + health.interval × health.retries (Docker's budget). */
   updateMonitor: number;
 }
 
-function settingDefault(name: string): unknown {
+function settingDefault(name: string): number {
   const s = findSetting(name);
-  return s && typeof s.default !== "function" ? s.default : undefined;
+  if (!s || typeof s.default !== "number") throw new Error(`runtime setting ${name} has no numeric default`);
+  return s.default;
 }
+
+/** The web process's numeric setting `name`, else the registry default. */
+const webNumber = (web: WebProcess, name: string) => Number(web[name] ?? settingDefault(name));
+
+/** The identity settings. A supervisor applies the identity itself, so neither the image's CMD (the
+ *  image's non-root USER) nor the units' ExecStart (User=/Group=) pass them as runtime flags. */
+const IDENTITY = new Set(["user", "group"]);
 
 /** Runtime flags for the settings set in `web` (not bind/replicas): `--flag value`, list → repeated,
  *  boolean true → bare flag, false/null → omitted (the runtime default applies). */
-function flagsOf(web: WebProcess): Sourced[] {
+function flagsOf(web: WebProcess, skip: Set<string> = new Set()): Sourced[] {
   const out: Sourced[] = [];
   for (const s of webSettings()) {
-    if (s.name === "bind") continue;
+    if (s.name === "bind" || skip.has(s.name)) continue;
     const v = web[s.name];
     if (v === undefined || v === null || v === false) continue;
     const field = `processes.web.${s.name}`;
@@ -124,17 +184,121 @@ function flagsOf(web: WebProcess): Sourced[] {
   return out;
 }
 
-/** Compute {@link Derived} from a validated description. Pure; throws nothing for valid input. */
+/** nginx's upstream keepalive_timeout for a runtime keep-alive of `keepalive` s: 1 s below it
+ *  (half of it under 2 s); null when keep-alive is off. */
+function nginxKeepalive(keepalive: number): string | null {
+  if (keepalive <= 0) return null;
+  const ms = keepalive >= 2 ? Math.floor(keepalive * 1000) - 1000 : Math.floor(keepalive * 500);
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The {@link Timeouts} of `d`. */
+export function timeouts(d: Description): Timeouts {
+  const web = d.processes.web;
+  const graceful = webNumber(web, "graceful_timeout");
+  const worker = webNumber(web, "timeout");
+  const keepalive = webNumber(web, "keepalive");
+  const stop = Math.ceil(graceful) + STOP_MARGIN_SECONDS;
+  const livePeriod = Math.max(10, Math.ceil(d.health.interval));
+  return {
+    graceful,
+    worker,
+    keepalive,
+    stop,
+    preStop: PRESTOP_SECONDS,
+    k8sGrace: PRESTOP_SECONDS + stop,
+    proxyRead: d.deploy.nginx.proxyReadTimeout ?? Math.max(PROXY_READ_FLOOR_SECONDS, Math.ceil(worker) + STOP_MARGIN_SECONDS),
+    nginxKeepalive: nginxKeepalive(keepalive),
+    liveness: {
+      period: livePeriod,
+      timeout: Math.max(5, Math.ceil(d.health.timeout)),
+      failureThreshold: Math.max(3, Math.ceil(Math.max(60, 2 * Math.ceil(worker)) / livePeriod)),
+    },
+  };
+}
+
+/** Worker processes to size resources for (see {@link Resources.workers}). */
+function sizingWorkers(web: WebProcess): number {
+  return typeof web.workers === "number" ? web.workers : web.workers === "auto" ? 2 : 1;
+}
+
+/**
+ * Resources for `workers` worker processes plus the arbiter: requests 250m CPU per worker and
+ * 128 MiB per process; limits 1 CPU per worker (so `workers: auto` sees exactly that many CPUs) and
+ * twice the memory request. Defaults to edit in the generated file (the merge keeps the edit).
+ */
+export function webResources(workers: number): Resources {
+  const requestMi = (workers + 1) * 128;
+  const limitMi = (workers + 1) * 256;
+  return {
+    workers,
+    k8s: { requests: { cpu: `${workers * 250}m`, memory: `${requestMi}Mi` }, limits: { cpu: String(workers), memory: `${limitMi}Mi` } },
+    compose: {
+      limits: { cpus: String(workers), memory: `${limitMi}M` },
+      reservations: { cpus: String(workers / 4), memory: `${requestMi}M` },
+    },
+  };
+}
+
+/** The unit's identity. systemd switches user for the whole service (the socket is systemd's, so the
+ *  arbiter needs no root): processes.web.user/group, when set, are the unit's User=/Group= (the
+ *  same effect as Gunicorn's user/group, with systemd doing the switch); else deploy.systemd.user. */
+function systemdIdentity(d: Description): { user: Sourced; group: Sourced | null } {
+  const web = d.processes.web;
+  const user: Sourced =
+    typeof web.user === "string" || typeof web.user === "number"
+      ? { field: "processes.web.user", value: String(web.user) }
+      : { field: "deploy.systemd.user", value: d.deploy.systemd.user };
+  const group = typeof web.group === "string" || typeof web.group === "number" ? { field: "processes.web.group", value: String(web.group) } : null;
+  return { user, group };
+}
+
+/** Directories of files the runtime writes (logs, pidfile, unix sockets), in field order, deduplicated. */
+function writablePaths(d: Description, binds: string[]): Sourced[] {
+  const web = d.processes.web;
+  const out: Sourced[] = [];
+  const writable = (field: string, file: string) => {
+    const dir = path.posix.dirname(path.posix.resolve(d.deploy.systemd.workingDirectory, file));
+    if (!out.some((w) => w.value === dir)) out.push({ field, value: dir });
+  };
+  for (const name of ["accesslog", "errorlog", "pidfile"]) {
+    const v = web[name];
+    if (typeof v === "string" && v !== "-") writable(`processes.web.${name}`, v);
+  }
+  for (const b of binds) if (b.startsWith("unix:")) writable("processes.web.bind", b.slice("unix:".length));
+  return out;
+}
+
+/** Whether an extra bind is a TCP port below 1024 (needs CAP_NET_BIND_SERVICE). */
+const lowPort = (binds: string[]) =>
+  binds.some((b) => {
+    const m = /^(?!unix:|fd:)(?:.*:)?(\d+)$/.exec(b);
+    return m !== null && Number(m[1]) < 1024;
+  });
+
+function otherProcesses(d: Description, nodePath: Sourced): DerivedProcess[] {
+  return Object.keys(d.processes)
+    .filter((t) => t !== "web")
+    .sort()
+    .map((type) => {
+      const p = d.processes[type] as OtherProcess;
+      const field = `processes.${type}.command`;
+      const words = Array.isArray(p.command) ? p.command : p.command.trim().split(/\s+/);
+      return {
+        type,
+        unit: `${d.name}-${type}`,
+        argv: words.map((w) => ({ field, value: w })),
+        systemdArgv: words.map((w, i) => (i === 0 && w === "node" ? nodePath : { field, value: w })),
+        replicas: p.replicas ?? 1,
+      };
+    });
+}
+
+/** Compute {@link Derived} from a validated description. Pure; throws nothing for valid input
+ *  (escaping errors come when a template places a value). */
 export function derive(d: Description): Derived {
   const web = d.processes.web;
-  const gracefulTimeout = Number(web.graceful_timeout ?? settingDefault("graceful_timeout") ?? 30);
-  const keepalive = Number(web.keepalive ?? settingDefault("keepalive") ?? 5);
-  const stopTimeout = Math.ceil(gracefulTimeout) + 5;
-  let nginxKeepaliveTimeout: string | null = null;
-  if (keepalive > 0) {
-    const ms = keepalive >= 2 ? Math.floor(keepalive * 1000) - 1000 : Math.floor(keepalive * 500);
-    nginxKeepaliveTimeout = ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-  }
+  const t = timeouts(d);
   const webFlags = flagsOf(web);
   const binds = web.bind === undefined ? [] : Array.isArray(web.bind) ? web.bind : [web.bind];
   const extraBinds: Sourced[] = binds.flatMap((b) => [
@@ -150,87 +314,60 @@ export function derive(d: Description): Derived {
   ];
   const app: Sourced = { field: "app", value: d.app };
   const healthUrl = `http://127.0.0.1:${d.port}${d.health.path}`;
-  const dockerCmd = [
-    ...runtime({ field: "(runtime)", value: "node" }),
-    { field: "(runtime)", value: "serve" },
-    { field: "port", value: "--bind" },
-    { field: "port", value: `0.0.0.0:${d.port}` },
-    ...extraBinds,
-    ...webFlags,
-    app,
-  ];
   const dockerHealthcheck = [
     ...runtime({ field: "(runtime)", value: "node" }),
     { field: "(runtime)", value: "healthcheck" },
     { field: "health.path", value: "--url" },
     { field: "health.path", value: healthUrl },
   ];
-  const systemdWebExec = [
-    ...runtime(nodePath),
-    { field: "(runtime)", value: "serve" },
-    { field: "port", value: "--bind" },
-    { field: "port", value: "fd://3" },
-    ...extraBinds,
-    ...webFlags,
-    app,
-  ];
-  const lowPort = binds.some((b) => {
-    const m = /^(?!unix:|fd:)(?:.*:)?(\d+)$/.exec(b);
-    return m !== null && Number(m[1]) < 1024;
-  });
-  // Files the runtime writes (logs, pidfile, unix sockets): their directories must stay writable
-  // under ProtectSystem=strict. Deduplicated, in field order.
-  const writablePaths: Sourced[] = [];
-  const writable = (field: string, file: string) => {
-    const dir = path.posix.dirname(path.posix.resolve(d.deploy.systemd.workingDirectory, file));
-    if (!writablePaths.some((w) => w.value === dir)) writablePaths.push({ field, value: dir });
-  };
-  for (const name of ["accesslog", "errorlog", "pidfile"]) {
-    const v = web[name];
-    if (typeof v === "string" && v !== "-") writable(`processes.web.${name}`, v);
-  }
-  for (const b of binds) if (b.startsWith("unix:")) writable("processes.web.bind", b.slice("unix:".length));
-  const others: DerivedProcess[] = Object.keys(d.processes)
-    .filter((t) => t !== "web")
-    .sort()
-    .map((type) => {
-      const p = d.processes[type] as OtherProcess;
-      const field = `processes.${type}.command`;
-      const words = Array.isArray(p.command) ? p.command : p.command.trim().split(/\s+/);
-      return {
-        type,
-        unit: `${d.name}-${type}`,
-        argv: words.map((w) => ({ field, value: w })),
-        systemdArgv: words.map((w, i) => (i === 0 && w === "node" ? nodePath : { field, value: w })),
-        replicas: p.replicas ?? 1,
-      };
-    });
+  const identity = systemdIdentity(d);
+  const supervisedFlags = flagsOf(web, IDENTITY);
   return {
+    timeouts: t,
     pm,
     runtimeInImage: pm.runtimeInImage,
     runtimeOnHost,
-    gracefulTimeout,
-    keepalive,
-    stopTimeout,
-    nginxKeepaliveTimeout,
     webFlags,
     extraBinds,
-    dockerCmd,
+    dockerCmd: [
+      ...runtime({ field: "(runtime)", value: "node" }),
+      { field: "(runtime)", value: "serve" },
+      { field: "port", value: "--bind" },
+      { field: "port", value: `0.0.0.0:${d.port}` },
+      ...extraBinds,
+      ...supervisedFlags,
+      app,
+    ],
     dockerHealthcheck,
-    systemdWebExec,
-    writablePaths,
+    systemdWebExec: [
+      ...runtime(nodePath),
+      { field: "(runtime)", value: "serve" },
+      { field: "port", value: "--bind" },
+      { field: "port", value: "fd://3" },
+      ...extraBinds,
+      ...supervisedFlags,
+      app,
+    ],
+    systemdReload: [
+      nodePath,
+      { field: "(runtime)", value: "-e" },
+      { field: "(runtime)", value: "process.kill(Number(process.argv[1]), 'SIGHUP')" },
+    ],
+    systemdUser: identity.user,
+    systemdGroup: identity.group,
+    writablePaths: writablePaths(d, binds),
     protectHome: /^\/(home|root)(\/|$)/.test(d.deploy.systemd.workingDirectory) ? "read-only" : "yes",
-    backlog: Number(web.backlog ?? settingDefault("backlog") ?? 2048),
-    capabilities: lowPort ? "CAP_NET_BIND_SERVICE" : "",
+    backlog: webNumber(web, "backlog"),
+    capabilities: lowPort(binds) ? "CAP_NET_BIND_SERVICE" : "",
     upstream: d.name,
     connectionVar: `prodserver_${d.name.replace(/[.-]/g, "_")}_connection`,
     nginx: deriveNginx(d),
     webReplicas: typeof web.replicas === "number" ? web.replicas : 1,
-    others,
+    others: otherProcesses(d, nodePath),
     healthUrl,
     image: `${d.name}:${d.version}`,
     composeHealthcheck: [{ field: "(runtime)", value: "CMD" }, ...dockerHealthcheck],
-    sizingWorkers: typeof web.workers === "number" ? web.workers : web.workers === "auto" ? 2 : 1,
+    resources: webResources(sizingWorkers(web)),
     updateMonitor: Math.ceil(d.health.startPeriod + d.health.interval * d.health.retries),
   };
 }

@@ -2,9 +2,17 @@
  * Per-format escaping for generated files. Each function takes the value and the description
  * field it came from; it returns text that the target format parses back to exactly that value,
  * or throws {@link UnsafeValueError} naming the field — never an injectable or broken file.
- * Sources: Dockerfile reference (JSON exec form, env substitution), nginx core docs (quoted
- * strings, variables), systemd.syntax(7)/systemd.service(5) (quoting, `%` specifiers, `$`),
- * POSIX shell quoting, YAML 1.2 double-quoted scalars.
+ * Sources: Dockerfile reference (JSON exec form, env substitution, line continuation `\` followed
+ * only by blanks, heredocs `<<EOF` under BuildKit), nginx core docs (quoted strings, variables),
+ * systemd.syntax(7)/systemd.service(5) (quoting, `%` specifiers, `$`, a lone `;`), POSIX shell
+ * quoting, YAML 1.2 double-quoted scalars and their escapes, the Compose specification
+ * (interpolation: `$$` is a literal `$`), the Kubernetes Container API (`$(VAR)` expansion in
+ * command/args/env, `$$` a literal `$`).
+ *
+ * Every function refuses C0 control characters (newline, NUL, ...), DEL, and strings that are not
+ * well-formed UTF-16 (a lone surrogate cannot be written as UTF-8). Unicode line and paragraph
+ * separators (U+0085, U+2028, U+2029) are no line break for Docker, nginx or systemd, whose
+ * parsers split lines on LF only; YAML counts them as line breaks, so the YAML helpers escape them.
  */
 
 /** A value that cannot be written safely into a generated file; `field` is the description path. */
@@ -23,6 +31,9 @@ export class UnsafeValueError extends Error {
 
 const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/; // all C0 controls but TAB, plus DEL
 const MAX = 4096;
+/** White space by Go's unicode.IsSpace, which Docker's parser trims around an instruction's text. */
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function text(value: unknown, field: string, format: string): string {
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
@@ -31,6 +42,7 @@ function text(value: unknown, field: string, format: string): string {
   if (CONTROL.test(value) || value.includes("\t")) {
     throw new UnsafeValueError(field, format, "contains a control character (newline, NUL, tab, ...)", value);
   }
+  if (LONE_SURROGATE.test(value)) throw new UnsafeValueError(field, format, "contains a lone UTF-16 surrogate (not writable as UTF-8)", value);
   return value;
 }
 
@@ -47,11 +59,32 @@ export function dockerPath(value: unknown, field: string): string {
   return v;
 }
 
-/** A whole shell command line for a Dockerfile `RUN` (the user's own command, e.g. build.command):
- *  one line, no trailing backslash (it would continue into the next instruction). */
+/**
+ * A whole shell command line for a Dockerfile `RUN` (the user's own command, e.g. build.command),
+ * also usable at the end of a comment line. Refused, naming the field: empty; white space at either
+ * end (Docker trims it, Unicode white space included, so the shell would get another command); a backslash followed
+ * only by blanks at the end (Docker's line continuation: the next instruction would join the RUN);
+ * `<<` (BuildKit reads `<<WORD` as a heredoc and swallows the following lines); a leading `[`
+ * (Docker would read the line as the JSON exec form, bypassing the shell).
+ */
 export function dockerRun(value: unknown, field: string): string {
-  const v = text(value, field, "a Dockerfile RUN line");
-  if (/\\$/.test(v) || !v.trim()) throw new UnsafeValueError(field, "a Dockerfile RUN line", "empty or ends with a backslash", v);
+  const f = "a Dockerfile RUN line";
+  const v = text(value, field, f);
+  if (!v.trim()) throw new UnsafeValueError(field, f, "empty", v);
+  if (GO_SPACE.test(v[0]) || GO_SPACE.test(v.at(-1)!)) {
+    throw new UnsafeValueError(field, f, "starts or ends with white space (Docker trims it, including U+0085 and U+00A0)", v);
+  }
+  if (/\\[ \t]*$/.test(v)) throw new UnsafeValueError(field, f, "ends with a backslash (Docker would continue the line into the next instruction)", v);
+  if (v.includes("<<")) throw new UnsafeValueError(field, f, "contains << (BuildKit reads a heredoc there); put the command in a package.json script", v);
+  if (/^\s*\[/.test(v)) throw new UnsafeValueError(field, f, "starts with [ (Docker would read a JSON exec form)", v);
+  return v;
+}
+
+/** A value inside a comment line of any generated format: one line (control characters refused),
+ *  no trailing backslash (systemd and Docker would join the next line to the comment). */
+export function commentText(value: unknown, field: string): string {
+  const v = text(value, field, "a comment");
+  if (/\\\s*$/.test(v)) throw new UnsafeValueError(field, "a comment", "ends with a backslash", v);
   return v;
 }
 
@@ -71,6 +104,15 @@ export function nginxString(value: unknown, field: string): string {
   return `"${v}"`;
 }
 
+/** An nginx `server_name` list: the description's space-separated names, each written as one
+ *  {@link nginxString} argument (a single quoted string would be one name that no Host matches). */
+export function nginxNames(value: unknown, field: string): string {
+  const v = text(value, field, "an nginx server_name list");
+  const names = v.split(" ");
+  if (names.some((n) => n === "")) throw new UnsafeValueError(field, "an nginx server_name list", "names are separated by single spaces", v);
+  return names.map((n) => nginxString(n, field)).join(" ");
+}
+
 /** A plain systemd setting value (User=, WorkingDirectory=, Description=): `%` doubled (specifiers),
  *  no control characters, no leading/trailing space, no trailing backslash (line continuation). */
 export function systemdValue(value: unknown, field: string): string {
@@ -79,6 +121,17 @@ export function systemdValue(value: unknown, field: string): string {
     throw new UnsafeValueError(field, "a systemd value", "leading/trailing space or a trailing backslash", v);
   }
   return v.replace(/%/g, "%%");
+}
+
+/** A systemd User=/Group= value: a numeric id, or a name by systemd's strict rules
+ *  (`[A-Za-z_][A-Za-z0-9_-]{0,30}`); a laxer name (`www-data$`, `a.b`) makes systemd log a warning
+ *  and is refused here. */
+export function systemdUserName(value: unknown, field: string): string {
+  const v = text(value, field, "a systemd user or group");
+  if (!/^([A-Za-z_][A-Za-z0-9_-]{0,30}|\d{1,10})$/.test(v) || (/^\d+$/.test(v) && Number(v) > 2147483646)) {
+    throw new UnsafeValueError(field, "a systemd user or group", "expected a numeric id or a name [A-Za-z_][A-Za-z0-9_-]{0,30}", v);
+  }
+  return v;
 }
 
 /** One argument of a systemd command line (ExecStart=): bare when `[A-Za-z0-9._/:=@+,-]`, else
@@ -110,13 +163,31 @@ export function systemdPathItem(value: unknown, field: string, ignoreMissing = f
   return `"${ignoreMissing ? "-" : ""}${v.replace(/%/g, "%%").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-/** A YAML scalar: a JSON double-quoted string (valid YAML 1.2) for strings, bare for numbers. */
+/** Characters a YAML double-quoted scalar must escape beyond JSON's: C1 controls and NEL (U+0085),
+ *  the line/paragraph separators U+2028/U+2029 (YAML line breaks: a raw one folds into a space),
+ *  the BOM and the non-characters U+FFFE/U+FFFF (not YAML-printable). */
+const YAML_UNPRINTABLE = /[\u0080-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
+
+/** A YAML scalar: a JSON double-quoted string (valid YAML 1.2 and 1.1) with the characters YAML
+ *  does not take raw escaped as `\uXXXX`, for strings; bare for numbers. */
 export function yamlScalar(value: unknown, field: string): string {
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new UnsafeValueError(field, "YAML", "not a finite number", value);
     return String(value);
   }
-  return JSON.stringify(text(value, field, "a YAML scalar"));
+  return JSON.stringify(text(value, field, "a YAML scalar")).replace(YAML_UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A string in compose.yaml, where Compose interpolates `$VAR`/`${VAR}` in every value: `$` is
+ *  doubled (`$$` is Compose's literal `$`), then written as {@link yamlScalar}. Numbers stay bare. */
+export function composeScalar(value: unknown, field: string): string {
+  return typeof value === "string" ? yamlScalar(text(value, field, "a Compose value").replace(/\$/g, "$$$$"), field) : yamlScalar(value, field);
+}
+
+/** A Kubernetes container `command`/`args` item or env `value`, where the kubelet expands
+ *  `$(VAR)`: `$` is doubled (`$$` is the literal `$`), then written as {@link yamlScalar}. */
+export function k8sExpandable(value: unknown, field: string): string {
+  return typeof value === "string" ? yamlScalar(text(value, field, "a Kubernetes command").replace(/\$/g, "$$$$"), field) : yamlScalar(String(value), field);
 }
 
 /** An integer within [min, max] (ports, UIDs, counts); anything else throws naming the field. */

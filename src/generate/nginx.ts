@@ -1,13 +1,27 @@
 /**
- * Pre-escaped values for templates/nginx.conf.hbs: upstream servers, balancing, static locations,
- * TLS and rate limiting from `deploy.nginx`. Every value goes through {@link nginxString} /
- * {@link integer}, which throw {@link UnsafeValueError} naming the description field.
+ * Pre-escaped values for templates/nginx.conf.hbs: server names, upstream servers, balancing,
+ * static locations, TLS and rate limiting from `deploy.nginx`. Every value goes through
+ * {@link nginxString} / {@link nginxNames} / {@link integer}, which throw {@link UnsafeValueError}
+ * naming the description field.
+ *
+ * On Debian's stock layout the enabled `default` site is `default_server` for port 80, so a site
+ * with `server_name _` would never be chosen (nginx picks the default server for unknown names).
+ * Hence: `serverName` left at `_` makes this site the default server itself (`default_server`;
+ * the README's install steps disable Debian's default site, and `nginx -t` refuses the pair with
+ * "duplicate default server" rather than serving the welcome page); real names are name-based
+ * virtual hosts that work beside the default site.
  */
 import type { Description } from "../description/types.js";
-import { integer, nginxString } from "./escape.js";
+import { integer, nginxNames, nginxString } from "./escape.js";
 
 /** What the nginx template reads as `x.nginx`. All strings are ready to paste into the file. */
 export interface NginxDerived {
+  /** `server_name` arguments, space separated (one per name of deploy.nginx.serverName). */
+  serverNames: string;
+  /** True when serverName is `_`: the site is the default server of its ports (`default_server`). */
+  defaultServer: boolean;
+  /** Plain-HTTP port (deploy.nginx.listen). */
+  listen: string;
   /** `server` arguments: `127.0.0.1:3000`, `10.0.0.2:3000`, `unix:/run/app.sock`. */
   servers: string[];
   /** `least_conn` or null (round robin is nginx's default: no directive). */
@@ -49,5 +63,14 @@ export function deriveNginx(d: Description): NginxDerived {
         burst: n.rateLimit.burst ? integer(n.rateLimit.burst, `${f}.rateLimit.burst`, 1, 100000) : null,
       }
     : null;
-  return { servers, balance: n.balance === "least_conn" ? "least_conn" : null, statics, tls, rateLimit };
+  return {
+    serverNames: nginxNames(n.serverName, `${f}.serverName`),
+    defaultServer: n.serverName === "_",
+    listen: integer(n.listen, `${f}.listen`, 1, 65535),
+    servers,
+    balance: n.balance === "least_conn" ? "least_conn" : null,
+    statics,
+    tls,
+    rateLimit,
+  };
 }

@@ -15,7 +15,7 @@ import { validateDescription } from "../description/validate.js";
 import { derive, header, type Derived, type Sourced } from "./derive.js";
 import { packageRoot } from "../package-root.js";
 import * as esc from "./escape.js";
-import { renderK8sManifests, webResources } from "./k8s.js";
+import { k8sValues } from "./k8s.js";
 import { imageCopies } from "./image-layout.js";
 
 /** The templates folder shipped with the package (`<package>/templates/`). */
@@ -74,8 +74,13 @@ function environment(): typeof Handlebars {
     concat: (...args: unknown[]) => args.slice(0, -1).map(String).join(""),
     docker_path: scalar(esc.dockerPath),
     docker_run: scalar(esc.dockerRun),
+    comment: scalar(esc.commentText),
     nginx: scalar(esc.nginxString),
+    nginx_names: scalar(esc.nginxNames),
+    compose: scalar(esc.composeScalar),
+    k8s_expand: scalar(esc.k8sExpandable),
     systemd: scalar(esc.systemdValue),
+    systemd_user: scalar(esc.systemdUserName),
     shell: scalar(esc.shellWord),
     yaml: scalar(esc.yamlScalar),
     int: scalar((v, f) => esc.integer(v, f)),
@@ -93,6 +98,8 @@ function environment(): typeof Handlebars {
       return (v as Sourced[]).map((i) => `${key}=${esc.systemdPathItem(i.value, i.field, true)}\n`).join("");
     },
     yaml_args: list((items) => `[${items.map((i) => esc.yamlScalar(i.value, i.field)).join(", ")}]`),
+    compose_args: list((items) => `[${items.map((i) => esc.composeScalar(i.value, i.field)).join(", ")}]`),
+    k8s_expand_args: list((items) => `[${items.map((i) => esc.k8sExpandable(i.value, i.field)).join(", ")}]`),
   });
   for (const f of fs.readdirSync(TEMPLATES_DIR)) {
     const m = /^_(.+)\.hbs$/.exec(f);
@@ -128,6 +135,23 @@ export function renderContext(d: Description, opts: Pick<RenderOptions, "descrip
 export function renderDockerfile(description: Description, opts: Pick<RenderOptions, "descriptionFile"> = {}): string {
   const d = validateDescription(description);
   return renderTemplate("Dockerfile", renderContext(d, opts));
+}
+
+/**
+ * Render `deploy/k8s/<name>.yaml` (paths relative to the app folder, like renderFiles): the header
+ * comment, then `---`-separated documents: Deployment, Service, PodDisruptionBudget, a
+ * HorizontalPodAutoscaler when `deploy.k8s.hpa` is set, and a Deployment `<name>-<type>` per other
+ * process type (see ./k8s.ts).
+ * @throws DescriptionError (invalid description), UnsafeValueError naming the field (a name that is
+ *   not a Kubernetes name, a value that cannot be written safely).
+ */
+export function renderK8sManifests(description: Description, opts: Pick<RenderOptions, "descriptionFile"> = {}): RenderedFile[] {
+  const d = validateDescription(description);
+  const ctx = renderContext(d, opts);
+  const { k, others } = k8sValues(d, ctx.x as Derived);
+  let content = renderTemplate("k8s.yaml", { ...ctx, k });
+  for (const p of others) content += renderTemplate("k8s-process.yaml", { ...ctx, k, p });
+  return [{ path: `deploy/k8s/${d.name}.yaml`, content }];
 }
 
 /**
@@ -184,14 +208,7 @@ export function renderFiles(description: Description, opts: RenderOptions = {}):
       files.push({ path: `deploy/systemd/${p.unit}.service`, content: renderTemplate("systemd-process.service", { ...ctx, p }) });
     }
   }
-  if (on("compose")) {
-    const r = webResources(x.sizingWorkers);
-    const compose = {
-      limits: { cpus: String(Number(r.limits.cpu)), memory: r.limits.memory.replace(/Mi$/, "M") },
-      reservations: { cpus: String(parseInt(r.requests.cpu, 10) / 1000), memory: r.requests.memory.replace(/Mi$/, "M") },
-    };
-    files.push({ path: "compose.yaml", content: renderTemplate("compose.yaml", { ...ctx, compose }) });
-  }
+  if (on("compose")) files.push({ path: "compose.yaml", content: renderTemplate("compose.yaml", ctx) });
   if (on("k8s")) files.push(...renderK8sManifests(d, { descriptionFile: opts.descriptionFile }));
   // In a workspace the build context is the workspace root: .dockerignore goes there, the rest
   // under the app's folder (paths relative to projectRoot()).

@@ -8,7 +8,11 @@
  * `git merge-file`) with the new text — status `merge` when that is clean; when the edits and the
  * generator's change touch the same lines, or there is no base (a file we never generated), it is
  * a `conflict` and left alone unless `force`. Statuses follow Rails generators /
- * fly-apps/dockerfile-node (create, identical, update, conflict, force) plus `merge`.
+ * fly-apps/dockerfile-node (create, identical, update, conflict, force) plus `merge` and `kept`.
+ *
+ * Drift ({@link checkFiles}) tells apart, per file: `identical`; `missing` and `stale` (regenerating
+ * would write or change it); `edited` (changed by hand since prodserver generated it: kept by
+ * `generate`, the diff shows the edits; `stale` too when the description also changed it).
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -22,7 +26,8 @@ export const GENERATED_STATE = ".prodserver/generated.json";
 /** Where the last generated text of each file is kept (the three-way merge base). */
 export const GENERATED_BASES = ".prodserver/generated";
 
-export type WriteStatus = "create" | "identical" | "update" | "merge" | "conflict" | "force";
+/** `kept`: edited by hand, and the edits already hold everything the generator would change; untouched. */
+export type WriteStatus = "create" | "identical" | "update" | "merge" | "kept" | "conflict" | "force";
 
 /** One file's outcome; `message` is set for conflicts (which file, how to see the diff) and merges. */
 export interface WriteResult {
@@ -31,13 +36,23 @@ export interface WriteResult {
   message?: string;
 }
 
-/** One file's drift: `diff` is a unified diff (on disk → what writeFiles would write), empty when
- *  identical; `edited` marks a file whose (cleanly merging) user edits are the only difference. */
+/**
+ * One file's drift.
+ * - `status`: `identical` (on disk = generated), `missing`, `stale` (unedited; regenerating would
+ *   change it), `edited` (changed by hand since generated, or a file prodserver never wrote).
+ * - `stale`: regenerating would change the file (always true for `missing`/`stale`; for `edited`,
+ *   true when the description also changed it).
+ * - `diff`: unified diff. `stale`/`missing`: on disk → what `generate` would write. `edited`: the
+ *   hand edits (last generated → on disk; none for a file prodserver never wrote), then, when also stale, on disk → what `generate` would
+ *   write (the three-way merge, or the generated text when the merge conflicts).
+ * - `conflict`: edited and stale with overlapping changes (`generate` would refuse; `--force` overwrites).
+ */
 export interface Drift {
   path: string;
-  status: "identical" | "missing" | "changed";
+  status: "identical" | "missing" | "stale" | "edited";
+  stale: boolean;
+  conflict: boolean;
   diff: string;
-  edited?: boolean;
 }
 
 const sha = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
@@ -92,7 +107,7 @@ export function writeFiles(dir: string, files: RenderedFile[], opts: { force?: b
       const base = fs.existsSync(baseFile) ? fs.readFileSync(baseFile, "utf8") : null;
       const merged = opts.merge !== false && base !== null && state[f.path] === sha(base) ? mergeThreeWay(base, current, f.content) : null;
       if (merged && merged.conflicts === 0) {
-        status = merged.text === current ? "identical" : "merge";
+        status = merged.text === current ? "kept" : "merge";
         text = merged.text;
         message = `${f.path}: your edits were kept and merged with the regenerated file.`;
       } else {
@@ -123,31 +138,35 @@ export function writeFiles(dir: string, files: RenderedFile[], opts: { force?: b
 }
 
 /**
- * Compare `files` with what is on disk under `dir` (for `prodserver generate --check`).
- * A file whose user edits merge cleanly with the generated text and already contain every
- * generated change is not drift: status `identical`, `edited: true`.
- * @returns one Drift per file; `diff` is a unified diff from the file on disk to what
- *   `writeFiles` would write (the merge result when the edits merge cleanly, else the generated text).
+ * Compare `files` with what is on disk under `dir` (for `prodserver check` / `generate --check`);
+ * writes nothing. See {@link Drift} for the statuses.
+ * @returns one Drift per file, in order.
+ * @throws Error for a path outside `dir`, or on I/O errors.
  */
 export function checkFiles(dir: string, files: RenderedFile[], opts: { merge?: boolean } = {}): Drift[] {
   const state = readState(dir);
   return files.map((f): Drift => {
     const full = safeJoin(dir, f.path);
     const current = fs.existsSync(full) ? fs.readFileSync(full, "utf8") : null;
-    if (current === f.content) return { path: f.path, status: "identical", diff: "" };
-    let target = f.content;
-    if (current !== null && opts.merge !== false && state[f.path] !== sha(current)) {
-      const baseFile = safeJoin(path.join(dir, GENERATED_BASES), f.path);
-      const base = fs.existsSync(baseFile) ? fs.readFileSync(baseFile, "utf8") : null;
-      if (base !== null && state[f.path] === sha(base)) {
-        const m = mergeThreeWay(base, current, f.content);
-        if (m.conflicts === 0) {
-          if (m.text === current) return { path: f.path, status: "identical", diff: "", edited: true };
-          target = m.text;
-        }
-      }
+    const patch = (from: string, to: string, a: string, b: string) => createTwoFilesPatch(`a/${f.path}`, `b/${f.path}`, from, to, a, b);
+    if (current === null) return { path: f.path, status: "missing", stale: true, conflict: false, diff: patch("", f.content, "missing", "generated") };
+    const recorded = state[f.path];
+    if (recorded === sha(current)) {
+      // Ours, untouched since generated.
+      if (current === f.content) return { path: f.path, status: "identical", stale: false, conflict: false, diff: "" };
+      return { path: f.path, status: "stale", stale: true, conflict: false, diff: patch(current, f.content, "on disk", "generated") };
     }
-    const diff = createTwoFilesPatch(`a/${f.path}`, `b/${f.path}`, current ?? "", target, current === null ? "missing" : "on disk", "generated");
-    return { path: f.path, status: current === null ? "missing" : "changed", diff };
+    if (current === f.content) return { path: f.path, status: "identical", stale: false, conflict: false, diff: "" };
+    // Edited by hand (or never generated by us: no base to compare with).
+    const baseFile = safeJoin(path.join(dir, GENERATED_BASES), f.path);
+    const base = recorded !== undefined && fs.existsSync(baseFile) ? fs.readFileSync(baseFile, "utf8") : null;
+    const usable = base !== null && recorded === sha(base);
+    const edits = usable ? patch(base, current, "generated", "on disk") : "";
+    const stale = !usable || base !== f.content;
+    if (!stale) return { path: f.path, status: "edited", stale: false, conflict: false, diff: edits };
+    const merged = usable && opts.merge !== false ? mergeThreeWay(base, current, f.content) : null;
+    const conflict = !merged || merged.conflicts > 0;
+    const target = conflict ? f.content : merged.text;
+    return { path: f.path, status: "edited", stale: target !== current, conflict, diff: edits + (target !== current ? patch(current, target, "on disk", conflict ? "generated" : "merged") : "") };
   });
 }

@@ -1,7 +1,7 @@
 // End-to-end, library level: example app -> detectProject -> generator files -> offline build
 // context -> buildImage (real Docker Engine) -> smokeTest. Also the broken app, whose smoke test
 // must fail with the app's own error in the report.
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import path from "node:path";

@@ -14,7 +14,6 @@ import { formatReport, type BuildEvent, type SmokeReport } from "../../src/docke
 import { Cleanup, REPO_ROOT, dockerClient, dockerSkip, ensureBaseImage, pathInImage, scratchCopy } from "../support/docker.js";
 import { newestLtsMajor } from "../../src/description/node-versions.js";
 import { npmrc, sharedRegistry } from "../support/registry.js";
-import { EXIT } from "../../src/cli/exit-codes.js";
 
 const MAIN = path.join(REPO_ROOT, "dist/src/cli/main.js");
 const CREATE = path.join(REPO_ROOT, "dist/src/cli/create.js");

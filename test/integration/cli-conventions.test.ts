@@ -130,7 +130,8 @@ describe("conventions", () => {
     const recs = records(check.out);
     assert.deepEqual(recs[0], { type: "description", file: "prodserver.config.mjs", valid: true });
     const dockerfile = recs.find((r) => r.type === "file" && r.path === "Dockerfile");
-    assert.equal(dockerfile?.status, "changed");
+    assert.equal(dockerfile?.status, "stale");
+    assert.equal(dockerfile?.stale, true);
     assert.match(dockerfile?.diff, /^\+EXPOSE 3100$/m);
     assert.ok(recs.slice(1, -1).every((r) => r.type === "file" && typeof r.status === "string"), "one file record per generated file");
     assert.deepEqual(recs.at(-1), { type: "result", command: "check", ok: false, exitCode: 11, kind: "driftStale" });

@@ -17,8 +17,9 @@ const CREATE = path.join(root, "dist/src/cli/create.js");
 const CLI = path.join(root, "dist/src/cli/main.js");
 
 function run(script: string, args: string[], cwd: string) {
-  // stdin is /dev/null: a non-TTY must never wait on a prompt (the 20 s timeout would fail the test).
-  const r = spawnSync(process.execPath, [script, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+  // stdin is /dev/null: a non-TTY must never wait on a prompt (the 60 s timeout would fail the test;
+  // it is that long because a loaded CI machine needs seconds per CLI start).
+  const r = spawnSync(process.execPath, [script, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -68,7 +69,8 @@ test("an edited generated file is kept: a clash with the description is a confli
   assert.equal(fs.readFileSync(dockerfile, "utf8"), edited, "the user's file is untouched");
 
   const check = run(CLI, ["generate", "--check"], dir);
-  assert.equal(check.code, 11, "drift");
+  assert.equal(check.code, 12, "edited by hand (EXIT.driftEdited)");
+  assert.match(check.out, /^edited +Dockerfile \(by hand; the description changes the same lines/m);
   assert.match(check.out, /^-EXPOSE 3001$/m);
   assert.match(check.out, /^\+EXPOSE 3100$/m);
 
@@ -76,6 +78,50 @@ test("an edited generated file is kept: a clash with the description is a confli
   assert.equal(forced.code, 0, forced.err);
   assert.match(fs.readFileSync(dockerfile, "utf8"), /^EXPOSE 3100$/m);
   assert.equal(run(CLI, ["check"], dir).code, 0, "after --force nothing drifts");
+});
+
+test("check / generate --check: identical 0, stale 11, edited 12 with the edit's diff, edited wins over stale", (t) => {
+  const dir = copyExample("express-app");
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  assert.equal(run(CREATE, ["--yes", "--no-install"], dir).code, 0);
+  assert.equal(run(CLI, ["check"], dir).code, 0);
+  // Stale: the description changed, nobody edited the files.
+  const config = path.join(dir, "prodserver.config.mjs");
+  const original = fs.readFileSync(config, "utf8");
+  fs.writeFileSync(config, original.replace("port: 3000", "port: 3100"));
+  const stale = run(CLI, ["check"], dir);
+  assert.equal(stale.code, 11, stale.out + stale.err);
+  assert.match(stale.out, /^stale +Dockerfile$/m);
+  assert.match(stale.out, /^\+EXPOSE 3100$/m);
+  fs.writeFileSync(config, original);
+  // Edited: a hand edit that merges cleanly is reported (it used to read `identical`, exit 0).
+  const unit = path.join(dir, "deploy/systemd/express-hello.socket");
+  fs.writeFileSync(unit, fs.readFileSync(unit, "utf8").replace("NoDelay=yes\n", "NoDelay=yes\nKeepAlive=yes\n"));
+  for (const args of [["check"], ["generate", "--check"]]) {
+    const edited = run(CLI, args, dir);
+    assert.equal(edited.code, 12, edited.out + edited.err);
+    assert.match(edited.out, /^edited +deploy\/systemd\/express-hello\.socket \(by hand; `prodserver generate` keeps it\)$/m);
+    assert.match(edited.out, /^\+KeepAlive=yes$/m);
+    assert.match(edited.out, /^identical +Dockerfile$/m);
+  }
+  // The same in JSON Lines: the file record says edited, the result driftEdited.
+  const json = run(CLI, ["check", "--json"], dir);
+  assert.equal(json.code, 12, json.err);
+  const recs = json.out.trim().split("\n").map((l) => JSON.parse(l));
+  const socket = recs.find((r) => r.type === "file" && r.path === "deploy/systemd/express-hello.socket");
+  assert.equal(socket.status, "edited");
+  assert.equal(socket.stale, false);
+  assert.match(socket.diff, /^\+KeepAlive=yes$/m);
+  assert.deepEqual(recs.at(-1), { type: "result", command: "check", ok: false, exitCode: 12, kind: "driftEdited" });
+  // Both: edited wins.
+  fs.writeFileSync(config, original.replace("port: 3000", "port: 3100"));
+  assert.equal(run(CLI, ["check"], dir).code, 12);
+  // generate keeps the edit and merges the change; check still reports the edit.
+  const gen = run(CLI, ["generate"], dir);
+  assert.equal(gen.code, 0, gen.err);
+  assert.match(gen.out, /^merge +deploy\/systemd\/express-hello\.socket$/m);
+  assert.match(fs.readFileSync(unit, "utf8"), /^ListenStream=127\.0\.0\.1:3100\nBacklog=\d+\nNoDelay=yes\nKeepAlive=yes$/m);
+  assert.equal(run(CLI, ["check"], dir).code, 12);
 });
 
 test("generate k8s writes the manifests on request only; an unknown target is an error naming it", (t) => {

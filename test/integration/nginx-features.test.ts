@@ -2,25 +2,11 @@
 // `nginx -t` (nginx 1.22 here), and the generated directives are the ones asked for.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { spawnSync } from "node:child_process";
 import { validateDescription } from "../../src/description/index.js";
 import { renderFiles } from "../../src/generate/index.js";
-import { nginxTest } from "../support/nginx.js";
+import { nginxTest, selfSigned } from "../support/nginx.js";
 
 const conf = (nginx: object) => renderFiles(validateDescription({ name: "feat.app", app: "app.js", port: 3007, deploy: { nginx } }), { targets: ["nginx"] })[0].content;
-
-/** A self-signed certificate + key (1 day) in a temp dir, made by the real openssl. */
-function selfSigned(): { certificate: string; certificateKey: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-tls-"));
-  const certificate = path.join(dir, "cert.pem");
-  const certificateKey = path.join(dir, "key.pem");
-  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", certificateKey, "-out", certificate], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
-  return { certificate, certificateKey };
-}
 
 function passes(c: string): void {
   const r = nginxTest([c]);
@@ -57,8 +43,9 @@ test("nginx -t: static locations with expires and access_log off", () => {
 
 test("nginx -t: TLS server (self-signed cert) + HTTP→HTTPS 301 + HSTS", () => {
   const c = conf({ tls: { ...selfSigned(), hsts: true } });
-  assert.match(c, /listen 80;\n\s+server_name _;\n\s+return 301 https:\/\/\$host\$request_uri;/);
-  assert.match(c, /listen 443 ssl;/);
+  assert.match(c, /listen 80 default_server;\n\s+listen \[::\]:80 default_server;\n\s+server_name _;/);
+  assert.match(c, /location \/ \{\n\s+return 301 https:\/\/\$host\$request_uri;/);
+  assert.match(c, /listen 443 ssl http2 default_server;\n\s+listen \[::\]:443 ssl http2 default_server;/);
   assert.match(c, /add_header Strict-Transport-Security "max-age=31536000" always;/);
   passes(c);
   const noHsts = conf({ tls: { ...selfSigned(), listen: 8443 } });

@@ -52,7 +52,7 @@ async function nginx(raw: { nginx?: object } & Record<string, unknown>, dir: str
   const port = await freePort();
   const { nginx: n, ...rest } = raw;
   const d = validateDescription({ ...rest, deploy: { nginx: { ...n, listen: port } } });
-  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${port};`, `listen 127.0.0.1:${port};`);
+  const conf = renderFiles(d, { targets: ["nginx"] })[0].content;
   const { proc, log } = startNginx(conf, dir);
   started.push(proc);
   await until(`nginx on ${port}`, 15000, async () => (await get(port, "/livez")).status === 200).catch((e) => {

@@ -38,7 +38,7 @@ async function startProxyPair(d: ReturnType<typeof validateDescription>, dir: st
   await until(`runtime on ${appPort}`, 15000, async () => (await get(appPort, "/readyz", direct)).status === 200).catch((e) => {
     throw new Error(`${e.message}\n${log.rt}`);
   });
-  const conf = renderFiles(d, { targets: ["nginx"] })[0].content.replace(`listen ${nginxPort};`, `listen 127.0.0.1:${nginxPort};`);
+  const conf = renderFiles(d, { targets: ["nginx"] })[0].content;
   const { proc: ng, log: ngLog } = startNginx(conf, dir);
   started.push(ng);
   await until(`nginx on ${nginxPort}`, 15000, async () => (await get(nginxPort, "/livez", agent)).status === 200).catch((e) => {

@@ -50,6 +50,8 @@ describe("runtime request limits", { timeout: 60000 }, () => {
     assert.equal(b.headers.forwarded, undefined);
     assert.equal(b.headers["x-other"], "kept");
     assert.ok(!b.raw.map((x: string) => x.toLowerCase()).includes("x-forwarded-for"), "rawHeaders filtered too");
+    assert.equal(b.distinct["x-forwarded-for"], undefined, "headersDistinct filtered too");
+    assert.deepEqual(b.distinct["x-other"], ["kept"]);
   });
 
   test("worker_connections caps simultaneous connections per worker", async () => {

@@ -43,15 +43,15 @@ describe("runtime signals", { timeout: 60000 }, () => {
     fs.renameSync(access, `${access}.1`);
     fs.renameSync(errors, `${errors}.1`);
     process.kill(s.pid, "SIGUSR1");
-    await waitFor(() => fs.existsSync(access), 5000, "a new access log");
+    await waitFor(() => fs.existsSync(access), 15000, "a new access log");
     // The arbiter forwards USR1 to each worker: wait until every worker holds the new file and
     // none the rotated one (the first worker's reopen creates the file; its sibling may lag).
     await waitFor(() => workerPids(s.pid).every((pid) => {
       const open = openFiles(pid);
       return open.includes(access) && !open.includes(`${access}.1`);
-    }), 5000, "every worker's access log reopened");
+    }), 15000, "every worker's access log reopened");
     for (let i = 0; i < 6; i++) await get(`${s.url}/after${i}`);
-    await waitFor(() => (fs.readFileSync(access, "utf8").match(/GET \/after/g) ?? []).length === 6, 5000, "all lines in the new file");
+    await waitFor(() => (fs.readFileSync(access, "utf8").match(/GET \/after/g) ?? []).length === 6, 15000, "all lines in the new file");
     assert.ok(!fs.readFileSync(`${access}.1`, "utf8").includes("/after"), "nothing written to the rotated file after USR1");
     await s.stop();
     assert.match(fs.readFileSync(errors, "utf8"), /Shutting down: Master/);

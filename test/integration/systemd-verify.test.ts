@@ -60,7 +60,7 @@ test("the web unit: socket activation, stop timeout above graceful_timeout, hard
   assert.match(svc, /^TimeoutStopSec=47$/m);
   assert.match(svc, /^KillMode=mixed$/m);
   assert.match(svc, /^Type=notify\nNotifyAccess=all$/m, "the runtime notifies through systemd-notify, a child process");
-  assert.match(svc, /^ExecReload=\/bin\/kill -s HUP \$MAINPID$/m);
+  assert.match(svc, /^ExecReload=\/usr\/bin\/node -e "process\.kill\(Number\(process\.argv\[1\]\), 'SIGHUP'\)" \$MAINPID$/m, "no /bin/kill (procps)");
   assert.match(svc, /^Restart=on-failure$/m);
   assert.match(svc, /^CapabilityBoundingSet=$/m);
   for (const k of ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes", "ProtectKernelTunables=yes", "SystemCallFilter=@system-service", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]) {

@@ -40,7 +40,7 @@ export async function leaveSwarm(docker: Dockerode, hadGwbridge: boolean): Promi
  */
 export function adaptCompose(yaml: string): string {
   const lines = yaml.split("\n");
-  const web = lines.findIndex((l) => l === "  web:");
+  const web = lines.indexOf("  web:");
   if (web < 0) throw new Error("adaptCompose: no `  web:` service in compose.yaml");
   const ports = lines.findIndex((l, i) => i > web && l === "    ports:");
   if (ports >= 0) {

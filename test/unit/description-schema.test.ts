@@ -117,7 +117,7 @@ test("app pointing at TypeScript sources suggests the build output", () => {
 
 test("reuse_port needs node >= 22 in the description (the image's node runs the runtime)", () => {
   const err = issuesOf(setPath(setPath(base(), "processes.web.reuse_port", true), "node", "20"));
-  assert.match(err.message, /^  processes\.web\.reuse_port: needs Node\.js >= 22\.12 \(SO_REUSEPORT\); this description's node is 20/m);
+  assert.match(err.message, /^ {2}processes\.web\.reuse_port: needs Node\.js >= 22\.12 \(SO_REUSEPORT\); this description's node is 20/m);
   const ok = validateDescription(setPath(setPath(base(), "processes.web.reuse_port", true), "node", "22"), "prodserver.config.ts");
   assert.equal((ok.processes.web as { reuse_port?: boolean }).reuse_port, true);
 });
@@ -184,7 +184,7 @@ test("loadDescription: none, several, invalid JSON and invalid fields are clear 
   await assert.rejects(loadDescription(tmpApp({ "prodserver.config.json": "{ nope" })), /cannot load .*prodserver\.config\.json/);
   await assert.rejects(
     loadDescription(tmpApp({ "prodserver.config.mjs": `export default { name: "a", app: "x.js", processes: { web: { workers: 0 } } };` })),
-    (e: Error) => e instanceof DescriptionError && /prodserver\.config\.mjs:\n  processes\.web\.workers: must be between 1 and 1024/.test(e.message),
+    (e: Error) => e instanceof DescriptionError && /prodserver\.config\.mjs:\n {2}processes\.web\.workers: must be between 1 and 1024/.test(e.message),
   );
 });
 

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { detectProject, lowestNodeMajor, detectExport, detectPort, sanitizeName } from "../../src/description/index.js";
+import { renderFiles } from "../../src/generate/index.js";
 import { matchesWorkspace } from "../../src/description/workspace.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/projects/", import.meta.url));
@@ -51,6 +52,9 @@ test("ESM default export with yarn and no engines: the newest LTS line; no port 
   assert.equal((await detectProject(fixture("esm-yarn"), new Date("2027-12-01"))).description.node, "27");
   // Before Node 26 became LTS (2026-10-28), 24 was the newest.
   assert.equal((await detectProject(fixture("esm-yarn"), new Date("2026-10-27"))).description.node, "24");
+  // The Dockerfile written from it builds FROM that line.
+  const [df] = renderFiles((await detectProject(fixture("esm-yarn"), new Date("2026-10-27"))).description, { targets: ["dockerfile"] });
+  assert.match(df.content, /^ARG NODE_VERSION=24$/m);
 });
 
 test("packageManager field wins over a lockfile; a factory export becomes #createApp()", async () => {

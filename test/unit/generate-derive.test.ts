@@ -1,9 +1,10 @@
-// Values derived once: change one description value and every generated file follows.
+// Values derived once: change one description value and every generated file follows. (Timeouts
+// and keep-alive: test/integration/generate-timeouts.test.ts reads every file back.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseAllDocuments, parse } from "yaml";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
-import { renderFiles, derive, TARGETS, DEFAULT_TARGETS } from "../../src/generate/index.js";
+import { renderFiles, TARGETS, DEFAULT_TARGETS } from "../../src/generate/index.js";
 
 const base: DescriptionInput = {
   name: "shop",
@@ -49,22 +50,6 @@ test("targets: every target renders with all; the default leaves k8s out", () =>
   assert.deepEqual(renderFiles(validateDescription(base), { targets: ["compose", "k8s"] }).map((f) => f.path), ["compose.yaml", "deploy/k8s/shop.yaml"]);
 });
 
-test("graceful_timeout moves every stop timeout, always above it", () => {
-  for (const g of [30, 50, 7.5]) {
-    const r = render((d) => (d.processes.web.graceful_timeout = g));
-    const stop = Math.ceil(g) + 5;
-    assert.match(r.docker, new RegExp(`"--graceful-timeout", "${g}"`));
-    assert.match(r.service, new RegExp(`--graceful-timeout ${g} `));
-    assert.match(r.service, new RegExp(`^TimeoutStopSec=${stop}$`, "m"));
-    assert.match(r.worker, new RegExp(`^TimeoutStopSec=${stop}$`, "m"));
-    assert.equal(r.compose.services.web.stop_grace_period, `${stop}s`);
-    assert.equal(r.compose.services.worker.stop_grace_period, `${stop}s`);
-    const dep = r.k8s.find((k: any) => k.kind === "Deployment" && k.metadata.name === "shop");
-    assert.ok(dep.spec.template.spec.terminationGracePeriodSeconds > g);
-    for (const v of [stop, dep.spec.template.spec.terminationGracePeriodSeconds]) assert.ok(v > g, `${v} > ${g}`);
-  }
-});
-
 test("port moves the bind, EXPOSE, health check, upstream, socket, compose and k8s ports", () => {
   const r = render((d) => (d.port = 8123));
   assert.match(r.docker, /^EXPOSE 8123$/m);
@@ -80,16 +65,6 @@ test("port moves the bind, EXPOSE, health check, upstream, socket, compose and k
   for (const f of r.files) assert.doesNotMatch(f.content, /\b3000\b/, `${f.path} still mentions the old port`);
 });
 
-test("runtime keepalive stays above nginx's upstream keepalive_timeout", () => {
-  for (const [k, want] of [[5, "4s"], [10, "9s"], [1.5, "750ms"], [2.5, "1500ms"]] as const) {
-    const r = render((d) => (d.processes.web.keepalive = k));
-    assert.match(r.nginx, new RegExp(`keepalive_timeout ${want};`));
-    assert.match(r.docker, new RegExp(`"--keep-alive", "${k}"`));
-    const ms = want.endsWith("ms") ? parseInt(want) : parseInt(want) * 1000;
-    assert.ok(ms < k * 1000);
-  }
-});
-
 test("health and uid follow into Dockerfile, compose and k8s", () => {
   const r = render((d) => {
     d.health = { path: "/up", interval: 7, timeout: 2, startPeriod: 11, retries: 4 };
@@ -103,12 +78,4 @@ test("health and uid follow into Dockerfile, compose and k8s", () => {
   const pod = r.k8s.find((k: any) => k.kind === "Deployment" && k.metadata.name === "shop").spec.template.spec;
   assert.equal(pod.securityContext.runAsUser, 4242);
   assert.equal(pod.containers[0].readinessProbe.httpGet.path, "/up");
-});
-
-test("derive() is the single source: the files agree with it", () => {
-  const d = validateDescription(base);
-  const x = derive(d);
-  assert.equal(x.stopTimeout, 35);
-  assert.equal(x.nginxKeepaliveTimeout, "4s");
-  assert.deepEqual(x.others.map((o) => o.unit), ["shop-worker"]);
 });

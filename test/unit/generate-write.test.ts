@@ -59,7 +59,7 @@ test("an edit elsewhere is three-way merged with the regenerated file, again and
   text = fs.readFileSync(file, "utf8");
   assert.match(text, /LABEL team=payments/);
   assert.match(text, /^EXPOSE 5000$/m);
-  assert.equal(status(writeFiles(dir, renderFiles(d(5000))), "Dockerfile"), "identical", "nothing new to merge");
+  assert.equal(status(writeFiles(dir, renderFiles(d(5000))), "Dockerfile"), "kept", "edited by hand, nothing new to merge");
   // merge: false restores the strict behaviour.
   assert.equal(status(writeFiles(dir, renderFiles(d(6000)), { merge: false }), "Dockerfile"), "conflict");
 });
@@ -70,34 +70,47 @@ test("a pre-existing file we did not generate is a conflict", () => {
   assert.equal(status(writeFiles(dir, renderFiles(d())), "Dockerfile"), "conflict");
 });
 
-test("checkFiles reports drift as unified diffs", () => {
+test("checkFiles: missing and stale files, as unified diffs from disk to what generate writes", () => {
   const dir = tmp();
   const files = renderFiles(d());
   writeFiles(dir, files);
-  assert.ok(checkFiles(dir, files).every((x) => x.status === "identical" && x.diff === ""));
+  assert.ok(checkFiles(dir, files).every((x) => x.status === "identical" && x.diff === "" && !x.stale));
   fs.rmSync(path.join(dir, ".dockerignore"));
   const drift = checkFiles(dir, renderFiles(d(4000)));
   const df = drift.find((x) => x.path === "Dockerfile")!;
-  assert.equal(df.status, "changed");
-  assert.match(df.diff, /^--- a\/Dockerfile/m);
+  assert.equal(df.status, "stale");
+  assert.match(df.diff, /^--- a\/Dockerfile\ton disk/m);
   assert.match(df.diff, /^-EXPOSE 3000$/m);
   assert.match(df.diff, /^\+EXPOSE 4000$/m);
-  assert.equal(drift.find((x) => x.path === ".dockerignore")!.status, "missing");
+  assert.deepEqual({ ...drift.find((x) => x.path === ".dockerignore")!, diff: "" }, { path: ".dockerignore", status: "missing", stale: true, conflict: false, diff: "" });
 });
 
 test("paths outside the app folder are refused", () => {
   assert.throws(() => writeFiles(tmp(), [{ path: "../evil", content: "" }]), /outside/);
 });
 
-test("checkFiles: kept user edits are not drift; a new generated change is, shown as the merged result", () => {
+test("checkFiles: a hand edit is `edited` with its diff, whether or not the description changed too", () => {
   const dir = tmp();
   writeFiles(dir, renderFiles(d()));
   const file = path.join(dir, "Dockerfile");
   fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("WORKDIR /app\n", "WORKDIR /app\nLABEL team=payments\n"));
   const same = checkFiles(dir, renderFiles(d())).find((x) => x.path === "Dockerfile")!;
-  assert.deepEqual(same, { path: "Dockerfile", status: "identical", diff: "", edited: true });
+  assert.deepEqual([same.status, same.stale, same.conflict], ["edited", false, false]);
+  assert.match(same.diff, /^--- a\/Dockerfile\tgenerated\n\+\+\+ b\/Dockerfile\ton disk$/m);
+  assert.match(same.diff, /^\+LABEL team=payments$/m, "the diff shows the hand edit");
+  // The description moves the port too: still edited (kept), and stale; the second diff is the merge.
   const moved = checkFiles(dir, renderFiles(d(4000))).find((x) => x.path === "Dockerfile")!;
-  assert.equal(moved.status, "changed");
+  assert.deepEqual([moved.status, moved.stale, moved.conflict], ["edited", true, false]);
   assert.match(moved.diff, /^\+EXPOSE 4000$/m);
-  assert.doesNotMatch(moved.diff, /^-LABEL team=payments$/m, "the diff keeps the user's line");
+  assert.doesNotMatch(moved.diff, /^-LABEL team=payments$/m, "the merge keeps the user's line");
+  // An edit on the line the description changes: a conflict.
+  fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("EXPOSE 3000", "EXPOSE 3001"));
+  const clash = checkFiles(dir, renderFiles(d(4000))).find((x) => x.path === "Dockerfile")!;
+  assert.deepEqual([clash.status, clash.stale, clash.conflict], ["edited", true, true]);
+  // A file prodserver never wrote is edited, never identical, and the whole generated text is the diff.
+  const other = tmp();
+  fs.writeFileSync(path.join(other, "Dockerfile"), "FROM scratch\n");
+  const foreign = checkFiles(other, renderFiles(d())).find((x) => x.path === "Dockerfile")!;
+  assert.deepEqual([foreign.status, foreign.stale, foreign.conflict], ["edited", true, true]);
+  assert.match(foreign.diff, /^-FROM scratch$/m);
 });

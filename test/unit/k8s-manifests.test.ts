@@ -2,82 +2,19 @@
 // (kubernetes-models' compiled validators) with no unknown field, and the values follow the description.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseAllDocuments } from "yaml";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { Service } from "kubernetes-models/v1/Service";
-import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
-import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { k8sDocs as docs, k8sProblems as problems } from "../support/k8s.js";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
 import { renderContext, renderTemplate, renderDockerfile, HEADER, UnsafeValueError } from "../../src/generate/index.js";
-import { renderK8sManifests, k8sValues, PRESTOP_SECONDS } from "../../src/generate/k8s.js";
+import { renderK8sManifests, k8sValues, derive, } from "../../src/generate/index.js";
 
 type Obj = Record<string, any>;
-const MODELS: Record<string, { prototype: { validate(): void } }> = {
-  "apps/v1/Deployment": Deployment,
-  "v1/Service": Service,
-  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
-  "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
-};
-
-/**
- * Validate one object with the model's OpenAPI validator, and report fields the schema does not
- * know: the compiled validator reads every property its schema defines (and every key of a map), so
- * the data goes in through Proxies that record reads; an own key never read is an unknown field
- * (what `kubectl apply --validate=strict` and kubeconform -strict reject). Returns problems, [] = valid.
- */
-function problems(doc: Obj): string[] {
-  const model = MODELS[`${doc.apiVersion}/${doc.kind}`];
-  if (!model) return [`no schema for ${doc.apiVersion} ${doc.kind}`];
-  const read = new WeakMap<object, Set<PropertyKey>>();
-  const wrap = (v: unknown): unknown => {
-    if (v === null || typeof v !== "object") return v;
-    const seen = new Set<PropertyKey>();
-    read.set(v, seen);
-    return new Proxy(v, {
-      get(t, k, r) {
-        seen.add(k);
-        return wrap(Reflect.get(t, k, r));
-      },
-      has(t, k) {
-        seen.add(k);
-        return Reflect.has(t, k);
-      },
-    });
-  };
-  const out: string[] = [];
-  try {
-    model.prototype.validate.call(wrap(doc));
-  } catch (e) {
-    out.push((e as Error).message);
-  }
-  const walk = (v: unknown, at: string) => {
-    if (v === null || typeof v !== "object") return;
-    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${at}[${i}]`));
-    for (const [k, x] of Object.entries(v)) {
-      if (!read.get(v)?.has(k)) out.push(`${at}.${k}: unknown field`);
-      walk(x, `${at}.${k}`);
-    }
-  };
-  walk(doc, doc.kind);
-  return out;
-}
-
-/** Parse a rendered multi-document file; YAML errors fail; YAML 1.1 (sigs.k8s.io/yaml) must read the same. */
-function docs(content: string): Obj[] {
-  const parse = (version: "1.1" | "1.2") =>
-    parseAllDocuments(content, { version, uniqueKeys: true }).map((d) => {
-      assert.deepEqual(d.errors, [], `YAML errors in\n${content}`);
-      assert.deepEqual(d.warnings, []);
-      return d.toJS() as Obj;
-    });
-  const v12 = parse("1.2");
-  assert.deepEqual(parse("1.1"), v12, "YAML 1.1 and 1.2 read the file differently");
-  return v12;
-}
 
 const base: DescriptionInput = { name: "express-hello", version: "1.0.0", app: "src/app.js#app", processes: { web: { workers: 2 } } };
-const render = (over: Partial<DescriptionInput> = {}, opts = {}) => {
-  const files = renderK8sManifests(validateDescription({ ...base, ...over }), opts);
+/** Render with `over` merged into the base description; `hpa` becomes deploy.k8s.hpa. */
+const render = (over: Partial<DescriptionInput> = {}, opts: { hpa?: object } = {}) => {
+  const raw = { ...base, ...over } as any;
+  if (opts.hpa) raw.deploy = { ...raw.deploy, k8s: { hpa: opts.hpa } };
+  const files = renderK8sManifests(validateDescription(raw));
   assert.equal(files.length, 1);
   return { path: files[0].path, content: files[0].content, docs: docs(files[0].content) };
 };
@@ -154,32 +91,33 @@ test("k8s: port drives containerPort, PORT, every probe's port and the Service t
   }
 });
 
-test("k8s: terminationGracePeriodSeconds = preStop + graceful_timeout + margin, always above graceful_timeout", () => {
-  for (const g of [undefined, 0.5, 1, 20, 30, 120, 3600]) {
+test("k8s: terminationGracePeriodSeconds = preStop 5 s + graceful_timeout + 5 s, always above graceful_timeout", () => {
+  // [graceful_timeout, grace period]: undefined = the registry default (30 s).
+  for (const [g, grace] of [[undefined, 40], [0.5, 11], [1, 11], [20, 30], [120, 130], [3600, 3610]] as const) {
     const ds = render({ processes: { web: g === undefined ? {} : { graceful_timeout: g } } }).docs;
     const spec = web(ds).spec.template.spec;
-    const graceful = g ?? 30; // the registry default
-    assert.equal(spec.terminationGracePeriodSeconds, PRESTOP_SECONDS + Math.ceil(graceful) + 5, `graceful_timeout ${g}`);
-    assert.ok(spec.terminationGracePeriodSeconds - PRESTOP_SECONDS > graceful, "the drain fits after preStop");
-    assert.deepEqual(spec.containers[0].lifecycle, { preStop: { exec: { command: ["/bin/sleep", String(PRESTOP_SECONDS)] } } });
+    assert.equal(spec.terminationGracePeriodSeconds, grace, `graceful_timeout ${g}`);
+    assert.deepEqual(spec.containers[0].lifecycle, { preStop: { sleep: { seconds: 5 } } }, "native sleep: no shell or binary needed in the image");
   }
 });
 
-test("k8s: probes: liveness /livez, readiness health.path, startup budget covers startPeriod + retries", () => {
-  for (const health of [{}, { path: "/health/ready", interval: 5, timeout: 2, startPeriod: 60, retries: 5 }, { startPeriod: 0, retries: 1 }, { interval: 2.5, timeout: 1.5, startPeriod: 7 }]) {
-    const d = validateDescription({ ...base, health });
-    const c = container(render({ health }).docs);
+test("k8s: probes: startup then readiness on health.path; liveness on /livez, lenient and above the runtime's worker timeout", () => {
+  // [health, processes.web, readiness {period, timeout, failures}, liveness {period, timeout, failures}, startup failures]
+  const cases: Array<[object, Record<string, number>, number[], number[], number]> = [
+    [{}, {}, [10, 3, 3], [10, 5, 6], 13],
+    [{ path: "/health/ready", interval: 5, timeout: 2, startPeriod: 60, retries: 5 }, {}, [5, 2, 5], [10, 5, 6], 35],
+    [{ startPeriod: 0, retries: 1 }, { timeout: 120 }, [10, 3, 1], [10, 5, 24], 1],
+    [{ interval: 2.5, timeout: 7.5, startPeriod: 7 }, { timeout: 0 }, [3, 8, 3], [10, 8, 6], 7],
+    [{ interval: 30 }, {}, [30, 3, 3], [30, 5, 3], 13],
+  ];
+  for (const [health, webSettings, ready, live, startFailures] of cases) {
+    const c = container(render({ health, processes: { web: webSettings } }).docs);
+    const probe = (p: any) => [p.periodSeconds, p.timeoutSeconds, p.failureThreshold];
+    assert.deepEqual(probe(c.readinessProbe), ready, JSON.stringify(health));
+    assert.deepEqual(probe(c.livenessProbe), live, JSON.stringify([health, webSettings]));
+    assert.equal(c.readinessProbe.httpGet.path, (health as any).path ?? "/readyz");
     assert.equal(c.livenessProbe.httpGet.path, "/livez");
-    assert.equal(c.startupProbe.httpGet.path, "/livez");
-    assert.equal(c.readinessProbe.httpGet.path, d.health.path);
-    for (const p of [c.livenessProbe, c.readinessProbe]) {
-      assert.equal(p.periodSeconds, Math.ceil(d.health.interval));
-      assert.equal(p.timeoutSeconds, Math.ceil(d.health.timeout));
-    }
-    assert.equal(c.readinessProbe.failureThreshold, d.health.retries);
-    assert.ok(c.livenessProbe.failureThreshold > c.readinessProbe.failureThreshold, "liveness is more patient than readiness");
-    const s = c.startupProbe;
-    assert.ok(s.failureThreshold * s.periodSeconds >= d.health.startPeriod + d.health.retries * s.periodSeconds, JSON.stringify(s));
+    assert.deepEqual([c.startupProbe.httpGet.path, c.startupProbe.periodSeconds, c.startupProbe.failureThreshold], ["/livez", 2, startFailures]);
   }
 });
 
@@ -214,17 +152,21 @@ test("k8s: replicas from processes.web.replicas (default 2); PDB maxUnavailable 
   assert.equal(pdb.spec.maxUnavailable, 1);
   assert.deepEqual(pdb.spec.selector.matchLabels, web(ds).spec.selector.matchLabels);
   const hpa = kind(ds, "HorizontalPodAutoscaler")[0];
-  assert.deepEqual(hpa.spec, {
+  const { behavior, ...rest } = hpa.spec;
+  assert.deepEqual(rest, {
     scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "express-hello" },
     minReplicas: 3,
     maxReplicas: 12,
     metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 60 } } }],
   });
+  assert.equal(behavior.scaleDown.stabilizationWindowSeconds, 300, "scale down after 5 minutes of low load");
+  assert.equal(behavior.scaleUp.stabilizationWindowSeconds, 0);
+  assert.equal(pdb.spec.unhealthyPodEvictionPolicy, "AlwaysAllow", "crash-looping pods never block a node drain");
   assert.equal(kind(render({}, { hpa: { min: 1, max: 2 } }).docs, "HorizontalPodAutoscaler")[0].spec.metrics[0].resource.target.averageUtilization, 70);
-  const d = validateDescription(base);
-  assert.throws(() => renderK8sManifests(d, { hpa: { min: 3, max: 2 } }), /^RangeError: hpa\.max: expected an integer 3-1000/);
-  assert.throws(() => renderK8sManifests(d, { hpa: { min: 0, max: 2 } }), /hpa\.min/);
-  assert.throws(() => renderK8sManifests(d, { hpa: { min: 1, max: 2, cpu: 1.5 } }), /hpa\.cpu/);
+  const hpaOf = (hpa: object) => () => renderK8sManifests(validateDescription({ ...base, deploy: { k8s: { hpa } } } as DescriptionInput));
+  assert.throws(hpaOf({ min: 3, max: 2 }), /deploy\.k8s\.hpa\.max: must be >= min/);
+  assert.throws(hpaOf({ min: 0, max: 2 }), /deploy\.k8s\.hpa\.min/);
+  assert.throws(hpaOf({ min: 1, max: 2, cpu: 1.5 }), /deploy\.k8s\.hpa\.cpu/);
 });
 
 test("k8s: Service and PDB select exactly the web pods; other process types get their own Deployment and command", () => {
@@ -257,8 +199,9 @@ test("k8s: a value that cannot be a Kubernetes name or YAML scalar is an error n
   assert.throws(() => renderK8sManifests(validateDescription({ ...base, name: long, processes: { web: {}, worker: { command: "node w.js" } } })), /^UnsafeValueError: processes\.worker:/);
   // The template's own escaping, with validation bypassed: a newline never reaches the file.
   const d = validateDescription(base);
-  const { k, others } = k8sValues(d);
-  const ctx = { ...renderContext(d), k: { ...k, image: "x:1\nkind: Secret" } };
+  const { k, others } = k8sValues(d, derive(d));
+  const base_ = renderContext(d);
+  const ctx = { ...base_, k, x: { ...(base_.x as object), image: "x:1\nkind: Secret" } };
   assert.throws(() => renderTemplate("k8s.yaml", ctx), /^UnsafeValueError: version: .*control character/);
   assert.equal(others.length, 0);
 });

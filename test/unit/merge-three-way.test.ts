@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
-import { renderK8sManifests } from "../../src/generate/k8s.js";
+import { renderK8sManifests } from "../../src/generate/index.js";
 import { mergeThreeWay, MERGE_LABELS } from "../../src/generate/merge.js";
 
 const desc: DescriptionInput = { name: "express-hello", version: "1.0.0", app: "src/app.js#app", processes: { web: { workers: 2 } } };

@@ -6,7 +6,9 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { UsageError, cliOptions, parseArgv, resolveSettings, shellSplit } from "../../runtime/config.js";
-import { SETTINGS, SettingError, defaults, findSetting, parseBind, usableCpus, type Setting } from "../../runtime/settings.js";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { SETTINGS, SettingError, defaults, findSetting, parseBind, type Setting } from "../../runtime/settings.js";
 
 const BAD: Record<string, unknown[]> = {
   int: ["abc", 1.5, -1],
@@ -67,8 +69,7 @@ describe("settings registry", () => {
     }
   });
 
-  test("values are normalised: workers auto, octal umask, booleans, numbers from strings", () => {
-    assert.equal(findSetting("workers")!.validate("auto", "x"), usableCpus());
+  test("values are normalised: octal umask, booleans, numbers from strings", () => {
     assert.equal(findSetting("umask")!.validate("0o027", "x"), 0o027);
     assert.equal(findSetting("umask")!.validate("022", "x"), 0o22);
     assert.equal(findSetting("check_config")!.validate("yes", "x"), true);
@@ -186,4 +187,13 @@ describe("settings precedence", () => {
     await assert.rejects(resolveSettings([], { PORT: "http" }, dir), /bind \(from env PORT\): the port must be 0-65535/);
     await assert.rejects(resolveSettings([], { WEB_CONCURRENCY: "0" }, dir), /workers \(from env WEB_CONCURRENCY\): must be between 1 and 1024/);
   });
+});
+
+const BUNDLE = fileURLToPath(new URL("../../prodserver-runtime.mjs", import.meta.url));
+const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+
+test("workers auto is the CPUs the process may use: pinned to one CPU by taskset, the real runtime resolves 1", { skip: !hasTaskset && "taskset (util-linux) is not installed" }, () => {
+  const r = spawnSync("taskset", ["-c", "0", process.execPath, BUNDLE, "serve", "--print-config", "--workers", "auto", "app.js"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).workers, 1);
 });

@@ -1,14 +1,16 @@
 /** The smoke test's options: from a description, and validated before anything starts. */
+import { timeouts } from "../../generate/derive.js";
 import type { DescriptionFields, SmokeOptions } from "./types.js";
 
 /**
- * Maps a project description (see src/description) to {@link SmokeOptions}. Unset settings take
- * the runtime's defaults (runtime/settings.ts): workers 1 (no WEB_CONCURRENCY in the image),
- * graceful_timeout 30 s.
+ * Maps a validated project description (see src/description) to {@link SmokeOptions}: the graceful
+ * timeout is the one every generated file uses (src/generate/derive.ts `timeouts`: the description's
+ * or the runtime registry's default); workers unset = 1 (the runtime's default; no WEB_CONCURRENCY
+ * in the image).
  */
 export function smokeOptionsFrom(d: DescriptionFields): SmokeOptions {
   const web = d.processes.web;
-  return { port: d.port, healthPath: d.health.path, gracefulTimeout: web.graceful_timeout ?? 30, workers: web.workers ?? 1 };
+  return { port: d.port, healthPath: d.health.path, gracefulTimeout: timeouts(d).graceful, workers: web.workers ?? 1 };
 }
 
 /**

@@ -4,6 +4,7 @@
  * wait strategies).
  */
 import type Dockerode from "dockerode";
+import type { Description } from "../../description/types.js";
 
 /** Options of the smoke test; the description supplies them (see `smokeOptionsFrom`). */
 export interface SmokeOptions {
@@ -35,12 +36,9 @@ export interface SmokeOptions {
   healthInterval?: number | null;
 }
 
-/** The description fields the smoke test reads (a `Description` satisfies it). */
-export interface DescriptionFields {
-  port: number;
-  health: { path: string };
-  processes: { web: { workers?: number | "auto"; graceful_timeout?: number } };
-}
+/** A validated project description (src/description), as the smoke test takes it: port, health
+ *  path, workers, and the graceful timeout derived as for every generated file. */
+export type DescriptionFields = Description;
 
 /** Result of one smoke-test check, as it appears in the report. */
 export interface Check {

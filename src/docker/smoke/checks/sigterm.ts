@@ -1,11 +1,13 @@
 /**
  * `sigterm` and `drain`: stop the container with SIGTERM (what `docker stop` and Kubernetes
- * send) and expect exit 0 within the graceful timeout + 5 s, watching `/readyz` meanwhile;
+ * send) and expect exit 0 within the graceful timeout + STOP_MARGIN_SECONDS (5 s, the margin of the
+ * generated supervisors), watching `/readyz` meanwhile;
  * `drain` (informational) then reports whether `/readyz` was seen answering 503 while draining.
  */
 import type { SmokeCheck, SmokeContext } from "../types.js";
 import { fail, fetchWithTimeout, pass, running, sleep, within } from "../support.js";
 import { formatSeconds } from "../../progress.js";
+import { STOP_MARGIN_SECONDS } from "../../../generate/derive.js";
 
 /** Polls `/readyz` every 20 ms into `ctx.readyzWhileStopping` until `stop()` is called. */
 function watchReadiness(ctx: SmokeContext, baseUrl: string): { stop(): Promise<void> } {
@@ -33,7 +35,8 @@ export const sigterm: SmokeCheck = {
   name: "sigterm",
   async run(ctx) {
     const { container, baseUrl } = running(ctx);
-    const limitS = ctx.options.gracefulTimeout + 5;
+    // What compose's stop_grace_period and systemd's TimeoutStopSec allow (src/generate/derive.ts).
+    const limitS = ctx.options.gracefulTimeout + STOP_MARGIN_SECONDS;
     const watcher = watchReadiness(ctx, baseUrl);
     try {
       const t = performance.now();
@@ -43,7 +46,7 @@ export const sigterm: SmokeCheck = {
       if (!waited) {
         await container.kill({ signal: "SIGKILL" }).catch(() => {});
         ctx.exitCode = (await within(exited, 10_000))?.StatusCode ?? null;
-        return fail(`did not exit within ${limitS} s of SIGTERM (graceful timeout ${ctx.options.gracefulTimeout} s + 5 s); killed`);
+        return fail(`did not exit within ${limitS} s of SIGTERM (graceful timeout ${ctx.options.gracefulTimeout} s + ${STOP_MARGIN_SECONDS} s); killed`);
       }
       ctx.exitCode = waited.StatusCode;
       if (waited.StatusCode !== 0) return fail(`exited with code ${waited.StatusCode} after SIGTERM`);
