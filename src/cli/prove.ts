@@ -88,7 +88,10 @@ export async function proveServes(opts: ProofOptions): Promise<Proof> {
     const deadline = Date.now() + (opts.readySeconds ?? 90) * 1000;
     let ready: number | null = null;
     while (ready !== 200 && exit === null && Date.now() < deadline) {
-      ready = await get(`${base}/readyz`, 2000).then((r) => r.status, () => null);
+      ready = await get(`${base}/readyz`, 2000).then(
+        (r) => r.status,
+        () => null,
+      );
       if (ready !== 200) await sleep(250);
     }
     if (ready !== 200) {

@@ -87,7 +87,10 @@ export async function verifyDetection(dir: string, d: Description, detection: De
   if (missing) await needs(`the app's dependencies are not installed (no ${missing} in node_modules)`, installCommand(d, dir), dir, opts);
   if (d.build && built().length > 0) {
     await needs(`the build output is missing (${built().join(", ")}): ${fw.framework} builds with \`${d.build.command}\``, d.build.command, dir, opts);
-    if (built().length > 0) throw new CliError(`\`${d.build.command}\` did not write ${built().join(", ")}`, EXIT.appNotServable, { hint: `check where the build writes its output and set build.output and app in the description` });
+    if (built().length > 0)
+      throw new CliError(`\`${d.build.command}\` did not write ${built().join(", ")}`, EXIT.appNotServable, {
+        hint: `check where the build writes its output and set build.output and app in the description`,
+      });
   }
   opts.say?.(`boot       app ${JSON.stringify(d.app)} with the runtime, 1 worker, on 127.0.0.1 ...`);
   const proof = await proveServes({ cwd: path.join(dir, fw.proofDir ?? "."), app: d.app, appPort: (d.processes.web.app_port as number | undefined) ?? null });

@@ -124,7 +124,10 @@ async function workers(pid: number): Promise<number[]> {
 /** wrk's totals: requests, and every kind of failure it reports (socket errors, non-2xx/3xx). */
 function wrkFailures(out: string): { requests: number; failed: string[] } {
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const failed = out.split("\n").filter((l) => /Socket errors|Non-2xx or 3xx/.test(l)).map((l) => l.trim());
+  const failed = out
+    .split("\n")
+    .filter((l) => /Socket errors|Non-2xx or 3xx/.test(l))
+    .map((l) => l.trim());
   return { requests, failed };
 }
 
@@ -218,7 +221,9 @@ describe("the corpus from create-prodserver --yes to a smoke-tested image and a 
       assert.match(c.all, /^verified +app .+ serves: GET \/readyz 200, GET \/ \d+/m);
       const { description: loaded, file } = await loadDescription(dir);
       assert.equal(loaded.framework, app.framework);
-      t.diagnostic(`${app.name} detected: framework ${loaded.framework}, app ${JSON.stringify(loaded.app)}, build ${JSON.stringify(loaded.build)}, node ${loaded.node}, web ${JSON.stringify(loaded.processes.web)}`);
+      t.diagnostic(
+        `${app.name} detected: framework ${loaded.framework}, app ${JSON.stringify(loaded.app)}, build ${JSON.stringify(loaded.build)}, node ${loaded.node}, web ${JSON.stringify(loaded.processes.web)}`,
+      );
 
       // Image tags the cleanup may remove: prodserver-e2e-*.
       const d: Description = validateDescription({ ...loaded, name: `prodserver-e2e-corpus-${app.name}`, version: `t${runId}` });

@@ -39,7 +39,8 @@ const written = (dir: string) => ["prodserver.config.mjs", "prodserver.config.js
 const LISTEN_ONLY = {
   "package.json": JSON.stringify({ name: "listen-only", version: "1.0.0", main: "index.js", dependencies: { express: "^5.0.0" } }),
   // The tutorial shape: exports nothing, listens on PORT.
-  "index.js": "const express = require('express');\nconst app = express();\napp.get('/', (req, res) => res.send('Hello World!'));\napp.listen(process.env.PORT || 3000, () => console.log('listening'));\n",
+  "index.js":
+    "const express = require('express');\nconst app = express();\napp.get('/', (req, res) => res.send('Hello World!'));\napp.listen(process.env.PORT || 3000, () => console.log('listening'));\n",
 };
 
 test("an Express app that only calls listen() is booted, answers, and then written in listen mode", () => {
@@ -49,7 +50,7 @@ test("an Express app that only calls listen() is booted, answers, and then writt
   assert.match(r.out, /^detected +express \("express" in the dependencies\): app "index\.js"$/m);
   assert.match(r.out, /^verified +app "index\.js" serves: GET \/readyz 200, GET \/ 200 in [\d.]+ s$/m);
   const config = fs.readFileSync(path.join(dir, "prodserver.config.mjs"), "utf8");
-  assert.match(config, /framework: "express",\n  app: "index\.js",/);
+  assert.match(config, /framework: "express",\n {2}app: "index\.js",/);
   assert.ok(fs.existsSync(path.join(dir, "Dockerfile")));
 });
 
@@ -68,7 +69,13 @@ test("dependencies not installed: exit 16 naming the install command, nothing wr
 
 test("build output missing: exit 16 naming the build script, nothing written; after the build it is proven and written", () => {
   const dir = app({
-    "package.json": JSON.stringify({ name: "built", type: "module", scripts: { build: "tsc", start: "node dist/index.js" }, dependencies: { express: "^5.0.0" }, devDependencies: { typescript: "5.9" } }),
+    "package.json": JSON.stringify({
+      name: "built",
+      type: "module",
+      scripts: { build: "tsc", start: "node dist/index.js" },
+      dependencies: { express: "^5.0.0" },
+      devDependencies: { typescript: "5.9" },
+    }),
     "tsconfig.json": JSON.stringify({ compilerOptions: { module: "NodeNext", target: "ES2022", outDir: "dist", rootDir: "src", skipLibCheck: true, types: [] }, include: ["src"] }),
     "src/index.ts": "// @ts-nocheck\nimport express from 'express';\nconst app = express();\napp.get('/', (req, res) => res.send('built'));\napp.listen(process.env.PORT ?? 3000);\n",
   });

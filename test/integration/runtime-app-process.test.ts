@@ -18,10 +18,7 @@ after(killAll);
 test("a CommonJS program exporting its handler boots under NODE_OPTIONS=--import, with require.main === module", { timeout: 60000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-node-options-"));
   fs.writeFileSync(path.join(dir, "preload.mjs"), "globalThis.preloaded = 'yes';\n");
-  fs.writeFileSync(
-    path.join(dir, "app.js"),
-    "const main = require.main === module;\nmodule.exports = (req, res) => res.end(`main=${main} preloaded=${globalThis.preloaded}`);\n",
-  );
+  fs.writeFileSync(path.join(dir, "app.js"), "const main = require.main === module;\nmodule.exports = (req, res) => res.end(`main=${main} preloaded=${globalThis.preloaded}`);\n");
   const s = await start(["serve", "app.js", "-b", "127.0.0.1:0", "--workers", "1", "--timeout", "10"], { cwd: dir, env: { NODE_OPTIONS: `--import=${path.join(dir, "preload.mjs")}` } });
   assert.equal((await get(`${s.url}/`)).body, "main=true preloaded=yes");
   assert.equal((await s.stop()).code, 0);

@@ -87,11 +87,23 @@ test("Next.js without output: 'standalone' recommends it; with it: server.js, fo
 test("what cannot be served names the file, what was found and the change", async () => {
   const cases: Array<[string, Record<string, string | null>, RegExp, RegExp, RegExp]> = [
     ["nextjs-empty", { "next.config.ts": "export default { output: 'export' };\n" }, /^next\.config\.ts$/, /static site/, /remove output: 'export'/],
-    ["sveltekit", { "vite.config.ts": "import adapter from '@sveltejs/adapter-auto';\nexport default { plugins: [sveltekit({ adapter: adapter() })] };\n" }, /^vite\.config\.ts$/, /adapter-auto, which builds no Node server/, /npx sv add sveltekit-adapter=adapter:node/],
+    [
+      "sveltekit",
+      { "vite.config.ts": "import adapter from '@sveltejs/adapter-auto';\nexport default { plugins: [sveltekit({ adapter: adapter() })] };\n" },
+      /^vite\.config\.ts$/,
+      /adapter-auto, which builds no Node server/,
+      /npx sv add sveltekit-adapter=adapter:node/,
+    ],
     ["astro", { "astro.config.mjs": "import { defineConfig } from 'astro/config';\nexport default defineConfig({});\n" }, /^astro\.config\.mjs$/, /no server adapter/, /npx astro add node/],
     ["nuxt", { "nuxt.config.ts": "export default defineNuxtConfig({ nitro: { preset: 'node-cluster' } })\n" }, /^nuxt\.config\.ts$/, /forks its own workers/, /node-server/],
     ["react-router", { "react-router.config.ts": "export default { ssr: false };\n" }, /^react-router\.config\.ts$/, /static SPA/, /ssr: true/],
-    ["express-listen", { "index.js": "const express = require('express');\nconst app = express();\napp.get('/', (req, res) => res.send('x'));\n" }, /^index\.js$/, /neither exports the app nor starts a server/, /app\.listen\(process\.env\.PORT\)/],
+    [
+      "express-listen",
+      { "index.js": "const express = require('express');\nconst app = express();\napp.get('/', (req, res) => res.send('x'));\n" },
+      /^index\.js$/,
+      /neither exports the app nor starts a server/,
+      /app\.listen\(process\.env\.PORT\)/,
+    ],
   ];
   for (const [name, edits, file, found, change] of cases) {
     const r = await detectProject(variant(name, edits), DEC_2026);
@@ -150,10 +162,17 @@ test("image layouts: the framework's output and what it needs, no more", async (
   assert.deepEqual(copies(await runtimeStage("sveltekit")), ["COPY --from=deps /app ./", "COPY --from=build /app/build ./build"]);
   assert.deepEqual(copies(await runtimeStage("astro")), ["COPY --from=deps /app ./", "COPY --from=build /app/dist ./dist"]);
   assert.deepEqual(copies(await runtimeStage("react-router")), ["COPY --from=deps /app ./", "COPY --from=build /app/build ./build"]);
-  assert.deepEqual(copies(await runtimeStage("nuxt")), ["COPY --from=build /app/node_modules/prodserver ./node_modules/prodserver", "COPY --from=build /app/.output ./.output"], "Nitro's output carries its own node_modules");
+  assert.deepEqual(
+    copies(await runtimeStage("nuxt")),
+    ["COPY --from=build /app/node_modules/prodserver ./node_modules/prodserver", "COPY --from=build /app/.output ./.output"],
+    "Nitro's output carries its own node_modules",
+  );
   const { description: nuxt } = await detectProject(path.join(CORPUS, "nuxt"), DEC_2026);
   assert.doesNotMatch(renderDockerfile(nuxt), /AS deps/, "no production install: prodserver comes from the build stage's");
-  assert.match(renderDockerfile(nuxt), /^RUN npm ci --include=dev --no-audit --no-fund \\\n && if \[ ! -f \/app\/node_modules\/prodserver\/dist\/prodserver-runtime\.mjs \]; then echo "prodserver is not installed/m);
+  assert.match(
+    renderDockerfile(nuxt),
+    /^RUN npm ci --include=dev --no-audit --no-fund \\\n && if \[ ! -f \/app\/node_modules\/prodserver\/dist\/prodserver-runtime\.mjs \]; then echo "prodserver is not installed/m,
+  );
   assert.deepEqual(copies(await runtimeStage("nextjs-empty")), ["COPY --from=deps /app ./", "COPY --from=source /app ./", "COPY --from=build /app/.next ./.next"]);
   const { description: next } = await detectProject(path.join(CORPUS, "nextjs-empty"), DEC_2026);
   assert.match(renderDockerfile(next), /^RUN npm run build\nRUN rm -rf \.next\/cache$/m, "next start does not need the build cache");

@@ -8,7 +8,7 @@
  * dependencies. (`astro build` needs Node >= 22; the image builds on the description's `node`.)
  */
 import type { Description } from "../types.js";
-import { builtWithDependencies, configText, needsProduction, stringOption } from "./folder.js";
+import { buildReason, builtWithDependencies, configText, needsProduction, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection } from "./types.js";
 
 export const astro: FrameworkAdapter = {
@@ -34,7 +34,7 @@ export const astro: FrameworkAdapter = {
         app: middleware
           ? `@astrojs/node in middleware mode: ${entry} exports handler(req, res, next), served in handler mode`
           : `@astrojs/node in standalone mode: ${entry} starts its own server, served in listen mode`,
-        ...(script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${outDir}/` } : {}),
+        ...(script ? { build: buildReason(app, script, outDir) } : {}),
         port: "the standalone server reads PORT and HOST, which the runtime sets",
       },
       notes: [],

@@ -28,7 +28,11 @@ export const fastifyCli: FrameworkAdapter = {
     if (!cmd) return null; // fastify-cli used for something else: the app starts itself
     const [buildScript, command] = cmd;
     const output = buildScript ? (tsconfigDirs(app, "tsconfig.json").outDir ?? "dist") : null;
-    const plugin = command.split(" ").reverse().find((w) => /\.[cm]?[jt]s$/.test(w)) ?? null;
+    const plugin =
+      command
+        .split(" ")
+        .reverse()
+        .find((w) => /\.[cm]?[jt]s$/.test(w)) ?? null;
     const built = output && plugin && cleanPath(plugin)!.startsWith(`${output}/`) ? [cleanPath(plugin)!] : [];
     const appPort = portFlag(command);
     return {

@@ -7,10 +7,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Description } from "../types.js";
-import type { AppFolder, ImageLayout, Problem } from "./types.js";
+import type { AppFolder, ImageLayout, PackageJson, Problem } from "./types.js";
 
 /** The {@link AppFolder} for `dir` and its parsed package.json. */
-export function appFolder(dir: string, pkg: Record<string, any>, packageManager: Description["packageManager"]): AppFolder {
+export function appFolder(dir: string, pkg: PackageJson, packageManager: Description["packageManager"]): AppFolder {
   const read = (rel: string): string | null => {
     try {
       return fs.readFileSync(path.join(dir, rel), "utf8");
@@ -99,6 +99,11 @@ export function tsconfigDirs(app: AppFolder, file: string): { outDir: string | n
   return out;
 }
 
+/** Why `build` is what it is: `scripts.build "next build" → .next/`. */
+export function buildReason(app: AppFolder, script: string, output: string): string {
+  return `scripts.${script} ${JSON.stringify(app.pkg.scripts?.[script])} → ${output}/`;
+}
+
 /** The first script among `names` whose command is `<bin> ...` (ignoring `cross-env X=1`, `NODE_ENV=production`), as its argv text after env assignments. */
 export function scriptCommand(app: AppFolder, names: string[], bin: RegExp): string | null {
   for (const name of names) {
@@ -135,12 +140,7 @@ export function builtWithDependencies(output: string, framework: string): ImageL
 
 /** The port a source/script text listens on: `listen(3000`, `PORT || 3000`, `PORT ?? 3000`, `PORT=3000`, `port: 3000`. */
 export function detectPort(text: string): number | null {
-  return portOf(
-    /PORT\s*(?:\|\||\?\?)\s*["']?(\d{2,5})/.exec(text) ??
-      /\blisten\(\s*(\d{2,5})\b/.exec(text) ??
-      /\bPORT=(\d{2,5})\b/.exec(text) ??
-      /\bport\s*:\s*(\d{2,5})\b/.exec(text),
-  );
+  return portOf(/PORT\s*(?:\|\||\?\?)\s*["']?(\d{2,5})/.exec(text) ?? /\blisten\(\s*(\d{2,5})\b/.exec(text) ?? /\bPORT=(\d{2,5})\b/.exec(text) ?? /\bport\s*:\s*(\d{2,5})\b/.exec(text));
 }
 
 /** The layout of an app that runs from its own files: its files, its production dependencies and

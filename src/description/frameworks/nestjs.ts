@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import type { Description } from "../types.js";
-import { builtWithDependencies, cleanPath, needsProduction, parseJsonc, scriptCommand, tsconfigDirs } from "./folder.js";
+import { buildReason, builtWithDependencies, cleanPath, needsProduction, parseJsonc, scriptCommand, tsconfigDirs } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection } from "./types.js";
 
 /** nest-cli.json's `sourceRoot`, `entryFile` and tsconfig (as @nestjs/cli's defaults fill them). */
@@ -47,7 +47,7 @@ export const nestjs: FrameworkAdapter = {
       reasons: {
         framework: '"@nestjs/core" in the dependencies',
         app: `nest build writes ${entry}.js (${cfg.tsconfig} outDir ${outDir}, nest-cli sourceRoot ${cfg.sourceRoot}, entryFile ${cfg.entryFile})${prod ? `; scripts.start:prod runs \`${prod}\`` : ""}: it calls app.listen() itself, served in listen mode`,
-        ...(script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${outDir}/` } : {}),
+        ...(script ? { build: buildReason(app, script, outDir) } : {}),
         port: "main.ts listens on PORT, which the runtime sets",
       },
       notes: [],

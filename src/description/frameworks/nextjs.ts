@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Description } from "../types.js";
-import { appFilesLayout, configFile, needsProduction, portFlag, scriptCommand, stringOption } from "./folder.js";
+import { appFilesLayout, buildReason, configFile, needsProduction, portFlag, scriptCommand, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection, ImageLayout } from "./types.js";
 
 /** The folder of `server.js` under `<distDir>/standalone` (nested under the tracing root's path to the app), or null. */
@@ -58,7 +58,7 @@ export const nextjs: FrameworkAdapter = {
     const script = app.script(/(^|\s|&&\s*)next\s+build\b/);
     const base = { framework: "nextjs" as const, appPort: null, notes: [] as string[] };
     const build = script ? { command: app.run(script), output: distDir } : null;
-    const buildReason = script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${distDir}/` } : {};
+    const whyBuild = script ? { build: buildReason(app, script, distDir) } : {};
     const noScript = { file: "package.json", found: "no script runs `next build`", change: 'add "build": "next build" to "scripts"' };
     if (output === "export") {
       return {
@@ -66,7 +66,7 @@ export const nextjs: FrameworkAdapter = {
         app: "next start",
         build,
         built: [],
-        reasons: { framework: '"next" in the dependencies', app: `${configName} sets output: 'export'`, ...buildReason },
+        reasons: { framework: '"next" in the dependencies', app: `${configName} sets output: 'export'`, ...whyBuild },
         problem: {
           file: configName,
           found: "output: 'export' makes a static site (out/) with no Node server to run",
@@ -85,7 +85,7 @@ export const nextjs: FrameworkAdapter = {
         reasons: {
           framework: '"next" in the dependencies',
           app: `${configName} sets output: 'standalone': Next's own server ${distDir}/standalone/server.js, served in listen mode; the image carries it with ${distDir}/static and public/`,
-          ...buildReason,
+          ...whyBuild,
           port: "server.js reads PORT and HOSTNAME, which the runtime sets",
         },
         problem: script ? null : noScript,
@@ -102,12 +102,10 @@ export const nextjs: FrameworkAdapter = {
       reasons: {
         framework: '"next" in the dependencies',
         app: `${start ? `scripts.start runs \`${start}\`` : "Next.js's production server"}: served in listen mode`,
-        ...buildReason,
+        ...whyBuild,
         port: portFlag(command) ? `\`${command}\` listens on ${portFlag(command)}: app_port` : "next start reads PORT, which the runtime sets",
       },
-      notes: [
-        `set output: 'standalone' in ${configName} for a smaller image: it then carries ${distDir}/standalone (the server and only the files it uses) instead of every production dependency`,
-      ],
+      notes: [`set output: 'standalone' in ${configName} for a smaller image: it then carries ${distDir}/standalone (the server and only the files it uses) instead of every production dependency`],
       problem: script ? needsProduction(app, "next", "`next start` runs the app") : noScript,
     };
   },

@@ -6,7 +6,7 @@
  * preset for another platform, or `node-cluster` (which forks its own workers), is refused.
  */
 import type { Description } from "../types.js";
-import { configText, stringOption } from "./folder.js";
+import { buildReason, configText, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection, ImageLayout } from "./types.js";
 
 /** Presets whose output is a Node server the runtime can run in listen mode. */
@@ -31,7 +31,7 @@ export const nuxt: FrameworkAdapter = {
       reasons: {
         framework: '"nuxt" in the dependencies',
         app: `nuxt build writes Nitro's node-server ${entry}, which listens itself: served in listen mode`,
-        ...(script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${output}/` } : {}),
+        ...(script ? { build: buildReason(app, script, output) } : {}),
         port: "Nitro reads NITRO_PORT/PORT, which the runtime sets",
       },
       notes: [],

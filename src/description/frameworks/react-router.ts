@@ -8,7 +8,7 @@
  * the production dependencies (@react-router/serve among them).
  */
 import type { Description } from "../types.js";
-import { builtWithDependencies, configText, needsProduction, portFlag, scriptCommand, stringOption } from "./folder.js";
+import { buildReason, builtWithDependencies, configText, needsProduction, portFlag, scriptCommand, stringOption } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection } from "./types.js";
 
 export const reactRouter: FrameworkAdapter = {
@@ -33,7 +33,7 @@ export const reactRouter: FrameworkAdapter = {
       reasons: {
         framework: `"@react-router/dev" in the dependencies${found ? `, ${configName}` : ""}`,
         app: `${start ? `scripts.start runs \`${start}\`` : "@react-router/serve's server"}: served in listen mode`,
-        ...(script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${buildDir}/` } : {}),
+        ...(script ? { build: buildReason(app, script, buildDir) } : {}),
         port: "react-router-serve reads PORT and HOST, which the runtime sets",
       },
       notes: [],

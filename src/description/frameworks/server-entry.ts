@@ -82,7 +82,9 @@ export const serverEntry: FrameworkAdapter = {
         reasons: { framework: reasonsFramework, app: generic.file ? `${generic.file} neither exports an app nor calls listen()` : "no entry file found" },
         problem: {
           file: where,
-          found: generic.file ? "it neither exports the app nor starts a server (no listen() call)" : "no entry file: no `main`, no `start` script running `node <file>`, none of index.js, server.js, app.js, src/index.ts",
+          found: generic.file
+            ? "it neither exports the app nor starts a server (no listen() call)"
+            : "no entry file: no `main`, no `start` script running `node <file>`, none of index.js, server.js, app.js, src/index.ts",
           change: generic.file
             ? `export the app (\`module.exports = app\` / \`export default app\`) or start it with \`app.listen(process.env.PORT)\` in ${generic.file}`
             : 'set "main" in package.json to the file that starts the server (or add "start": "node <file>")',

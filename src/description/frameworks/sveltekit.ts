@@ -7,7 +7,7 @@
  * refused with the command that switches it. Image: the output folder and the production dependencies.
  */
 import type { Description } from "../types.js";
-import { builtWithDependencies, configFile, stringOption, stripComments } from "./folder.js";
+import { buildReason, builtWithDependencies, configFile, stringOption, stripComments } from "./folder.js";
 import type { AppFolder, FrameworkAdapter, FrameworkDetection } from "./types.js";
 
 /** The adapter package a Kit config imports, with the file, or null when none imports one. */
@@ -47,7 +47,7 @@ export const sveltekit: FrameworkAdapter = {
       reasons: {
         framework: `"@sveltejs/kit" in the dependencies, ${found ? `${found.adapter} in ${found.file}` : "no adapter"}`,
         app: `adapter-node writes ${out}/index.js, which listens itself (as \`node ${out}\`): served in listen mode`,
-        ...(script ? { build: `scripts.${script} ${JSON.stringify(app.pkg.scripts[script])} → ${out}/` } : {}),
+        ...(script ? { build: buildReason(app, script, out) } : {}),
         port: "adapter-node reads PORT and HOST, which the runtime sets",
       },
       notes: [],

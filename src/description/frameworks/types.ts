@@ -78,12 +78,20 @@ export interface ImageLayout {
   summary: string;
 }
 
+/** The package.json fields the adapters read (values unchecked: a script may be anything). */
+export interface PackageJson {
+  scripts?: Record<string, unknown>;
+  dependencies?: Record<string, unknown>;
+  devDependencies?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
 /** The app folder as the adapters read it. Read-only; nothing here runs the app's code. */
 export interface AppFolder {
   /** Absolute path. */
   dir: string;
   /** package.json, parsed. */
-  pkg: Record<string, any>;
+  pkg: PackageJson;
   packageManager: Description["packageManager"];
   /** A file's text, or null when it cannot be read. */
   read(rel: string): string | null;
