@@ -47,6 +47,7 @@ export async function runInit(opts: InitOptions): Promise<number> {
     throw new CliError(`${dir} has no package.json: run create-prodserver in the folder of a Node app`, EXIT.appNotServable);
   }
   let description: Description;
+  let rendered: ReturnType<typeof renderProject> | null = null;
   let existing: string | null = findDescriptionFile(dir);
   if (existing) {
     description = (await loadDescription(dir)).description;
@@ -72,13 +73,15 @@ export async function runInit(opts: InitOptions): Promise<number> {
     for (const n of fw.notes) console.log(`note       ${n}`);
     const { format } = descriptionFormat(dir);
     existing = format === "json" ? "prodserver.config.json" : "prodserver.config.mjs";
+    // Rendered before anything is written: a value a template refuses leaves no description behind.
+    rendered = renderProject(dir, description, existing);
     const file = path.join(dir, existing);
     const tmp = `${file}.prodserver-${process.pid}.tmp`;
     fs.writeFileSync(tmp, renderDescriptionFile(description, format));
     fs.renameSync(tmp, file);
     console.log(`create     ${existing}`);
   }
-  const { root, files } = renderProject(dir, description, existing);
+  const { root, files } = rendered ?? renderProject(dir, description, existing);
   const written = reportWrites(writeFiles(root, files, { force: opts.force }));
   const added = opts.install === false ? 0 : await addProdserver(dir, description);
   return written || added;
