@@ -44,7 +44,7 @@ async function created(example: string, label: string): Promise<{ dir: string; t
 
   const tags = [`${pkg.name}:${pkg.version}`, `${pkg.name}:latest`];
   createdTags.push(...tags);
-  const c = await execa(process.execPath, [CREATE, "--yes"], { cwd: dir, reject: false, all: true, timeout: 60_000 });
+  const c = await execa(process.execPath, [CREATE, "--yes", "--no-verify"], { cwd: dir, reject: false, all: true, timeout: 60_000 });
   assert.equal(c.exitCode, 0, `create-prodserver --yes failed:\n${c.all}`);
   for (const f of ["prodserver.config.mjs", "Dockerfile", ".dockerignore"]) assert.ok(existsSync(path.join(dir, f)), `${f} written`);
   assert.ok(JSON.parse(await fs.readFile(pkgPath, "utf8")).dependencies.prodserver, "prodserver added to the dependencies");

@@ -36,7 +36,7 @@ async function app(opts: { prodserver: boolean }): Promise<string> {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.writeFileSync(path.join(dir, f), "secret\n");
   }
-  const init = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist/src/cli/create.js"), "--yes", "--no-install"], { cwd: dir, encoding: "utf8" });
+  const init = spawnSync(process.execPath, [path.join(REPO_ROOT, "dist/src/cli/create.js"), "--yes", "--no-install", "--no-verify"], { cwd: dir, encoding: "utf8" });
   assert.equal(init.status, 0, init.stderr);
   assert.match(fs.readFileSync(path.join(dir, ".dockerignore"), "utf8"), /^\*\*\/\*\.key$/m);
   if (opts.prodserver) await addProdserverNpm(dir);

@@ -65,7 +65,8 @@ export async function prepareFixture(fixture: string, appPath: string, name: str
   const npmCache = await fs.mkdtemp(path.join(os.tmpdir(), `prodserver-e2e-npm-cache-`));
   cleanup.dir(npmCache);
   const started = performance.now();
-  await run("npm", ["create", "prodserver@latest", "--", "--yes"], app, { npm_config_cache: npmCache });
+  // --no-verify: the fixtures are not installed on the host (the image installs them), so there is nothing to boot.
+  await run("npm", ["create", "prodserver@latest", "--", "--yes", "--no-verify"], app, { npm_config_cache: npmCache });
   const createSeconds = (performance.now() - started) / 1000;
   const { description, file } = await loadDescription(app);
   const d = validateDescription({ ...description, name });
