@@ -10,7 +10,8 @@
 # prodserver to the app's dependencies as it will from npmjs.org. The repository stays clean: the
 # app is copied to a temp folder.
 #
-# Steps: npm run build -> loopback registry -> copy the example -> create-prodserver --yes -> prodserver build --offline
+# Steps: npm run build -> loopback registry -> copy the example -> npm ci (+ its build) -> create-prodserver --yes
+# (which boots the app before it writes anything) -> prodserver build --offline
 # twice (cold: --no-cache --no-smoke; warm: cached, --no-smoke) -> figures -> prodserver build
 # --offline (cached) ending with the smoke-test report.
 # Env: KEEP=1 keeps the temp folder; DEMO_APP=examples/ts-app demos the TypeScript example.
@@ -49,6 +50,10 @@ cd "$WORK"
 printf 'registry=%s\n' "$REG_URL" >.npmrc
 PRODSERVER=(node "$ROOT/dist/src/cli/main.js")
 CREATE=(node "$ROOT/dist/src/cli/create.js")
+
+say "npm ci (and npm run build if the app has one)   (the app as its user has it: create-prodserver boots it)"
+npm ci --no-audit --no-fund
+if node -e 'process.exit(require("./package.json").scripts?.build ? 0 : 1)'; then npm run build; fi
 
 say "create-prodserver --yes   (in $WORK, a copy of $APP)"
 "${CREATE[@]}" --yes
