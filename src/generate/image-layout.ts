@@ -31,6 +31,8 @@ export interface ImageDerived {
   afterBuild: string;
   /** The comment line above the runtime stage's COPY lines. */
   summary: string;
+  /** The folder the runtime user must own (relative to /app, `apps/web/.next/cache`), or "". */
+  writable: string;
 }
 
 /**
@@ -53,5 +55,6 @@ export function imageCopies(d: Description, pm: PackageManagerFacts): ImageDeriv
     const to = path.posix.join(o.toRoot ? pm.rootInImage : pm.appInImage, o.to);
     copies.push({ stage: "build", from: path.posix.join(pm.appInImage, o.from), to: rel(to), field: "build.output" });
   }
-  return { deps, copies, afterBuild: layout.afterBuild ?? "", summary: layout.summary };
+  const writable = layout.writable ? path.posix.relative(pm.rootInImage, path.posix.join(pm.appInImage, layout.writable)) : "";
+  return { deps, copies, afterBuild: layout.afterBuild ?? "", summary: layout.summary, writable };
 }

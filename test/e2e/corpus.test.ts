@@ -23,6 +23,7 @@ import type Dockerode from "dockerode";
 import { execa } from "execa";
 import { loadDescription, renderDescriptionFile, validateDescription, type Description } from "../../src/description/index.js";
 import { EXIT } from "../../src/cli/exit-codes.js";
+import { execIn } from "../../src/docker/inspect.js";
 import { Cleanup, REPO_ROOT, dockerClient, dockerSkip, ensureBaseImage } from "../support/docker.js";
 import { PM_ENV, run } from "../support/install-paths.js";
 import { httpGet, until } from "../support/net.js";
@@ -158,6 +159,11 @@ async function serveChecks(t: TestContext, imageId: string, app: CorpusApp, d: D
   const { path: p, status, contains } = app.expect;
   await until(`GET ${p} on :${hostPort}`, 90_000, async () => (await httpGet(hostPort, p)).status === status).catch(async (e) => assert.fail(`${e}\n${await logs()}`));
   assert.ok((await httpGet(hostPort, p)).body.includes(contains), `GET ${p} contains ${JSON.stringify(contains)}`);
+  if (app.framework === "nextjs") {
+    // Next.js writes .next/cache at run time (ISR, fetch and image caches): the runtime user may.
+    const w = await execIn(container, ["node", "-e", "require('fs').accessSync('.next/cache', require('fs').constants.W_OK)"]);
+    assert.equal(w.exitCode, 0, `.next/cache writable by the runtime user: ${w.stderr}`);
+  }
   await until("2 workers", 30_000, async () => (await workers(pid)).length === 2);
   const before = await workers(pid);
 

@@ -176,6 +176,9 @@ test("image layouts: the framework's output and what it needs, no more", async (
   assert.deepEqual(copies(await runtimeStage("nextjs-empty")), ["COPY --from=deps /app ./", "COPY --from=source /app ./", "COPY --from=build /app/.next ./.next"]);
   const { description: next } = await detectProject(path.join(CORPUS, "nextjs-empty"), DEC_2026);
   assert.match(renderDockerfile(next), /^RUN npm run build\nRUN rm -rf \.next\/cache$/m, "next start does not need the build cache");
+  assert.match(renderDockerfile(next), /^RUN mkdir -p \.next\/cache && chown 1000:1000 \.next\/cache\nUSER 1000:1000$/m, "Next.js writes its caches at run time");
+  const { description: express } = await detectProject(path.join(CORPUS, "express-listen"), DEC_2026);
+  assert.doesNotMatch(renderDockerfile(express), /chown/, "an app's folder stays read-only");
 
   const standalone = variant("nextjs-empty", { "next.config.ts": "export default { output: 'standalone' };\n" });
   const stage = await runtimeStage(standalone);

@@ -112,7 +112,7 @@ export const nextjs: FrameworkAdapter = {
   image(d: Description): ImageLayout {
     const distDir = d.build?.output ?? ".next";
     if (!isStandalone(d)) {
-      return { ...appFilesLayout(d, "Next.js (next start): the app's files"), afterBuild: `rm -rf ${distDir}/cache` };
+      return { ...appFilesLayout(d, "Next.js (next start): the app's files"), afterBuild: `rm -rf ${distDir}/cache`, writable: `${distDir}/cache` };
     }
     return {
       dependencies: "prodserver",
@@ -125,6 +125,7 @@ export const nextjs: FrameworkAdapter = {
       // An app without public/ gets an empty one, so the COPY above always has a source.
       afterBuild: "mkdir -p public",
       summary: `Next.js standalone: ${distDir}/standalone (server.js and the files it traced), ${distDir}/static, public/ and prodserver; not the app's node_modules.`,
+      writable: `${distDir}/cache`,
     };
   },
 };

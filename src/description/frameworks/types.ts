@@ -76,6 +76,9 @@ export interface ImageLayout {
   afterBuild: string | null;
   /** One comment line for the Dockerfile's runtime stage: what it carries and why. */
   summary: string;
+  /** A folder (relative to the app folder) the framework writes at run time, made and owned by the
+   *  runtime user (Next.js's `.next/cache`: ISR, fetch and image caches); the rest stays read-only. */
+  writable?: string;
 }
 
 /** The package.json fields the adapters read (values unchecked: a script may be anything). */
