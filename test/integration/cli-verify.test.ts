@@ -5,7 +5,7 @@
 // written. --no-install: adding prodserver from a registry is another test's subject.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -117,4 +117,33 @@ test("a framework set up for another platform: exit 16 naming the file and the c
   assert.match(r.err, /svelte\.config\.js: the adapter is @sveltejs\/adapter-auto, which builds no Node server; the app cannot be served as it is/);
   assert.match(r.err, /^hint: switch to @sveltejs\/adapter-node: `npx sv add sveltekit-adapter=adapter:node`/m);
   assert.deepEqual(written(dir), []);
+});
+
+test("on a terminal, a missing build is offered, run on yes, and the app then proven and written", { skip: spawnSync("script", ["--version"]).status === 0 ? false : "no script(1) to give the CLI a terminal" }, async () => {
+  const dir = app({
+    "package.json": JSON.stringify({ name: "tty-app", type: "module", scripts: { build: "mkdir -p dist && cp src/index.js dist/index.js", start: "node dist/index.js" }, dependencies: { express: "^5.0.0" } }),
+    "package-lock.json": JSON.stringify({ name: "tty-app", lockfileVersion: 3, packages: {} }),
+    "src/index.js": "import express from 'express';\nconst app = express();\napp.get('/', (req, res) => res.send('tty'));\napp.listen(process.env.PORT ?? 3000);\n",
+  });
+  // script(1) gives the CLI a pseudo-terminal; the answer is typed once the question is on it.
+  const child = spawn("script", ["-qfec", `${process.execPath} ${CREATE} --no-install`, "/dev/null"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let answered = false;
+  child.stdout.on("data", (b) => {
+    out += b;
+    if (!answered && /Run `npm run build` now\?/.test(out)) {
+      answered = true;
+      child.stdin.write("y\r");
+    }
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  clearTimeout(timer);
+  const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  assert.ok(answered, `the build was offered:\n${text}`);
+  assert.equal(code, 0, text);
+  assert.match(text, /the build output is missing \(dist\/index\.js\): express builds with `npm run/);
+  assert.match(text, /verified +app "dist\/index\.js" serves: GET \/readyz 200, GET \/ 200/);
+  assert.ok(fs.existsSync(path.join(dir, "dist/index.js")), "the build ran");
+  assert.match(fs.readFileSync(path.join(dir, "prodserver.config.mjs"), "utf8"), /app: "dist\/index\.js"/);
 });

@@ -122,6 +122,19 @@ test("what cannot be served names the file, what was found and the change", asyn
   assert.match(dev.framework.problem!.change, /npm install --save-prod fastify-cli/);
 });
 
+test("a JavaScript app whose start script runs its build output (a Babel or copy build) is served from the output, as it runs", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fw-babel-"));
+  fs.mkdirSync(path.join(dir, "src"));
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "babel-app", scripts: { build: "babel src -d lib", start: "node lib/index.js" }, dependencies: { express: "^5" } }));
+  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { outDir: "lib" } }));
+  fs.writeFileSync(path.join(dir, "src/index.js"), "import express from 'express';\nexpress().listen(process.env.PORT);\n");
+  const r = await detectProject(dir, DEC_2026);
+  assert.equal(r.description.app, "lib/index.js");
+  assert.deepEqual(r.description.build, { command: "npm run build", output: "lib" });
+  assert.deepEqual(r.framework.built, ["lib/index.js"], "the proof waits for the build");
+  assert.deepEqual(r.uncertain, ["packageManager"], "no lockfile here; app and build are settled");
+});
+
 test("Astro in middleware mode is served by its handler export", async () => {
   const r = await detectProject(variant("astro", { "astro.config.mjs": "import node from '@astrojs/node';\nexport default { outDir: './out', adapter: node({ mode: 'middleware' }) };\n" }), DEC_2026);
   assert.equal(r.description.app, "out/server/entry.mjs#handler");

@@ -38,14 +38,14 @@ export function readsPortEnv(source: string): boolean {
   return /\benv\s*(?:\.\s*PORT\b|\[\s*["'`]PORT["'`]\s*\])/.test(source) || /\{[^}]*\bPORT\b[^}]*\}\s*=\s*process\.env/.test(source);
 }
 
-/** The `start` script's `node <file>` (any extension, `bin/www` too), or null. */
-function startFile(app: AppFolder): string | null {
+/** The `start` script's `node <file>` (any extension, `bin/www` too) when it exists or is under the build output `output`, or null. */
+function startFile(app: AppFolder, output: string | undefined): string | null {
   const start = app.pkg.scripts?.start;
   if (typeof start !== "string") return null;
   const m = /^(?:[A-Z_][A-Z0-9_]*=\S*\s+)*node\s+(?:--?[\w-]+(?:=\S+)?\s+)*(\S+)\s*$/.exec(start.trim());
   if (!m) return null;
   const f = m[1].replace(/^\.\//, "");
-  return app.has(f) ? f : null;
+  return app.has(f) || (output && f.startsWith(`${output}/`)) ? f : null;
 }
 
 export const serverEntry: FrameworkAdapter = {
@@ -57,6 +57,20 @@ export const serverEntry: FrameworkAdapter = {
     const unsure: Array<"app" | "build"> = generic.file && /\.(ts|mts|cts|tsx)$/.test(generic.file) && !generic.build ? ["app", "build"] : [];
     const base = { framework, build: generic.build, built: [] as string[], notes: [] as string[], appPort: null as number | null, unsure };
     const reasonsFramework = framework === "node" ? "no web framework in the dependencies: a node:http app" : `"${framework}" in the dependencies`;
+    // The start script runs the build's output (a Babel or copy build) while generic detection
+    // found a source file: production runs the output, as `node <file>` (listen mode, or its
+    // default export when it starts no server), once it is built.
+    const start = startFile(app, generic.build?.output);
+    const output = generic.build?.output;
+    if (start && output && start.startsWith(`${output}/`) && !generic.app.startsWith(`${output}/`)) {
+      return {
+        ...base,
+        app: start,
+        built: [start],
+        reasons: { framework: reasonsFramework, app: `scripts.start runs \`node ${start}\`, the build's output: served as it runs (listen mode, or its export)` },
+        problem: null,
+      };
+    }
     if (generic.exports && generic.file) {
       built(base, generic.app, generic);
       return {
@@ -67,7 +81,6 @@ export const serverEntry: FrameworkAdapter = {
       };
     }
     // The start script's file when generic detection found no entry that starts a server (bin/www).
-    const start = startFile(app);
     const entry =
       generic.file && startsServer(generic.source)
         ? { file: generic.file, app: generic.app, source: generic.source }
