@@ -119,9 +119,16 @@ test("a framework set up for another platform: exit 16 naming the file and the c
   assert.deepEqual(written(dir), []);
 });
 
-test("on a terminal, a missing build is offered, run on yes, and the app then proven and written", { skip: spawnSync("script", ["--version"]).status === 0 ? false : "no script(1) to give the CLI a terminal" }, async () => {
+test("on a terminal, a missing build is offered, run on yes, and the app then proven and written", {
+  skip: spawnSync("script", ["--version"]).status === 0 ? false : "no script(1) to give the CLI a terminal",
+}, async () => {
   const dir = app({
-    "package.json": JSON.stringify({ name: "tty-app", type: "module", scripts: { build: "mkdir -p dist && cp src/index.js dist/index.js", start: "node dist/index.js" }, dependencies: { express: "^5.0.0" } }),
+    "package.json": JSON.stringify({
+      name: "tty-app",
+      type: "module",
+      scripts: { build: "mkdir -p dist && cp src/index.js dist/index.js", start: "node dist/index.js" },
+      dependencies: { express: "^5.0.0" },
+    }),
     "package-lock.json": JSON.stringify({ name: "tty-app", lockfileVersion: 3, packages: {} }),
     "src/index.js": "import express from 'express';\nconst app = express();\napp.get('/', (req, res) => res.send('tty'));\napp.listen(process.env.PORT ?? 3000);\n",
   });
