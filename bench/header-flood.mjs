@@ -116,7 +116,9 @@ function flood(until) {
 function client(until) {
   return new Promise((resolve, reject) => {
     import("node:child_process").then(({ execFile }) =>
-      execFile(process.execPath, [new URL(import.meta.url).pathname, "--client", String(port), String(until)], { timeout: until - Date.now() + 30000 }, (e, out) => (e ? reject(e) : resolve(JSON.parse(out)))),
+      execFile(process.execPath, [new URL(import.meta.url).pathname, "--client", String(port), String(until)], { timeout: until - Date.now() + 30000 }, (e, out) =>
+        e ? reject(e) : resolve(JSON.parse(out)),
+      ),
     );
   });
 }

@@ -15,7 +15,15 @@ const probe = `const t = performance.now(); await import(${JSON.stringify(pathTo
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-import-"));
 fs.writeFileSync(path.join(dir, "probe.mjs"), probe);
 const ms = [];
-for (let i = 0; i < runs; i++) ms.push(Number(execFileSync(process.execPath, [path.join(dir, "probe.mjs")], { encoding: "utf8" }).trim().split("\n").pop()));
+for (let i = 0; i < runs; i++)
+  ms.push(
+    Number(
+      execFileSync(process.execPath, [path.join(dir, "probe.mjs")], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .pop(),
+    ),
+  );
 fs.rmSync(dir, { recursive: true, force: true });
 ms.sort((a, b) => a - b);
 console.log(`import ${path.basename(file)}: median ${ms[Math.floor(ms.length / 2)].toFixed(1)} ms (runs: ${ms.map((m) => m.toFixed(1)).join(" ")})`);

@@ -105,7 +105,9 @@ const once = (marker, fn) => {
 
 /** Copy the git-tracked files of a corpus app (no node_modules, no build output) to `to`. */
 function copyCorpus(name, to) {
-  const files = run("git", ["-C", ROOT, "ls-files", "-z", `test/corpus/${name}`], { capture: true }).split("\0").filter(Boolean);
+  const files = run("git", ["-C", ROOT, "ls-files", "-z", `test/corpus/${name}`], { capture: true })
+    .split("\0")
+    .filter(Boolean);
   for (const f of files) {
     const dest = path.join(to, path.relative(`test/corpus/${name}`, f));
     fs.mkdirSync(path.dirname(dest), { recursive: true });
@@ -256,14 +258,19 @@ function tree(root) {
   const keep = new Set([root]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [p, pa] of pp) if (!keep.has(p) && keep.has(pa)) (keep.add(p), (grew = true));
+    for (const [p, pa] of pp) if (!keep.has(p) && keep.has(pa)) keep.add(p), (grew = true);
   }
   return [...keep].filter((p) => pp.has(p));
 }
 
 const status = (pid) => {
   try {
-    return Object.fromEntries(fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").map((l) => l.split(/:\s+/)));
+    return Object.fromEntries(
+      fs
+        .readFileSync(`/proc/${pid}/status`, "utf8")
+        .split("\n")
+        .map((l) => l.split(/:\s+/)),
+    );
   } catch {
     return null;
   }
@@ -334,7 +341,7 @@ async function start(peer) {
   const deadline = Date.now() + 90_000;
   let r;
   while ((r = await get(URL_)).status !== 200) {
-    if (Date.now() > deadline || (current.child?.exited)) throw new Error(`bench: ${peer.group}/${peer.name} did not answer 200 (log ${LOG})`);
+    if (Date.now() > deadline || current.child?.exited) throw new Error(`bench: ${peer.group}/${peer.name} did not answer 200 (log ${LOG})`);
     await sleep(100);
   }
   if (!r.body.includes(EXPECT[peer.group])) say(`warning: ${peer.name} answered ${JSON.stringify(r.body.slice(0, 80))}`);
@@ -390,14 +397,19 @@ function wrk(conns, secs) {
     w.on("error", reject);
     w.on("exit", () => {
       const m = (re) => out.match(re);
-      const sock = m(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/)?.slice(1).map(Number) ?? [0, 0, 0, 0];
+      const sock = m(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/)
+        ?.slice(1)
+        .map(Number) ?? [0, 0, 0, 0];
       resolve({
         rps: Number(m(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
         p50: ms(m(/^\s+50%\s+(\S+)/m)?.[1] ?? "NaN"),
         p99: ms(m(/^\s+99%\s+(\S+)/m)?.[1] ?? "NaN"),
         requests: Number(m(/(\d+) requests in/)?.[1] ?? 0),
         non2xx: Number(m(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
-        connect: sock[0], read: sock[1], write: sock[2], timeout: sock[3],
+        connect: sock[0],
+        read: sock[1],
+        write: sock[2],
+        timeout: sock[3],
         secs: ms(m(/requests in ([\d.]+\w+),/)?.[1] ?? "NaN") / 1000,
         raw: out,
       });
@@ -561,7 +573,21 @@ const cpuPerReq = (x) => ((x.cpu / 100) * 1e6) / x.c64.rps;
 function summary(p) {
   const L = slot(p).load;
   const m = (f) => median(L.map(f));
-  return { cpuPerReq: m(cpuPerReq), c64: m((x) => x.c64.rps), p50: m((x) => x.c64.p50), p99: m((x) => x.c64.p99), c1: m((x) => x.c1.rps), c1p50: m((x) => x.c1.p50), c1p99: m((x) => x.c1.p99), idle: m((x) => x.idle), loadRss: m((x) => x.loadRss), procs: m((x) => x.procs), cpu: m((x) => x.cpu), errors: L.reduce((a, x) => a + failed(x.c64) + failed(x.c1), 0), rounds: L };
+  return {
+    cpuPerReq: m(cpuPerReq),
+    c64: m((x) => x.c64.rps),
+    p50: m((x) => x.c64.p50),
+    p99: m((x) => x.c64.p99),
+    c1: m((x) => x.c1.rps),
+    c1p50: m((x) => x.c1.p50),
+    c1p99: m((x) => x.c1.p99),
+    idle: m((x) => x.idle),
+    loadRss: m((x) => x.loadRss),
+    procs: m((x) => x.procs),
+    cpu: m((x) => x.cpu),
+    errors: L.reduce((a, x) => a + failed(x.c64) + failed(x.c1), 0),
+    rounds: L,
+  };
 }
 
 /** Median over rounds of a/b, each round's pair measured minutes apart at most (interleaved). */
@@ -571,7 +597,10 @@ function report(list, img, meta) {
   const L = [];
   const push = (...s) => L.push(...s);
   push(MARK_START, "", "## Listen mode on real apps: Express and Next.js beside handler mode, PM2 and Watt (issue 8 item 5)", "");
-  push(`Measured ${meta.date} by \`bash bench/listen.sh\` (bench/listen.mjs), commit ${meta.commit}, in ${meta.minutes} min. ${RUNS} rounds, peers interleaved (each round in an order rotated by one), wrk -t1 -d${DURATION}s after a ${WARMUP} s warm-up, keep-alive, to ${HOST}; medians. Ratios are of medians of the same run; "paired" ratios are the median of per-round ratios (each pair measured within a minute or two of each other).`, "");
+  push(
+    `Measured ${meta.date} by \`bash bench/listen.sh\` (bench/listen.mjs), commit ${meta.commit}, in ${meta.minutes} min. ${RUNS} rounds, peers interleaved (each round in an order rotated by one), wrk -t1 -d${DURATION}s after a ${WARMUP} s warm-up, keep-alive, to ${HOST}; medians. Ratios are of medians of the same run; "paired" ratios are the median of per-round ratios (each pair measured within a minute or two of each other).`,
+    "",
+  );
   for (const n of notes) push(`- ${n}`);
   push(`- machine: ${meta.machine}, load average ${meta.loadBefore} at start and ${meta.loadAfter} at the end (other jobs share the machine); wrk runs on the same 2 cores`);
   push("");
@@ -583,12 +612,19 @@ function report(list, img, meta) {
     const baseName = g === "express" ? "node index.js" : "next start";
     const base = find(g, baseName);
     const bytes = ps.map((p) => slot(p).bytes).find(Boolean);
-    push(`### ${g === "express" ? `Express (test/corpus/express-listen, \`GET /\` → \`Hello World!\`)` : `Next.js (test/corpus/nextjs-empty, production build, \`GET /\`: the prerendered page, ${bytes} bytes of HTML)`}`, "");
-    push(`| server | procs | c${CONNS} req/s | × ${baseName} | c${CONNS} p50 ms | c${CONNS} p99 ms | c1 req/s | c1 p99 ms | idle RSS MiB (tree) | RSS under load | CPU % (c${CONNS}) | CPU µs/req | errors |`);
+    push(
+      `### ${g === "express" ? `Express (test/corpus/express-listen, \`GET /\` → \`Hello World!\`)` : `Next.js (test/corpus/nextjs-empty, production build, \`GET /\`: the prerendered page, ${bytes} bytes of HTML)`}`,
+      "",
+    );
+    push(
+      `| server | procs | c${CONNS} req/s | × ${baseName} | c${CONNS} p50 ms | c${CONNS} p99 ms | c1 req/s | c1 p99 ms | idle RSS MiB (tree) | RSS under load | CPU % (c${CONNS}) | CPU µs/req | errors |`,
+    );
     push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const p of ps) {
       const s = S.get(p);
-      push(`| ${p.name} | ${f0(s.procs)} | ${f0(s.c64)} | ${base ? f2(s.c64 / base.c64) : "–"} | ${f2(s.p50)} | ${f2(s.p99)} | ${f0(s.c1)} | ${f2(s.c1p99)} | ${f1(s.idle)} | ${f1(s.loadRss)} | ${f0(s.cpu)} | ${f0(s.cpuPerReq)} | ${s.errors} |`);
+      push(
+        `| ${p.name} | ${f0(s.procs)} | ${f0(s.c64)} | ${base ? f2(s.c64 / base.c64) : "–"} | ${f2(s.p50)} | ${f2(s.p99)} | ${f0(s.c1)} | ${f2(s.c1p99)} | ${f1(s.idle)} | ${f1(s.loadRss)} | ${f0(s.cpu)} | ${f0(s.cpuPerReq)} | ${s.errors} |`,
+      );
     }
     push("", `Per-round req/s (c${CONNS} | c1), in the order measured within each round:`, "");
     for (const p of ps) {
@@ -599,12 +635,19 @@ function report(list, img, meta) {
     push("");
     const rl = ps.filter((p) => slot(p).reload.length);
     if (rl.length) {
-      push(`Reload under load: wrk -t1 -c${RELOAD_CONNS} keep-alive (timeout ${WRK_TIMEOUT} s), ${RELOADS} reloads: the first at t = ${RELOAD_FIRST} s, each waited out until all workers were replaced, then ${RELOAD_GAP} s more load; ${RELOAD_RUNS} runs each. "reload s" is the time from the command to the last old worker gone (the command's own time in brackets).`, "");
+      push(
+        `Reload under load: wrk -t1 -c${RELOAD_CONNS} keep-alive (timeout ${WRK_TIMEOUT} s), ${RELOADS} reloads: the first at t = ${RELOAD_FIRST} s, each waited out until all workers were replaced, then ${RELOAD_GAP} s more load; ${RELOAD_RUNS} runs each. "reload s" is the time from the command to the last old worker gone (the command's own time in brackets).`,
+        "",
+      );
       push("| server | reload | run | requests | load s | non-2xx | connect | read | write | timeout | failed | all workers replaced | reload s |");
       push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
       const how = { hup: "kill -HUP arbiter", pm2: "pm2 reload", watt: "wattpm restart" };
       for (const p of rl)
-        slot(p).reload.forEach((x, i) => push(`| ${p.name} | ${how[p.reload]} | ${i + 1} | ${x.requests} | ${f1(x.secs)} | ${x.non2xx} | ${x.connect} | ${x.read} | ${x.write} | ${x.timeout} | **${failed(x)}** | ${x.replaced ? "yes" : "no"} | ${x.took.join(", ")} |`));
+        slot(p).reload.forEach((x, i) =>
+          push(
+            `| ${p.name} | ${how[p.reload]} | ${i + 1} | ${x.requests} | ${f1(x.secs)} | ${x.non2xx} | ${x.connect} | ${x.read} | ${x.write} | ${x.timeout} | **${failed(x)}** | ${x.replaced ? "yes" : "no"} | ${x.took.join(", ")} |`,
+          ),
+        );
       const none = ps.filter((p) => !p.reload).map((p) => p.name);
       if (none.length) push("", `${none.join(" and ")}: no reload (one process; restarting it drops the port until the new one listens).`);
       push("");
@@ -612,27 +655,40 @@ function report(list, img, meta) {
   }
   // targets
   push("### Targets (issue 8)", "", "| target | measured | met? |", "|---|---|---|");
-  const L_ = find("express", "prodserver listen"), H = find("express", "prodserver handler");
+  const L_ = find("express", "prodserver listen"),
+    H = find("express", "prodserver handler");
   if (L_ && H) {
-    const cost = 1 - L_.c64 / H.c64, cost1 = 1 - L_.c1 / H.c1;
-    const pc = 1 - pairedRatio(L_, H, (x) => x.c64.rps), pc1 = 1 - pairedRatio(L_, H, (x) => x.c1.rps);
-    const cpuCost = L_.cpuPerReq / H.cpuPerReq - 1, pcpu = pairedRatio(L_, H, cpuPerReq) - 1;
-    push(`| listen mode costs ≤ 5 % vs handler mode (Express) | req/s c${CONNS}: ${f0(L_.c64)} vs ${f0(H.c64)} = ${pct(-cost)} (paired ${pct(-pc)}); c1: ${f0(L_.c1)} vs ${f0(H.c1)} = ${pct(-cost1)} (paired ${pct(-pc1)}); p99 ${f2(L_.p99)} vs ${f2(H.p99)} ms; CPU per request ${f0(L_.cpuPerReq)} vs ${f0(H.cpuPerReq)} µs = ${pct(cpuCost)} (paired ${pct(pcpu)}) | ${cost <= 0.05 && cost1 <= 0.05 ? "yes" : cpuCost <= 0.05 ? "req/s: **no**; CPU/request: yes" : "**no**"} |`);
+    const cost = 1 - L_.c64 / H.c64,
+      cost1 = 1 - L_.c1 / H.c1;
+    const pc = 1 - pairedRatio(L_, H, (x) => x.c64.rps),
+      pc1 = 1 - pairedRatio(L_, H, (x) => x.c1.rps);
+    const cpuCost = L_.cpuPerReq / H.cpuPerReq - 1,
+      pcpu = pairedRatio(L_, H, cpuPerReq) - 1;
+    push(
+      `| listen mode costs ≤ 5 % vs handler mode (Express) | req/s c${CONNS}: ${f0(L_.c64)} vs ${f0(H.c64)} = ${pct(-cost)} (paired ${pct(-pc)}); c1: ${f0(L_.c1)} vs ${f0(H.c1)} = ${pct(-cost1)} (paired ${pct(-pc1)}); p99 ${f2(L_.p99)} vs ${f2(H.p99)} ms; CPU per request ${f0(L_.cpuPerReq)} vs ${f0(H.cpuPerReq)} µs = ${pct(cpuCost)} (paired ${pct(pcpu)}) | ${cost <= 0.05 && cost1 <= 0.05 ? "yes" : cpuCost <= 0.05 ? "req/s: **no**; CPU/request: yes" : "**no**"} |`,
+    );
   }
   const NX = ["prodserver: next start", "prodserver: server.js", "prodserver: next start --reuse-port", "prodserver: server.js --reuse-port"].map((n) => [n, find("next", n)]).filter(([, s]) => s);
   for (const peer of ["pm2 -i 2", "watt"]) {
     const o = find("next", peer);
     if (!o) continue;
-    for (const [n, s] of NX) push(`| Next.js req/s ≥ ${peer} | ${n}: c${CONNS} ${f0(s.c64)} vs ${f0(o.c64)} (${pct(s.c64 / o.c64 - 1)}, paired ${pct(pairedRatio(s, o, (x) => x.c64.rps) - 1)}); c1 ${f0(s.c1)} vs ${f0(o.c1)} (${pct(s.c1 / o.c1 - 1)}) | ${s.c64 >= o.c64 && s.c1 >= o.c1 ? "yes" : s.c64 >= o.c64 || s.c1 >= o.c1 ? "c" + (s.c64 >= o.c64 ? CONNS : 1) + " only" : "**no**"} |`);
+    for (const [n, s] of NX)
+      push(
+        `| Next.js req/s ≥ ${peer} | ${n}: c${CONNS} ${f0(s.c64)} vs ${f0(o.c64)} (${pct(s.c64 / o.c64 - 1)}, paired ${pct(pairedRatio(s, o, (x) => x.c64.rps) - 1)}); c1 ${f0(s.c1)} vs ${f0(o.c1)} (${pct(s.c1 / o.c1 - 1)}) | ${s.c64 >= o.c64 && s.c1 >= o.c1 ? "yes" : s.c64 >= o.c64 || s.c1 >= o.c1 ? "c" + (s.c64 >= o.c64 ? CONNS : 1) + " only" : "**no**"} |`,
+      );
   }
   const fails = (g, kind) => list.filter((p) => p.group === g && p.reload === kind).map((p) => `${p.name} ${slot(p).reload.map(failed).join(", ")}`);
   for (const g of groups) {
     const ours = list.filter((p) => p.group === g && p.reload === "hup" && !p.reusePort).flatMap((p) => slot(p).reload.map(failed));
     const others = [...fails(g, "pm2"), ...fails(g, "watt")].join("; ");
-    if (ours.length) push(`| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails (default shared socket; --reuse-port shown, not judged) | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`);
+    if (ours.length)
+      push(
+        `| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails (default shared socket; --reuse-port shown, not judged) | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`,
+      );
   }
   if (img) {
-    const sa = img.out.find((x) => x.kind === "standalone"), full = img.out.find((x) => x.kind === "full");
+    const sa = img.out.find((x) => x.kind === "standalone"),
+      full = img.out.find((x) => x.kind === "full");
     push(`| Next.js image ≤ 250 MB | standalone ${MB(sa.bytes)} vs ${MB(full.bytes)} without (base node:20-bookworm-slim ${MB(img.base)}) | ${sa.bytes <= 250e6 ? "yes" : "**no**"} |`);
   }
   push("");
@@ -643,7 +699,8 @@ function report(list, img, meta) {
       standalone: "`.next/standalone` (server.js + traced node_modules) + `.next/static` + the runtime bundle; `CMD prodserver serve -w 2 -- server.js`",
       full: "package.json, next.config.ts, `.next` (no cache), node_modules after `npm prune --omit=dev`, the runtime bundle; `CMD prodserver serve -w 2 -- next start`",
     };
-    for (const x of img.out) push(`| ${x.kind === "standalone" ? "output: 'standalone'" : "as generated"} | ${what[x.kind]} | ${MB(x.bytes)} | ${MB(x.bytes - img.base)} | ${f1(x.secs)} | ${x.ok ? "200" : "**failed**"} |`);
+    for (const x of img.out)
+      push(`| ${x.kind === "standalone" ? "output: 'standalone'" : "as generated"} | ${what[x.kind]} | ${MB(x.bytes)} | ${MB(x.bytes - img.base)} | ${f1(x.secs)} | ${x.ok ? "200" : "**failed**"} |`);
     push("", `Sizes are \`docker image inspect\` .Size in decimal MB (as \`docker images\` shows them), base image included (${MB(img.base)}).`, "");
   }
   push(MARK_END);
@@ -653,7 +710,8 @@ function report(list, img, meta) {
 /** Replace this script's block in RESULTS.md (or append it). */
 function writeSection(text) {
   const cur = fs.existsSync(OUT) ? fs.readFileSync(OUT, "utf8") : "";
-  const a = cur.indexOf(MARK_START), b = cur.indexOf(MARK_END);
+  const a = cur.indexOf(MARK_START),
+    b = cur.indexOf(MARK_END);
   const next = a >= 0 && b > a ? cur.slice(0, a) + text.trimEnd() + cur.slice(b + MARK_END.length) : cur.trimEnd() + "\n\n" + text;
   fs.writeFileSync(OUT, next);
 }
@@ -682,7 +740,10 @@ async function cleanup() {
 
 async function main() {
   const t0 = Date.now();
-  const loadBefore = os.loadavg().map((x) => x.toFixed(1)).join(" ");
+  const loadBefore = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ");
   say(`work dir ${W} (log ${LOG})`);
   setup();
   const list = peers();
@@ -707,12 +768,22 @@ async function main() {
     commit: execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim(),
     minutes: ((Date.now() - t0) / 60000).toFixed(0),
     loadBefore,
-    loadAfter: os.loadavg().map((x) => x.toFixed(1)).join(" "),
+    loadAfter: os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" "),
     machine: `${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
   };
   const strip = (r) => ({ ...r, raw: undefined });
   const saved = {
-    env: Object.fromEntries(CONFIG_KEYS.filter((k) => E[k] !== undefined).map((k) => [k, E[k]]).concat([["RUNS", String(RUNS)], ["BENCH_GROUPS", GROUPS.join(" ")]])),
+    env: Object.fromEntries(
+      CONFIG_KEYS.filter((k) => E[k] !== undefined)
+        .map((k) => [k, E[k]])
+        .concat([
+          ["RUNS", String(RUNS)],
+          ["BENCH_GROUPS", GROUPS.join(" ")],
+        ]),
+    ),
     meta,
     notes,
     peers: list.map(({ group, name, reload, watt, reusePort }) => ({ group, name, reload, watt, reusePort })),

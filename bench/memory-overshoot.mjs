@@ -16,7 +16,10 @@ const [bundleArg = path.join(root, "dist/prodserver-runtime.mjs"), rate = "50", 
 const PORT = 18398;
 const LIMIT_MIB = 150;
 
-const srv = spawn(process.execPath, [path.resolve(bundleArg), "serve", "stuck.mjs", "--bind", `127.0.0.1:${PORT}`, "--workers", "2", "--max-worker-memory", `${LIMIT_MIB}M`], { cwd: path.join(root, "bench/apps"), stdio: ["ignore", "ignore", "pipe"] });
+const srv = spawn(process.execPath, [path.resolve(bundleArg), "serve", "stuck.mjs", "--bind", `127.0.0.1:${PORT}`, "--workers", "2", "--max-worker-memory", `${LIMIT_MIB}M`], {
+  cwd: path.join(root, "bench/apps"),
+  stdio: ["ignore", "ignore", "pipe"],
+});
 let log = "";
 srv.stderr.on("data", (d) => (log += d));
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -65,7 +68,9 @@ try {
   clearInterval(sampler);
   clearInterval(finder);
   const recycles = (log.match(/Autorestarting worker: max_worker_memory/g) ?? []).length;
-  console.log(`${path.basename(path.dirname(path.dirname(path.resolve(bundleArg))))}: ${rate} req/s x 5 MiB for ${seconds} s, limit ${LIMIT_MIB} MiB: peak worker RSS ${peak.toFixed(0)} MiB (${(peak / LIMIT_MIB).toFixed(2)}x the limit), ${recycles} recycles, ${failed} of ${sent} requests failed${failed ? " " + JSON.stringify(reasons) : ""}`);
+  console.log(
+    `${path.basename(path.dirname(path.dirname(path.resolve(bundleArg))))}: ${rate} req/s x 5 MiB for ${seconds} s, limit ${LIMIT_MIB} MiB: peak worker RSS ${peak.toFixed(0)} MiB (${(peak / LIMIT_MIB).toFixed(2)}x the limit), ${recycles} recycles, ${failed} of ${sent} requests failed${failed ? " " + JSON.stringify(reasons) : ""}`,
+  );
 } finally {
   srv.kill("SIGTERM");
   for (let i = 0; i < 200 && srv.exitCode === null; i++) await wait(50);

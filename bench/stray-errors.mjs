@@ -13,7 +13,10 @@ const argv = process.argv.slice(2);
 const extra = argv.includes("--") ? argv.splice(argv.indexOf("--")).slice(1) : [];
 const [bundleArg = path.join(root, "dist/prodserver-runtime.mjs"), seconds = "5"] = argv;
 const PORT = 18395;
-const srv = spawn(process.execPath, [path.resolve(bundleArg), "serve", "stuck.mjs", "--bind", `127.0.0.1:${PORT}`, "--workers", "1", ...extra], { cwd: path.join(root, "bench/apps"), stdio: ["ignore", "ignore", "pipe"] });
+const srv = spawn(process.execPath, [path.resolve(bundleArg), "serve", "stuck.mjs", "--bind", `127.0.0.1:${PORT}`, "--workers", "1", ...extra], {
+  cwd: path.join(root, "bench/apps"),
+  stdio: ["ignore", "ignore", "pipe"],
+});
 let log = "";
 srv.stderr.on("data", (d) => (log += d));
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -24,22 +24,51 @@ function stat(pid) {
     return null;
   }
 }
-const alive = (pid) => { const f = stat(pid); return f !== null && f[0] !== "Z"; };
+const alive = (pid) => {
+  const f = stat(pid);
+  return f !== null && f[0] !== "Z";
+};
 function pids(pred) {
-  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => { const f = stat(p); return f && f[0] !== "Z" && pred(p, f); });
+  return fs
+    .readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      const f = stat(p);
+      return f && f[0] !== "Z" && pred(p, f);
+    });
 }
-const cmd = (p) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, "utf8"); } catch { return ""; } };
+const cmd = (p) => {
+  try {
+    return fs.readFileSync(`/proc/${p}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+};
 const workers = (arb) => pids((p, f) => Number(f[1]) === arb && cmd(p).startsWith("prodserver: worker"));
 const sleeps = () => pids((p) => cmd(p).startsWith("sleep\0" + "30"));
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(cond, ms) {
   const end = Date.now() + ms;
-  while (Date.now() < end) { if (await cond()) return true; await wait(5); }
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await wait(5);
+  }
   return false;
 }
-const get = (p) => new Promise((resolve) => { const r = http.get({ host: "127.0.0.1", port: PORT, path: p, agent: false }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode)); }); r.on("error", () => resolve(0)); });
+const get = (p) =>
+  new Promise((resolve) => {
+    const r = http.get({ host: "127.0.0.1", port: PORT, path: p, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    r.on("error", () => resolve(0));
+  });
 
-const srv = spawn(process.execPath, [bundle, "serve", "stuck.mjs", "--bind", `127.0.0.1:${PORT}`, "--workers", "2", "--timeout", timeout], { cwd: path.join(root, "bench/apps"), stdio: ["ignore", "ignore", "pipe"] });
+const srv = spawn(process.execPath, [bundle, "serve", "stuck.mjs", "--bind", `127.0.0.1:${PORT}`, "--workers", "2", "--timeout", timeout], {
+  cwd: path.join(root, "bench/apps"),
+  stdio: ["ignore", "ignore", "pipe"],
+});
 let log = "";
 srv.stderr.on("data", (d) => (log += d));
 const results = { sigstop: [], execSync: [] };
@@ -60,7 +89,11 @@ try {
     await until(() => sleeps().length > 0, 10000);
     const t1 = Date.now();
     const [sl] = sleeps();
-    const ancestors = (p) => { const out = []; for (let q = p; q > 1; q = Number(stat(q)?.[1] ?? 0)) out.push(q); return out; };
+    const ancestors = (p) => {
+      const out = [];
+      for (let q = p; q > 1; q = Number(stat(q)?.[1] ?? 0)) out.push(q);
+      return out;
+    };
     const owner = workers(srv.pid).find((p) => ancestors(sl).includes(p));
     await until(() => owner !== undefined && !alive(owner), 30000);
     const killedAt = (Date.now() - t1) / 1000;
@@ -75,4 +108,6 @@ try {
   await until(() => srv.exitCode !== null, 10000);
 }
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
-console.log(`timeout ${timeout} s, ${runs} runs: SIGSTOP median ${median(results.sigstop).toFixed(2)} s (max ${Math.max(...results.sigstop).toFixed(2)}), execSync median ${median(results.execSync).toFixed(2)} s (max ${Math.max(...results.execSync).toFixed(2)})`);
+console.log(
+  `timeout ${timeout} s, ${runs} runs: SIGSTOP median ${median(results.sigstop).toFixed(2)} s (max ${Math.max(...results.sigstop).toFixed(2)}), execSync median ${median(results.execSync).toFixed(2)} s (max ${Math.max(...results.execSync).toFixed(2)})`,
+);

@@ -39,8 +39,21 @@ export const WORKER_HOOKS = ["post_fork", "post_worker_init", "pre_request", "po
 export type HookName = (typeof ARBITER_HOOKS)[number] | (typeof WORKER_HOOKS)[number];
 /** Maximum declared parameters per hook (Gunicorn's `validate_callable(arity)`). */
 const ARITY: Record<HookName, number> = {
-  on_starting: 1, when_ready: 1, on_reload: 1, nworkers_changed: 3, pre_fork: 2, pre_exec: 1, child_exit: 2, on_exit: 1,
-  post_fork: 2, post_worker_init: 1, pre_request: 2, post_request: 3, worker_int: 1, worker_abort: 1, worker_exit: 1,
+  on_starting: 1,
+  when_ready: 1,
+  on_reload: 1,
+  nworkers_changed: 3,
+  pre_fork: 2,
+  pre_exec: 1,
+  child_exit: 2,
+  on_exit: 1,
+  post_fork: 2,
+  post_worker_init: 1,
+  pre_request: 2,
+  post_request: 3,
+  worker_int: 1,
+  worker_abort: 1,
+  worker_exit: 1,
 };
 /** A hook function; may return a promise (awaited, except pre/post_request). */
 export type Hook = (...args: unknown[]) => unknown;

@@ -157,8 +157,8 @@ export function adopt(bind: string, fd: number, reusePort = false): Listener {
   const spec = parseBind(bind);
   const h = createServerHandle(null, null, null, fd);
   if (typeof h === "number") fail(bind, `inherited fd ${fd}: ${util.getSystemErrorName(h)}`);
-  const url = spec.kind === "unix" ? `unix:${spec.path}` : describeFd(h).url ?? `fd://${fd}`;
-  const own = reusePort && spec.kind === "tcp" ? tcpName(h) ?? undefined : undefined;
+  const url = spec.kind === "unix" ? `unix:${spec.path}` : (describeFd(h).url ?? `fd://${fd}`);
+  const own = reusePort && spec.kind === "tcp" ? (tcpName(h) ?? undefined) : undefined;
   return { bind, spec, url, handle: h, own };
 }
 
@@ -186,7 +186,12 @@ export async function rebind(current: Listener[], binds: readonly string[], umas
   const same = (l: Listener) => binds.includes(l.bind) && (l.spec.kind !== "tcp" || !!l.own === reusePort);
   if (current.length === binds.length && current.every((l, i) => l.bind === binds[i] && same(l))) return current;
   const keep = current.filter(same);
-  const fresh = await bindAll(binds.filter((b) => !keep.some((l) => l.bind === b)), umask, new Map(), reusePort);
+  const fresh = await bindAll(
+    binds.filter((b) => !keep.some((l) => l.bind === b)),
+    umask,
+    new Map(),
+    reusePort,
+  );
   for (const l of fresh) log.info(`Listening at: ${l.url} (${process.pid})`);
   return [...keep, ...fresh];
 }

@@ -183,7 +183,10 @@ export class Logger {
  * JSON lines carry `stream: "stdout" | "stderr"`.
  */
 export function captureOutput(log: Logger): void {
-  for (const [stream, name, level] of [[process.stdout, "stdout", "info"], [process.stderr, "stderr", "error"]] as const) {
+  for (const [stream, name, level] of [
+    [process.stdout, "stdout", "info"],
+    [process.stderr, "stderr", "error"],
+  ] as const) {
     let partial = "";
     const flush = (text: string) => {
       const lines = (partial + text).split("\n");

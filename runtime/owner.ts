@@ -17,7 +17,11 @@ export interface Owner {
 /** Rows of a colon-separated database (/etc/passwd, /etc/group); missing file = no rows. */
 function rows(file: string): string[][] {
   try {
-    return fs.readFileSync(file, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+    return fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(":"));
   } catch {
     return [];
   }

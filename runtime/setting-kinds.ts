@@ -171,10 +171,7 @@ export function parseBind(value: string, source = ""): Bind {
 }
 
 /** A parsed listen address. */
-export type Bind =
-  | { kind: "tcp"; host: string; port: number }
-  | { kind: "unix"; path: string }
-  | { kind: "fd"; fd: number };
+export type Bind = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string } | { kind: "fd"; fd: number };
 
 /** Format a Bind back to its string form (inverse of {@link parseBind}). */
 export function formatBind(b: Bind): string {
@@ -245,7 +242,10 @@ export function ipList(name: string) {
   return (value: unknown, source: string): string => {
     const text = Array.isArray(value) ? value.join(",") : value;
     if (typeof text !== "string") throw new SettingError(name, source, `expected a comma-separated list of addresses, got ${JSON.stringify(value)}`);
-    const items = text.split(",").map((x) => x.trim()).filter(Boolean);
+    const items = text
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
     for (const it of items) {
       if (it === "*") continue;
       const [addr, bits, extra] = it.split("/");
@@ -290,9 +290,6 @@ export function binds(value: unknown, source: string): string[] {
 }
 
 /** Define a setting; `validate` is built by `mk(name)` so errors always name the setting. */
-export function def<T, N extends string>(
-  s: Omit<Setting<T>, "validate" | "name"> & { name: N; validate: (name: string) => (v: unknown, source: string) => T },
-): Setting<T> & { readonly name: N } {
+export function def<T, N extends string>(s: Omit<Setting<T>, "validate" | "name"> & { name: N; validate: (name: string) => (v: unknown, source: string) => T }): Setting<T> & { readonly name: N } {
   return { ...s, validate: s.validate(s.name) };
 }
-

@@ -53,9 +53,7 @@ await build({
       // and `healthcheck` import it instead of bundling runtime/main.ts a second time.
       name: "runtime-bundle",
       setup(b) {
-        b.onResolve({ filter: /\/runtime\/main\.js$/ }, (a) =>
-          a.importer.startsWith(path.join(root, "src")) ? { path: "../prodserver-runtime.mjs", external: true } : undefined,
-        );
+        b.onResolve({ filter: /\/runtime\/main\.js$/ }, (a) => (a.importer.startsWith(path.join(root, "src")) ? { path: "../prodserver-runtime.mjs", external: true } : undefined));
       },
     },
     {

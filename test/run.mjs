@@ -20,11 +20,12 @@ async function startRegistry() {
     rl.once("line", (l) => resolve(l));
     child.once("exit", () => resolve(null));
   });
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", resolve);
-    child.kill("SIGTERM");
-  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
   if (!line) {
     console.error("# test registry did not start; e2e files start their own");
     return { env: {}, stop };

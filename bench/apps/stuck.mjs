@@ -10,7 +10,10 @@ export default function stuck(req, res) {
   const url = new URL(req.url, "http://x");
   if (url.pathname === "/exec-sleep") execSync(`sleep ${Number(url.searchParams.get("s") ?? 30)}`);
   if (url.pathname === "/leak") kept.push(Buffer.alloc(Number(url.searchParams.get("mb") ?? 5) * 1024 * 1024, 1));
-  if (url.pathname === "/throw-later") setTimeout(() => { throw new Error("stray throw"); }, 20);
+  if (url.pathname === "/throw-later")
+    setTimeout(() => {
+      throw new Error("stray throw");
+    }, 20);
   if (url.pathname === "/reject-later") setTimeout(() => void Promise.reject(new Error("stray rejection")), 20);
   res.writeHead(200, { "content-type": "text/plain", "content-length": "2" });
   res.end("ok");

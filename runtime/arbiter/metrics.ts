@@ -67,10 +67,22 @@ export class MetricsServer {
     private readonly log: Logger,
   ) {
     const reg = [this.registry];
-    this.restarts = new Counter({ name: "prodserver_worker_restarts_total", help: "Workers replaced, by reason (crash, timeout, max_requests, memory, reload, rollback, boot, ttou).", labelNames: ["reason"], registers: reg });
+    this.restarts = new Counter({
+      name: "prodserver_worker_restarts_total",
+      help: "Workers replaced, by reason (crash, timeout, max_requests, memory, reload, rollback, boot, ttou).",
+      labelNames: ["reason"],
+      registers: reg,
+    });
     this.skipped = new Counter({ name: "prodserver_metrics_workers_skipped_total", help: "Workers left out of a scrape because they did not answer within 1 s.", registers: reg });
     const all = () => [...this.workers()];
-    new Gauge({ name: "prodserver_workers", help: "Live worker processes.", registers: reg, collect() { this.set(all().length); } });
+    new Gauge({
+      name: "prodserver_workers",
+      help: "Live worker processes.",
+      registers: reg,
+      collect() {
+        this.set(all().length);
+      },
+    });
     new Gauge({
       name: "prodserver_worker_heartbeat_age_seconds",
       help: "Seconds since the arbiter last heard from each worker (label worker = pid).",

@@ -25,4 +25,3 @@ export interface ArbiterOptions {
   /** True while a re-exec'd arbiter uses our sockets: do not unlink unix socket files at stop. */
   keepSocketFiles?: () => boolean;
 }
-

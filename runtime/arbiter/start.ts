@@ -232,9 +232,12 @@ async function bindListeners(settings: Settings, log: Logger): Promise<Bound> {
     closeAll(listeners);
     throw e;
   }
-  for (const l of listeners) log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})${l.own ? " (reuse_port: one SO_REUSEPORT socket per worker)" : ""}`);
+  for (const l of listeners)
+    log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})${l.own ? " (reuse_port: one SO_REUSEPORT socket per worker)" : ""}`);
   if (listeners.some((l) => l.own) && migrateReqEnabled() !== true) {
-    log.warning("reuse_port: net.ipv4.tcp_migrate_req is not 1, so connections still queued on a worker's own socket when it stops accepting (reload, recycle, TERM) are reset; set the sysctl to 1 (Linux 5.14+) for zero-failure reloads");
+    log.warning(
+      "reuse_port: net.ipv4.tcp_migrate_req is not 1, so connections still queued on a worker's own socket when it stops accepting (reload, recycle, TERM) are reset; set the sysctl to 1 (Linux 5.14+) for zero-failure reloads",
+    );
   }
   return { listeners, fdBinds, reexec };
 }

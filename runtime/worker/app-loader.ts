@@ -150,7 +150,7 @@ export async function toListener(value: unknown): Promise<RequestListener | null
       return (await fetchAdapter())((req) => fetch(req), { overrideGlobalObjects: false }) as RequestListener;
     }
     case "koa": {
-      const cb = ((value as { callback: () => unknown }).callback).call(value);
+      const cb = (value as { callback: () => unknown }).callback.call(value);
       return typeof cb === "function" ? (cb as RequestListener) : null;
     }
     case "server": {
@@ -165,7 +165,12 @@ export async function toListener(value: unknown): Promise<RequestListener | null
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "function") return `a function of ${v.length} parameter(s)`;
-  if (typeof v === "object") return `an object with keys ${Object.keys(v as object).slice(0, 8).join(", ") || "(none)"}`;
+  if (typeof v === "object")
+    return `an object with keys ${
+      Object.keys(v as object)
+        .slice(0, 8)
+        .join(", ") || "(none)"
+    }`;
   return `a ${typeof v}`;
 }
 

@@ -89,10 +89,13 @@ export class Drain {
     setTimeout(() => {
       for (const sock of this.sockets) if (!sock[kInflight]) sock.destroySoon();
     }, idleAfter).unref();
-    setTimeout(() => {
-      this.log.warning(`Worker still had ${this.responses.size} request(s) in flight after graceful_timeout; exiting`);
-      this.exit(1);
-    }, this.settings.graceful_timeout * 1000 + 500).unref();
+    setTimeout(
+      () => {
+        this.log.warning(`Worker still had ${this.responses.size} request(s) in flight after graceful_timeout; exiting`);
+        this.exit(1);
+      },
+      this.settings.graceful_timeout * 1000 + 500,
+    ).unref();
     this.maybeExit();
   }
 

@@ -41,7 +41,9 @@ export function watchFdLimit(settings: Settings, log: Logger, metrics: WorkerMet
   const base = openFiles();
   if (limit === null || base === null) return;
   if (settings.worker_connections + base > limit) {
-    log.warning(`worker_connections (${settings.worker_connections}) plus the ${base} files this worker has open exceed its limit of ${limit} open files (ulimit -n, systemd LimitNOFILE, docker --ulimit nofile): connections beyond it will be reset`);
+    log.warning(
+      `worker_connections (${settings.worker_connections}) plus the ${base} files this worker has open exceed its limit of ${limit} open files (ulimit -n, systemd LimitNOFILE, docker --ulimit nofile): connections beyond it will be reset`,
+    );
   }
   let exhausted = false;
   setInterval(() => {
@@ -49,7 +51,9 @@ export function watchFdLimit(settings: Settings, log: Logger, metrics: WorkerMet
     if (!exhausted && n >= limit - 2) {
       exhausted = true;
       metrics?.fdExhausted();
-      log.error(`Too many open files (EMFILE): ${Number.isFinite(n) ? n : limit} of ${limit} file descriptors in use; new connections are reset until some close. Raise the limit (ulimit -n, LimitNOFILE, docker --ulimit nofile) or lower worker_connections`);
+      log.error(
+        `Too many open files (EMFILE): ${Number.isFinite(n) ? n : limit} of ${limit} file descriptors in use; new connections are reset until some close. Raise the limit (ulimit -n, LimitNOFILE, docker --ulimit nofile) or lower worker_connections`,
+      );
     } else if (exhausted && n < limit * 0.9) {
       exhausted = false;
       log.info(`File descriptors back under the limit: ${n} of ${limit} in use`);

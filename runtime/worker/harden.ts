@@ -93,9 +93,8 @@ const EVICTED: Record<Eviction, Verdict> = {
 
 /** Create the per-worker state; `metrics` is null without metrics_bind. */
 export function hardenContext(settings: Settings, log: Logger, metrics: WorkerMetrics | null): HardenContext {
-  const budget = new HeaderBudget<Conn>(
-    { memory: settings.limit_header_memory, connections: settings.limit_header_connections, timeoutMs: settings.header_timeout * 1000 },
-    (c, why) => refuseConnection(ctx, c.sock, EVICTED[why], why, true),
+  const budget = new HeaderBudget<Conn>({ memory: settings.limit_header_memory, connections: settings.limit_header_connections, timeoutMs: settings.header_timeout * 1000 }, (c, why) =>
+    refuseConnection(ctx, c.sock, EVICTED[why], why, true),
   );
   const ctx: HardenContext = { settings, log, metrics, limits: headLimits(settings), budget, trusted: trustedPeer(settings.forwarded_allow_ips) };
   return ctx;

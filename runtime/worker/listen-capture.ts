@@ -57,7 +57,14 @@ function toRequest(args: unknown[]): ListenRequest | null {
   if (a0 !== null && typeof a0 === "object") {
     const o = a0 as Record<string, unknown>;
     if ("_handle" in o || "handle" in o) return null; // listen(handle): an existing socket, not ours to redirect
-    return { port: num(o.port), host: typeof o.host === "string" ? o.host : undefined, path: typeof o.path === "string" ? o.path : undefined, fd: typeof o.fd === "number" ? o.fd : undefined, backlog: num(o.backlog), cb };
+    return {
+      port: num(o.port),
+      host: typeof o.host === "string" ? o.host : undefined,
+      path: typeof o.path === "string" ? o.path : undefined,
+      fd: typeof o.fd === "number" ? o.fd : undefined,
+      backlog: num(o.backlog),
+      cb,
+    };
   }
   if (typeof a0 === "string" && num(a0) === undefined) return { path: a0, cb };
   return { port: num(a0), host: typeof args[1] === "string" ? args[1] : undefined, cb };

@@ -54,8 +54,17 @@ export function workerMetrics(): WorkerMetrics {
     registers: [registry],
   });
   const inFlight = new Gauge({ name: "http_requests_in_flight", help: "Requests being handled right now.", registers: [registry] });
-  const refused = new Counter({ name: "prodserver_requests_refused_total", help: "Requests and connections the runtime answered itself with an error status or closed, by reason (head_limits, protocol, parse_error, connect, header_memory, header_connections, header_timeout).", labelNames: ["reason"], registers: [registry] });
-  const fdExhausted = new Counter({ name: "prodserver_fd_exhaustion_total", help: "Times a worker reached its file-descriptor limit (new connections reset until it falls back), once per burst.", registers: [registry] });
+  const refused = new Counter({
+    name: "prodserver_requests_refused_total",
+    help: "Requests and connections the runtime answered itself with an error status or closed, by reason (head_limits, protocol, parse_error, connect, header_memory, header_connections, header_timeout).",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const fdExhausted = new Counter({
+    name: "prodserver_fd_exhaustion_total",
+    help: "Times a worker reached its file-descriptor limit (new connections reset until it falls back), once per burst.",
+    registers: [registry],
+  });
   const stray = new Counter({ name: "prodserver_stray_errors_total", help: "Unhandled promise rejections and uncaught exceptions in workers, by kind.", labelNames: ["kind"], registers: [registry] });
 
   process.on("message", (msg: ToWorker) => {

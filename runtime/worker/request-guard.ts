@@ -35,7 +35,10 @@ const FORWARD_HEADERS = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-ho
 
 /** Build the trust test for `forwarded_allow_ips` (`*`, IPs, CIDRs; IPv4-mapped IPv6 peers match IPv4 entries). */
 export function trustedPeer(list: string): (addr: string | undefined) => boolean {
-  const items = list.split(",").map((x) => x.trim()).filter(Boolean);
+  const items = list
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (items.includes("*")) return () => true;
   const bl = new net.BlockList();
   for (const it of items) {

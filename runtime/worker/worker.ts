@@ -156,7 +156,16 @@ async function boot(): Promise<void> {
     if (metrics) return metrics.snapshot().then((data) => new Promise<void>((resolve) => send({ t: "metrics", id: 0, data }, resolve)));
   });
   const recycle = recycler(log, drain);
-  const pipeline = makePipeline({ settings, log, hooks, view, drain, accessFile, metrics, onMaxRequests: (n, limit) => recycle("max_requests", `served ${n} requests (max_requests ${settings.max_requests} + jitter ${limit - settings.max_requests})`) });
+  const pipeline = makePipeline({
+    settings,
+    log,
+    hooks,
+    view,
+    drain,
+    accessFile,
+    metrics,
+    onMaxRequests: (n, limit) => recycle("max_requests", `served ${n} requests (max_requests ${settings.max_requests} + jitter ${limit - settings.max_requests})`),
+  });
   watchMemory(settings, recycle);
   const hardened = hardenContext(settings, log, metrics);
   if (app.mode === "handler") await step("cannot listen", () => serveHandler(targets, settings, tls, log, drain, (req, res) => pipeline(req, res, app.listener), app.upgrade, hardened));

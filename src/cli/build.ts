@@ -75,7 +75,10 @@ export async function runBuild(opts: BuildOptions, out: Output = new Output("hum
 
   const { root, files } = renderProject(dir, description, file);
   const writes = writeFiles(root, files, { force: false });
-  reportWrites(writes.filter((w) => w.status !== "identical"), out);
+  reportWrites(
+    writes.filter((w) => w.status !== "identical"),
+    out,
+  );
   const conflicts = writes.filter((w) => w.status === "conflict");
   if (conflicts.length > 0) {
     // The folder's own (edited) Dockerfile is what gets built; say so rather than fail.

@@ -19,10 +19,15 @@ export async function createCli(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName("create-prodserver")
     .usage("$0 [dir] [options]")
-    .command("$0 [dir]", false, (y) => initOptions(y), async (a) => {
-      const { runInit } = await import("./init.js");
-      code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean, verify: a.verify as boolean });
-    })
+    .command(
+      "$0 [dir]",
+      false,
+      (y) => initOptions(y),
+      async (a) => {
+        const { runInit } = await import("./init.js");
+        code = await runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean, verify: a.verify as boolean });
+      },
+    )
     .strict();
   await conventions(parser, "run `create-prodserver --help` for the options").parseAsync();
   return code;

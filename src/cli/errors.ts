@@ -13,8 +13,7 @@ import type { Failure } from "./output.js";
 
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
 type Rule = [ErrorClass<Error>, ExitCode, (e: Error) => Record<string, unknown>];
-const rule = <E extends Error>(cls: ErrorClass<E>, code: ExitCode, details: (e: E) => Record<string, unknown>): Rule =>
-  [cls, code, details as (e: Error) => Record<string, unknown>];
+const rule = <E extends Error>(cls: ErrorClass<E>, code: ExitCode, details: (e: E) => Record<string, unknown>): Rule => [cls, code, details as (e: Error) => Record<string, unknown>];
 
 const USER_ERRORS: Rule[] = [
   rule(DescriptionError, EXIT.invalidDescription, (e) => ({ file: e.file, issues: e.issues })),

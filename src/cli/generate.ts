@@ -70,10 +70,13 @@ function printDrift(dir: string, files: RenderedFile[], out: Output): number {
   let edited = 0;
   for (const d of checkFiles(dir, files)) {
     const note =
-      d.status !== "edited" ? ""
-      : d.conflict ? " (by hand; the description changes the same lines: `prodserver generate` reports a conflict, `--force` overwrites)"
-      : d.stale ? " (by hand; `prodserver generate` keeps the edits and merges the description's changes)"
-      : " (by hand; `prodserver generate` keeps it)";
+      d.status !== "edited"
+        ? ""
+        : d.conflict
+          ? " (by hand; the description changes the same lines: `prodserver generate` reports a conflict, `--force` overwrites)"
+          : d.stale
+            ? " (by hand; `prodserver generate` keeps the edits and merges the description's changes)"
+            : " (by hand; `prodserver generate` keeps it)";
     out.say(`${d.status.padEnd(10)} ${d.path}${note}
 `);
     out.say(d.diff);
@@ -81,9 +84,11 @@ function printDrift(dir: string, files: RenderedFile[], out: Output): number {
     if (d.status === "edited") edited++;
     else if (d.stale) stale++;
   }
-  if (edited > 0) out.warn(`${edited} file(s) edited by hand since they were generated (kept; the diff shows the edits)
+  if (edited > 0)
+    out.warn(`${edited} file(s) edited by hand since they were generated (kept; the diff shows the edits)
 `);
-  if (stale > 0) out.warn(`${stale} file(s) differ from the description; \`prodserver generate\` rewrites them
+  if (stale > 0)
+    out.warn(`${stale} file(s) differ from the description; \`prodserver generate\` rewrites them
 `);
   return edited > 0 ? EXIT.driftEdited : stale > 0 ? EXIT.driftStale : EXIT.ok;
 }

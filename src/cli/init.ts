@@ -67,7 +67,9 @@ export async function runInit(opts: InitOptions): Promise<number> {
     }
     for (const w of detection.warnings) console.error(`warning    ${w}`);
     const fw = detection.framework;
-    console.log(`detected   ${fw.framework} (${fw.reasons.framework}): app ${JSON.stringify(description.app)}${description.build ? `, build \`${description.build.command}\` → ${description.build.output}/` : ""}`);
+    console.log(
+      `detected   ${fw.framework} (${fw.reasons.framework}): app ${JSON.stringify(description.app)}${description.build ? `, build \`${description.build.command}\` → ${description.build.output}/` : ""}`,
+    );
     if (opts.verify === false) console.log(`unverified app ${JSON.stringify(description.app)} was not booted (--no-verify)`);
     else console.log(await verifyDetection(dir, description, detection, { interactive: Boolean(interactive), say: (l) => console.log(l) }));
     for (const n of fw.notes) console.log(`note       ${n}`);
@@ -128,7 +130,9 @@ async function ask(d: Description, fields: string[], reasons: Record<string, str
         default: d.packageManager,
       });
     } else if (field === "port") {
-      next.port = Number(await input({ message: `Port the app listens on${why}`, default: String(d.port), validate: (v) => /^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 || "a port number 1-65535" }));
+      next.port = Number(
+        await input({ message: `Port the app listens on${why}`, default: String(d.port), validate: (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536) || "a port number 1-65535" }),
+      );
     } else if (field === "build") {
       const cmd = await input({ message: `Build command, empty for none${why}`, default: d.build?.command ?? "" });
       next.build = cmd ? { command: cmd, output: await input({ message: "Build output folder", default: d.build?.output ?? "dist" }) } : null;

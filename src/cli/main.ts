@@ -19,12 +19,11 @@ import { Output, UsageError, failureOf, isMain, runCommand, type OutputMode } fr
 // Commands and yargs are imported when used: `prodserver serve` (an image's CMD) starts the
 // runtime without loading the generator, the builder or dockerode.
 
-
 /** The commands, for typo suggestions (`serve` and `healthcheck` never reach yargs). */
 const COMMANDS = ["init", "generate", "build", "check", "serve", "healthcheck"];
 
 const dirOption = { type: "string", default: ".", describe: "the app folder" } as const;
-const jsonOption = { type: "boolean", default: false, describe: "print JSON Lines on stdout, errors included; the last line is {\"type\":\"result\",...}" } as const;
+const jsonOption = { type: "boolean", default: false, describe: 'print JSON Lines on stdout, errors included; the last line is {"type":"result",...}' } as const;
 
 /** Run the CLI with `argv` (without node and script); resolves to the process exit code. Never throws. */
 export async function cli(argv: string[]): Promise<number> {
@@ -61,7 +60,10 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
       "init [dir]",
       "detect the app and write prodserver.config.ts, Dockerfile, .dockerignore, nginx and systemd files",
       (y) => initOptions(y),
-      (a) => run("init", "human", async () => (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean, verify: a.verify as boolean })),
+      (a) =>
+        run("init", "human", async () =>
+          (await import("./init.js")).runInit({ dir: a.dir as string, yes: a.yes as boolean, force: a.force as boolean, install: a.install as boolean, verify: a.verify as boolean }),
+        ),
     )
     .command(
       "generate [targets..]",
@@ -75,7 +77,8 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
           .option("json", jsonOption),
       (a) =>
         run("generate", a.json ? "json" : "human", async (out) =>
-          (await import("./generate.js")).runGenerate({ dir: a.dir, targets: (a.targets as string[] | undefined) ?? [], check: a.check, force: a.force }, out)),
+          (await import("./generate.js")).runGenerate({ dir: a.dir, targets: (a.targets as string[] | undefined) ?? [], check: a.check, force: a.force }, out),
+        ),
     )
     .command(
       "build",
@@ -83,7 +86,11 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
       (y) =>
         y
           .option("dir", dirOption)
-          .option("offline", { type: "boolean", default: false, describe: "fill the package manager's caches on this host, ship them in the build context and point the Dockerfile's install at them (for builders without registry access)" })
+          .option("offline", {
+            type: "boolean",
+            default: false,
+            describe: "fill the package manager's caches on this host, ship them in the build context and point the Dockerfile's install at them (for builders without registry access)",
+          })
           .option("network", { type: "string", describe: "network of the build's RUN steps, as docker build --network (host: reach a registry on this host's loopback)" })
           .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print one line: the image and the smoke test's result" })
           .option("json", jsonOption)
@@ -95,7 +102,8 @@ async function parser(argv: string[], run: Run): Promise<Argv> {
           }),
       (a) =>
         run("build", a.json ? "json" : a.quiet ? "quiet" : "human", async (out) =>
-          (await import("./build.js")).runBuild({ dir: a.dir, offline: a.offline, smoke: a.smoke, noCache: !a.cache, network: a.network }, out)),
+          (await import("./build.js")).runBuild({ dir: a.dir, offline: a.offline, smoke: a.smoke, noCache: !a.cache, network: a.network }, out),
+        ),
     )
     .command(
       "check",

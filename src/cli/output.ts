@@ -160,11 +160,12 @@ export class Output {
       this.event("error", { kind: exitKind(f.exitCode), exitCode: f.exitCode, message: f.message, ...(f.hint ? { hint: f.hint } : {}), ...f.details, ...(f.stack ? { stack: f.stack } : {}) });
       return;
     }
-    const text = this.mode === "quiet"
-      ? `prodserver: ${f.message.split("\n")[0]}${f.hint ? ` (hint: ${f.hint})` : ""}\n`
-      : f.stack && f.exitCode === EXIT.internal
-        ? `${f.stack}\n`
-        : `prodserver: ${f.message}\n${f.hint ? `hint: ${f.hint}\n` : ""}`;
+    const text =
+      this.mode === "quiet"
+        ? `prodserver: ${f.message.split("\n")[0]}${f.hint ? ` (hint: ${f.hint})` : ""}\n`
+        : f.stack && f.exitCode === EXIT.internal
+          ? `${f.stack}\n`
+          : `prodserver: ${f.message}\n${f.hint ? `hint: ${f.hint}\n` : ""}`;
     this.err.write(this.errColour ? text : stripVTControlCharacters(text));
   }
 }

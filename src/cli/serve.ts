@@ -25,10 +25,7 @@ export async function serveArgs(args: string[], env: NodeJS.ProcessEnv = process
   if (args.includes("--help") || args.includes("-h")) return args;
   let given: Set<string>;
   try {
-    given = new Set([
-      ...Object.keys(parseArgv(args, "command line")),
-      ...Object.keys(env.PRODSERVER_CMD_ARGS ? parseArgv(shellSplit(env.PRODSERVER_CMD_ARGS), "PRODSERVER_CMD_ARGS") : {}),
-    ]);
+    given = new Set([...Object.keys(parseArgv(args, "command line")), ...Object.keys(env.PRODSERVER_CMD_ARGS ? parseArgv(shellSplit(env.PRODSERVER_CMD_ARGS), "PRODSERVER_CMD_ARGS") : {})]);
   } catch {
     return args;
   }

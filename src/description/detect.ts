@@ -92,13 +92,16 @@ export function lowestNodeMajor(range: string, floor = 0, ceiling = 40): number 
   const sets = range.split("||").map((s) => s.trim());
   let best: number | null = null;
   for (const set of sets) {
-    const tokens = set.replace(/\s+-\s+/g, " - ").split(/\s+/).filter(Boolean);
+    const tokens = set
+      .replace(/\s+-\s+/g, " - ")
+      .split(/\s+/)
+      .filter(Boolean);
     let lo = 0;
     let hi = Infinity; // exclusive upper major bound
     let ok = true;
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
-      if (t === "-" ) continue;
+      if (t === "-") continue;
       if (tokens[i + 1] === "-" && tokens[i + 2]) {
         lo = Math.max(lo, major(t) ?? NaN);
         const m2 = major(tokens[i + 2]);
@@ -144,9 +147,7 @@ export function detectExport(source: string): string | null {
 }
 
 const SOURCE_EXT = /\.(ts|mts|cts|tsx)$/;
-const COMMON = ["src/app", "src/server", "src/index", "src/main", "app", "server", "index", "main"].flatMap((b) =>
-  [".ts", ".mts", ".js", ".mjs", ".cjs"].map((e) => b + e),
-);
+const COMMON = ["src/app", "src/server", "src/index", "src/main", "app", "server", "index", "main"].flatMap((b) => [".ts", ".mts", ".js", ".mjs", ".cjs"].map((e) => b + e));
 
 /**
  * Detect the description of the app in `dir`.
@@ -160,6 +161,7 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
   const pkgPath = path.join(dir, "package.json");
   const pkgText = read(pkgPath);
   if (pkgText === null) throw new Error(`no package.json in ${dir}`);
+  // biome-ignore lint/suspicious/noExplicitAny: the app's package.json, each field checked where it is read
   let pkg: any;
   try {
     pkg = JSON.parse(pkgText);
@@ -215,9 +217,7 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
   // app: candidates in order main, start script, common files
   const start: string = typeof pkg.scripts?.start === "string" ? pkg.scripts.start : "";
   const startFile = /\bnode\s+(?:--?[\w-]+(?:=\S+)?\s+)*([^\s;&|]+\.[cm]?[jt]s)\b/.exec(start)?.[1];
-  const cands = [typeof pkg.main === "string" ? pkg.main : null, startFile ?? null, ...COMMON]
-    .filter((c): c is string => !!c)
-    .map((c) => clean(c)!);
+  const cands = [typeof pkg.main === "string" ? pkg.main : null, startFile ?? null, ...COMMON].filter((c): c is string => !!c).map((c) => clean(c)!);
   const rootDir = clean(co.rootDir);
   const toOutput = (src: string): string => {
     if (!SOURCE_EXT.test(src)) return src;
@@ -231,7 +231,10 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
     let rel = src;
     if (rootDir && rootDir !== "." && src.startsWith(rootDir + "/")) rel = src.slice(rootDir.length + 1);
     else if (!rootDir && src.startsWith("src/")) rel = src.slice(4);
-    return `${output}/${rel}`.replace(/\.mts$/, ".mjs").replace(/\.cts$/, ".cjs").replace(/\.tsx?$/, ".js");
+    return `${output}/${rel}`
+      .replace(/\.mts$/, ".mjs")
+      .replace(/\.cts$/, ".cjs")
+      .replace(/\.tsx?$/, ".js");
   };
   const fromOutput = (p: string): string[] => {
     if (!build || !p.startsWith(build.output + "/")) return [];
@@ -272,7 +275,12 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
   const startText = startSrc ? (read(path.join(dir, startSrc)) ?? "") : "";
   // Where a port may be written, most specific first: the app, the start file, the start script,
   // the other scripts, then env files (read for PORT= only; never shipped anywhere).
-  const scripts = pkg.scripts && typeof pkg.scripts === "object" ? Object.values(pkg.scripts).filter((v) => typeof v === "string").join("\n") : "";
+  const scripts =
+    pkg.scripts && typeof pkg.scripts === "object"
+      ? Object.values(pkg.scripts)
+          .filter((v) => typeof v === "string")
+          .join("\n")
+      : "";
   const envText = [".env.example", ".env.sample", ".env"].map((f) => (/^PORT=\d+/m.exec(read(path.join(dir, f)) ?? "") ?? [""])[0]).join("\n");
   const sources: Array<[string, string]> = [
     ["the app source", appSource],
@@ -312,9 +320,6 @@ export async function detectProject(dir: string, today: Date = new Date()): Prom
 
   // workers "auto": as many workers as the CPUs the container's cgroup quota allows, resolved by
   // the runtime where it runs (not on this machine); Gunicorn's default of 1 wastes a pre-fork server.
-  const description = validateDescription(
-    { name, version, node, packageManager, workspace, framework: fw.framework, app, build, port: port ?? 3000, processes: { web } },
-    pkgPath,
-  );
+  const description = validateDescription({ name, version, node, packageManager, workspace, framework: fw.framework, app, build, port: port ?? 3000, processes: { web } }, pkgPath);
   return { description, uncertain: [...uncertain], reasons, warnings, framework: fw };
 }

@@ -101,9 +101,15 @@ export function createBuildParser(startedAt = performance.now()): {
   let pendingCached = false; // " ---> Using cache" seen; the layer id follows on the next line
   const secs = (): number => (performance.now() - startedAt) / 1000;
   return {
-    get step() { return step; },
-    get instruction() { return instruction; },
-    get stepOutput() { return stepOutput; },
+    get step() {
+      return step;
+    },
+    get instruction() {
+      return instruction;
+    },
+    get stepOutput() {
+      return stepOutput;
+    },
     parse(m) {
       const out: BuildEvent[] = [];
       if (typeof m.error === "string" || m.errorDetail) {
@@ -162,11 +168,7 @@ export function createBuildParser(startedAt = performance.now()): {
  *   its instruction and output when the build fails; the engine's error when the API call fails
  *   (daemon down: ECONNREFUSED/ENOENT on the socket).
  */
-export async function buildImage(
-  docker: Dockerode,
-  context: Readable,
-  opts: BuildImageOptions,
-): Promise<BuildResult> {
+export async function buildImage(docker: Dockerode, context: Readable, opts: BuildImageOptions): Promise<BuildResult> {
   if (!Array.isArray(opts?.tags) || opts.tags.length === 0) throw new Error("buildImage: opts.tags must list at least one tag");
   for (const t of opts.tags) {
     if (typeof t !== "string" || !TAG_RE.test(t)) throw new Error(`buildImage: opts.tags: ${JSON.stringify(t)} is not a valid image reference`);
@@ -174,7 +176,7 @@ export async function buildImage(
   const startedAt = performance.now();
   const parser = createBuildParser(startedAt);
   let imageId: string | null = null;
-  let error: BuildEvent & { type: "error" } | null = null;
+  let error: (BuildEvent & { type: "error" }) | null = null;
   let cachedSteps = 0;
   let totalSteps = 0;
   const tagged: string[] = [];
@@ -211,12 +213,7 @@ export async function buildImage(
   if (failed) {
     const where = failed.step ? ` at step ${failed.step}/${totalSteps} (${failed.instruction})` : "";
     const tail = parser.stepOutput.slice(-30).join("\n");
-    throw new BuildError(
-      `image build failed${where}: ${failed.message}${tail ? `\n--- output of the failing step ---\n${tail}` : ""}`,
-      failed.step,
-      failed.instruction,
-      [...parser.stepOutput],
-    );
+    throw new BuildError(`image build failed${where}: ${failed.message}${tail ? `\n--- output of the failing step ---\n${tail}` : ""}`, failed.step, failed.instruction, [...parser.stepOutput]);
   }
   if (!imageId) {
     // Older engines send no aux ID: resolve the first tag.

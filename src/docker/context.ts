@@ -57,7 +57,10 @@ export async function listContextFiles(dir: string): Promise<string[]> {
   const st = await fs.stat(root).catch(() => null);
   if (!st?.isDirectory()) throw new Error(`build context: ${root} is not a directory`);
   const ignoreText = await fs.readFile(path.join(root, ".dockerignore"), "utf8").catch(() => "");
-  const patterns = ignoreText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const patterns = ignoreText
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
   const ig = dockerignore({ ignorecase: false }).add(patterns);
   const hasExceptions = patterns.some((p) => p.startsWith("!"));
   const out: string[] = [];

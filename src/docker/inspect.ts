@@ -44,7 +44,11 @@ export function demux(buf: Buffer): { stdout: string; stderr: string } {
 }
 
 /** One row of `docker top <container> -o pid,uid,args`. */
-export interface ProcessRow { pid: number; uid: number; args: string }
+export interface ProcessRow {
+  pid: number;
+  uid: number;
+  args: string;
+}
 
 /**
  * Lists a container's processes with their uid (`docker top` runs `ps -o pid,uid,args` on the host;

@@ -109,7 +109,10 @@ async function run(what: string, file: string, args: string[], cwd: string, env:
     throw new Error(`offline build: ${what} could not run ${file} (${r.shortMessage})${file === "corepack" ? "; install it with `npm install -g corepack`" : ""}`);
   }
   if (r.exitCode !== 0) {
-    const tail = String(r.all ?? "").split("\n").slice(-15).join("\n");
+    const tail = String(r.all ?? "")
+      .split("\n")
+      .slice(-15)
+      .join("\n");
     throw new Error(`offline build: ${what} failed (${[file, ...args].join(" ")}: exit ${r.exitCode ?? r.signal}):\n${tail}`);
   }
 }
@@ -128,7 +131,11 @@ export async function fillOfflineCache(root: string, d: Description, opts: Offli
   }
   const files = await manifestFiles(root);
   const hash = createHash("sha256").update(`${pm}\0${process.platform}-${process.arch}\0${COREPACK_VERSION}\0`);
-  for (const f of files) hash.update(`${f}\0`).update(await fs.readFile(path.join(root, f))).update("\0");
+  for (const f of files)
+    hash
+      .update(`${f}\0`)
+      .update(await fs.readFile(path.join(root, f)))
+      .update("\0");
   const key = hash.digest("hex").slice(0, 24);
   const cacheRoot = path.join(opts.cacheRoot ?? defaultCacheRoot(), "offline");
   const target = path.join(cacheRoot, key);

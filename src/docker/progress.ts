@@ -34,7 +34,13 @@ export function jsonLine(value: unknown): string {
 }
 
 /** The step a heartbeat names. */
-interface RunningStep { index: number; total: number; instruction: string; startedAt: number; lastOutput: string | null }
+interface RunningStep {
+  index: number;
+  total: number;
+  instruction: string;
+  startedAt: number;
+  lastOutput: string | null;
+}
 
 /**
  * Calls `beat(step, stepSeconds)` whenever `every` seconds pass with nothing written while a
@@ -51,7 +57,9 @@ function heartbeat(every: number, beat: (step: RunningStep, stepSeconds: number)
     beat(step, (now - step.startedAt) / 1000);
   };
   return {
-    wrote(): void { lastWrite = performance.now(); },
+    wrote(): void {
+      lastWrite = performance.now();
+    },
     started(ev: BuildEvent & { type: "step" }): void {
       step = { index: ev.index, total: ev.total, instruction: ev.instruction, startedAt: performance.now(), lastOutput: null };
       if (!timer && every > 0) {
@@ -59,7 +67,9 @@ function heartbeat(every: number, beat: (step: RunningStep, stepSeconds: number)
         timer.unref();
       }
     },
-    output(text: string): void { if (step) step.lastOutput = text; },
+    output(text: string): void {
+      if (step) step.lastOutput = text;
+    },
     stop(): void {
       if (timer) clearInterval(timer);
       timer = null;
@@ -82,7 +92,10 @@ export function formatBytes(bytes: number): string {
   const units = ["B", "kB", "MB", "GB"];
   let v = bytes;
   let i = 0;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
@@ -100,15 +113,10 @@ export function finalLine(result: BuildResult): string {
  * @param opts.heartbeatSeconds silence (seconds) after which a running step is reported alive; default 10, 0 = never
  * @throws Error naming `mode` when it is not one of the three.
  */
-export function createProgressRenderer(
-  mode: ProgressMode,
-  write: Write,
-  opts: { verbose?: boolean; heartbeatSeconds?: number } = {},
-): ProgressRenderer {
+export function createProgressRenderer(mode: ProgressMode, write: Write, opts: { verbose?: boolean; heartbeatSeconds?: number } = {}): ProgressRenderer {
   const every = opts.heartbeatSeconds ?? 10;
   if (mode === "json") {
-    const beat = heartbeat(every, (st, stepSeconds) =>
-      write(jsonLine({ type: "heartbeat", step: st.index, total: st.total, instruction: st.instruction, stepSeconds, lastOutput: st.lastOutput })));
+    const beat = heartbeat(every, (st, stepSeconds) => write(jsonLine({ type: "heartbeat", step: st.index, total: st.total, instruction: st.instruction, stepSeconds, lastOutput: st.lastOutput })));
     const emit = (value: unknown): void => {
       beat.wrote();
       write(jsonLine(value));
@@ -132,7 +140,10 @@ export function createProgressRenderer(
   // event of another step arrives, so a long RUN shows what is running.
   let open: { index: number; total: number; seconds: number; cached: boolean; lineOpen: boolean } | null = null;
   const beat = heartbeat(every, (st, stepSeconds) => {
-    if (open?.lineOpen) { write("\n"); open.lineOpen = false; }
+    if (open?.lineOpen) {
+      write("\n");
+      open.lineOpen = false;
+    }
     const last = st.lastOutput ? `; last output: ${clip(st.lastOutput, 100)}` : "";
     write(`      [${st.index}/${st.total}] still running after ${formatSeconds(stepSeconds)}${last}\n`);
   });
@@ -158,7 +169,10 @@ export function createProgressRenderer(
       } else if (ev.type === "output") {
         beat.output(ev.text);
         if (!opts.verbose) return;
-        if (open?.lineOpen) { out("\n"); open.lineOpen = false; }
+        if (open?.lineOpen) {
+          out("\n");
+          open.lineOpen = false;
+        }
         out(`      ${ev.text}\n`);
       } else if (ev.type === "error") {
         beat.stop();

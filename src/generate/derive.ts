@@ -246,9 +246,7 @@ export function webResources(workers: number): Resources {
 function systemdIdentity(d: Description): { user: Sourced; group: Sourced | null } {
   const web = d.processes.web;
   const user: Sourced =
-    typeof web.user === "string" || typeof web.user === "number"
-      ? { field: "processes.web.user", value: String(web.user) }
-      : { field: "deploy.systemd.user", value: d.deploy.systemd.user };
+    typeof web.user === "string" || typeof web.user === "number" ? { field: "processes.web.user", value: String(web.user) } : { field: "deploy.systemd.user", value: d.deploy.systemd.user };
   const group = typeof web.group === "string" || typeof web.group === "number" ? { field: "processes.web.group", value: String(web.group) } : null;
   return { user, group };
 }
@@ -308,10 +306,7 @@ export function derive(d: Description): Derived {
   const nodePath: Sourced = { field: "deploy.systemd.nodePath", value: d.deploy.systemd.nodePath };
   const pm = packageManagerFacts(d);
   const runtimeOnHost = path.posix.join(d.deploy.systemd.workingDirectory, pm.runtimeFromApp);
-  const runtime = (node: Sourced): Sourced[] => [
-    node,
-    node === nodePath ? { field: "deploy.systemd.workingDirectory", value: runtimeOnHost } : { field: "(runtime)", value: pm.runtimeInImage },
-  ];
+  const runtime = (node: Sourced): Sourced[] => [node, node === nodePath ? { field: "deploy.systemd.workingDirectory", value: runtimeOnHost } : { field: "(runtime)", value: pm.runtimeInImage }];
   const app: Sourced = { field: "app", value: d.app };
   const healthUrl = `http://127.0.0.1:${d.port}${d.health.path}`;
   const dockerHealthcheck = [
@@ -339,20 +334,8 @@ export function derive(d: Description): Derived {
       app,
     ],
     dockerHealthcheck,
-    systemdWebExec: [
-      ...runtime(nodePath),
-      { field: "(runtime)", value: "serve" },
-      { field: "port", value: "--bind" },
-      { field: "port", value: "fd://3" },
-      ...extraBinds,
-      ...supervisedFlags,
-      app,
-    ],
-    systemdReload: [
-      nodePath,
-      { field: "(runtime)", value: "-e" },
-      { field: "(runtime)", value: "process.kill(Number(process.argv[1]), 'SIGHUP')" },
-    ],
+    systemdWebExec: [...runtime(nodePath), { field: "(runtime)", value: "serve" }, { field: "port", value: "--bind" }, { field: "port", value: "fd://3" }, ...extraBinds, ...supervisedFlags, app],
+    systemdReload: [nodePath, { field: "(runtime)", value: "-e" }, { field: "(runtime)", value: "process.kill(Number(process.argv[1]), 'SIGHUP')" }],
     systemdUser: identity.user,
     systemdGroup: identity.group,
     writablePaths: writablePaths(d, binds),

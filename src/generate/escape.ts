@@ -100,7 +100,7 @@ export function shellWord(value: unknown, field: string): string {
 export function nginxString(value: unknown, field: string): string {
   const v = text(value, field, "an nginx value");
   if (v !== "" && /^[A-Za-z0-9._*:/~^-]+$/.test(v)) return v;
-  if (/[$"\\]/.test(v)) throw new UnsafeValueError(field, "an nginx value", "$, \" and \\ cannot be written literally", v);
+  if (/[$"\\]/.test(v)) throw new UnsafeValueError(field, "an nginx value", '$, " and \\ cannot be written literally', v);
   return `"${v}"`;
 }
 

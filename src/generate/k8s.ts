@@ -80,12 +80,7 @@ const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
  *  RFC 1035 labels, at most 63 characters). @throws UnsafeValueError naming `field`. */
 export function k8sName(value: string, field: string): string {
   if (value.length > 63 || !DNS1035.test(value)) {
-    throw new UnsafeValueError(
-      field,
-      "a Kubernetes object name",
-      "expected a DNS-1035 label: [a-z]([-a-z0-9]*[a-z0-9])?, at most 63 characters (no '.', '_', leading digit or trailing '-')",
-      value,
-    );
+    throw new UnsafeValueError(field, "a Kubernetes object name", "expected a DNS-1035 label: [a-z]([-a-z0-9]*[a-z0-9])?, at most 63 characters (no '.', '_', leading digit or trailing '-')", value);
   }
   return value;
 }

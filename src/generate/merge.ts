@@ -67,7 +67,11 @@ function side(block: string[], eol: string): string {
  * @throws TypeError naming the argument when an input is not a string or a label is not one line.
  */
 export function mergeThreeWay(base: string, ours: string, theirs: string, opts: MergeOptions = {}): MergeResult {
-  for (const [name, v] of [["base", base], ["ours", ours], ["theirs", theirs]] as const) {
+  for (const [name, v] of [
+    ["base", base],
+    ["ours", ours],
+    ["theirs", theirs],
+  ] as const) {
     if (typeof v !== "string") throw new TypeError(`mergeThreeWay: ${name} must be a string (got ${v === null ? "null" : typeof v})`);
   }
   const labels = { ...MERGE_LABELS, ...opts.labels };

@@ -38,9 +38,7 @@ export interface NginxDerived {
 export function deriveNginx(d: Description): NginxDerived {
   const n = d.deploy.nginx;
   const f = "deploy.nginx";
-  const servers = (n.upstreams ?? [`127.0.0.1:${integer(d.port, "port", 1, 65535)}`]).map((u, i) =>
-    nginxString(u, `${f}.upstreams[${i}]`),
-  );
+  const servers = (n.upstreams ?? [`127.0.0.1:${integer(d.port, "port", 1, 65535)}`]).map((u, i) => nginxString(u, `${f}.upstreams[${i}]`));
   const statics = (n.static ?? []).map((s, i) => ({
     location: nginxString(s.location, `${f}.static[${i}].location`),
     root: nginxString(s.root, `${f}.static[${i}].root`),

@@ -184,11 +184,7 @@ export function packageManagerFacts(d: Description): PackageManagerFacts {
 export function pruneToManifests(): string {
   const keepDirs = PM_DIRS.map((p) => `-path ./${p}`).join(" -o ");
   const keepFiles = PM_FILES.map((f) => `-name ${f}`).join(" -o ");
-  return (
-    `find . -mindepth 1 \\( ${keepDirs} \\) -prune \\\n` +
-    `    -o -type f ! \\( ${keepFiles} \\) -exec rm -f {} + \\\n` +
-    " && find . -mindepth 1 -depth -type d -empty -delete"
-  );
+  return `find . -mindepth 1 \\( ${keepDirs} \\) -prune \\\n` + `    -o -type f ! \\( ${keepFiles} \\) -exec rm -f {} + \\\n` + " && find . -mindepth 1 -depth -type d -empty -delete";
 }
 
 /** Shell that removes registry configuration (tokens) and the offline caches from /app, at any depth. */

@@ -89,10 +89,8 @@ function environment(): typeof Handlebars {
       return String(v);
     }),
     docker_args: list((items) => `[${items.map((i) => esc.dockerJson(i.value, i.field)).join(", ")}]`),
-    systemd_args: list((items) =>
-      items.map((i, n) => (n === 0 ? esc.systemdExecutable(i.value, i.field) : esc.systemdArg(i.value, i.field))).join(" "),
-    ),
-    systemd_lines: function (p: string, key: string, options: Handlebars.HelperOptions) {
+    systemd_args: list((items) => items.map((i, n) => (n === 0 ? esc.systemdExecutable(i.value, i.field) : esc.systemdArg(i.value, i.field))).join(" ")),
+    systemd_lines: (p: string, key: string, options: Handlebars.HelperOptions) => {
       const v = lookup(options.data.root, p);
       if (!Array.isArray(v)) throw new Error(`template: "${p}" is not a list`);
       return (v as Sourced[]).map((i) => `${key}=${esc.systemdPathItem(i.value, i.field, true)}\n`).join("");
@@ -169,12 +167,7 @@ export function projectRoot(appDir: string, d: Pick<Description, "workspace">): 
  * (its header names that file): the files, and the folder their paths are relative to
  * ({@link projectRoot}), which is what `writeFiles` / `checkFiles` take.
  */
-export function renderProject(
-  appDir: string,
-  description: Description,
-  descriptionFile: string,
-  opts: Omit<RenderOptions, "descriptionFile"> = {},
-): { root: string; files: RenderedFile[] } {
+export function renderProject(appDir: string, description: Description, descriptionFile: string, opts: Omit<RenderOptions, "descriptionFile"> = {}): { root: string; files: RenderedFile[] } {
   const files = renderFiles(description, { ...opts, descriptionFile: path.basename(descriptionFile) });
   return { root: projectRoot(appDir, description), files };
 }
@@ -191,9 +184,10 @@ export function renderProject(
 export function renderFiles(description: Description, opts: RenderOptions = {}): RenderedFile[] {
   const d = validateDescription(description);
   const wanted = new Set<string>(opts.targets?.length ? opts.targets : DEFAULT_TARGETS);
-  for (const t of wanted) if (t !== "all" && !(TARGETS as readonly string[]).includes(t)) {
-    throw new Error(`unknown target ${JSON.stringify(t)}; expected one of ${TARGETS.join(", ")}, all`);
-  }
+  for (const t of wanted)
+    if (t !== "all" && !(TARGETS as readonly string[]).includes(t)) {
+      throw new Error(`unknown target ${JSON.stringify(t)}; expected one of ${TARGETS.join(", ")}, all`);
+    }
   const on = (t: Target) => wanted.has("all") || wanted.has(t);
   const ctx = renderContext(d, opts);
   const x = ctx.x as Derived;

@@ -118,9 +118,7 @@ export function writeFiles(dir: string, files: RenderedFile[], opts: { force?: b
         results.push({
           path: f.path,
           status,
-          message:
-            `${f.path} not overwritten: ${why}. ` +
-            "`prodserver generate --check` shows the difference; `prodserver generate --force` overwrites it.",
+          message: `${f.path} not overwritten: ${why}. ` + "`prodserver generate --check` shows the difference; `prodserver generate --force` overwrites it.",
         });
         continue;
       }
@@ -130,7 +128,11 @@ export function writeFiles(dir: string, files: RenderedFile[], opts: { force?: b
     state[f.path] = sha(f.content);
     results.push(message ? { path: f.path, status, message } : { path: f.path, status });
   }
-  const sorted = Object.fromEntries(Object.keys(state).sort().map((k) => [k, state[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(state)
+      .sort()
+      .map((k) => [k, state[k]]),
+  );
   const stateText = JSON.stringify({ version: 1, files: sorted }, null, 2) + "\n";
   const stateFile = path.join(dir, GENERATED_STATE);
   if (!fs.existsSync(stateFile) || fs.readFileSync(stateFile, "utf8") !== stateText) writeAtomic(stateFile, stateText);

@@ -26,12 +26,20 @@ describe("buildImage on the real engine", { skip: dockerSkip, timeout: 120_000 }
 
   test("a failing RUN throws BuildError with the step number, instruction and the step's output", async () => {
     const ctx = await context("FROM node:20-bookworm-slim\nCOPY hello.txt /hello.txt\nRUN echo out-marker-5521 && echo err-marker-5521 >&2 && exit 3\n");
-    const fresh = (ev: BuildEvent): void => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); };
-    const err = await buildImage(docker, ctx as never, { tags: [tag], onProgress: fresh }).then(() => null, (e: unknown) => e);
+    const fresh = (ev: BuildEvent): void => {
+      if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id);
+    };
+    const err = await buildImage(docker, ctx as never, { tags: [tag], onProgress: fresh }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof BuildError, `expected BuildError, got ${String(err)}`);
     assert.equal(err.step, 3);
     assert.match(err.instruction ?? "", /^RUN echo out-marker-5521/);
-    assert.ok(err.output.some((l) => l.includes("out-marker-5521")), `output: ${err.output.join("|")}`);
+    assert.ok(
+      err.output.some((l) => l.includes("out-marker-5521")),
+      `output: ${err.output.join("|")}`,
+    );
     assert.match(err.message, /step 3\/3.*returned a non-zero code: 3/s);
   });
 
@@ -42,10 +50,17 @@ describe("buildImage on the real engine", { skip: dockerSkip, timeout: 120_000 }
     const first = await buildImage(docker, (await context(dockerfile)) as never, { tags: [tag], onProgress: jr.onProgress });
     cleanup.image(first.imageId);
     jr.done(first);
-    const events = json.join("").trim().split("\n").map((l) => JSON.parse(l) as BuildEvent | { type: "done" });
+    const events = json
+      .join("")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as BuildEvent | { type: "done" });
     assert.ok(events.filter((e) => e.type === "step").length === 4, "one step event per instruction");
     assert.equal(events.at(-1)?.type, "done");
-    assert.ok(events.some((e) => e.type === "output" && (e as { text: string }).text === "hello"), "RUN output is an output event");
+    assert.ok(
+      events.some((e) => e.type === "output" && (e as { text: string }).text === "hello"),
+      "RUN output is an output event",
+    );
 
     const quiet: string[] = [];
     const qr = createProgressRenderer("quiet", (t) => quiet.push(t));

@@ -7,10 +7,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Description } from "../../src/description/index.js";
-import {
-  buildProject, createProgressRenderer, formatReport, imageTags, smokeOptionsFrom, smokeTest,
-  type BuildEvent, type SmokeReport,
-} from "../../src/docker/index.js";
+import { buildProject, createProgressRenderer, formatReport, imageTags, smokeOptionsFrom, smokeTest, type BuildEvent, type SmokeReport } from "../../src/docker/index.js";
 import { Cleanup, dockerClient, dockerSkip, pathInImage } from "../support/docker.js";
 import { prepareApp } from "../support/apps.js";
 
@@ -47,7 +44,10 @@ function assertAllGreen(report: SmokeReport): void {
   assert.deepEqual(failed, [], formatReport(report));
   assert.equal(report.ok, true, formatReport(report));
   for (const name of ["metadata", "healthy", "get /readyz", "get /", "non-root", "processes", "respawn", "files", "sigterm"]) {
-    assert.ok(report.checks.some((c) => c.name === name && c.ok), `check ${name} missing or failed:\n${formatReport(report)}`);
+    assert.ok(
+      report.checks.some((c) => c.name === name && c.ok),
+      `check ${name} missing or failed:\n${formatReport(report)}`,
+    );
   }
   assert.equal(report.exitCode, 0);
 }
@@ -58,7 +58,10 @@ describe("offline image build + smoke test of the examples", { skip: dockerSkip,
   test("express-app: tags exist, smoke test all green, numeric non-root user, no .env/.git in the image", async () => {
     const { dir, d } = await prepare("examples/express-app", "express");
     const { imageId, events } = await buildOffline(dir, d);
-    assert.ok(events.some((e) => e.type === "step"), "progress events include steps");
+    assert.ok(
+      events.some((e) => e.type === "step"),
+      "progress events include steps",
+    );
     for (const tag of imageTags(d)) {
       assert.equal((await docker.getImage(tag).inspect()).Id, imageId, `tag ${tag} points at the built image`);
     }

@@ -101,7 +101,13 @@ describe("create-prodserver --yes && prodserver build --offline", { skip, timeou
   before(() => ensureBaseImage(String(newestLtsMajor())));
   after(async () => {
     for (const tag of createdTags) {
-      const id = await docker.getImage(tag).inspect().then((i) => i.Id, () => null);
+      const id = await docker
+        .getImage(tag)
+        .inspect()
+        .then(
+          (i) => i.Id,
+          () => null,
+        );
       if (id) cleanup.image(id);
     }
     await cleanup.run();
@@ -111,7 +117,10 @@ describe("create-prodserver --yes && prodserver build --offline", { skip, timeou
     const { dir, tags } = await created("examples/express-app", "express");
     const b = await buildJson(dir);
     assert.equal(b.exitCode, 0, tail(b.all));
-    assert.ok(b.events.some((e) => e.type === "step"), "step events in --json output");
+    assert.ok(
+      b.events.some((e) => e.type === "step"),
+      "step events in --json output",
+    );
     assert.ok(b.smoke?.ok, `smoke report ok:\n${JSON.stringify(b.smoke?.checks, null, 1)}`);
     const id = (await docker.getImage(tags[0]).inspect()).Id;
     assert.equal((await docker.getImage(tags[1]).inspect()).Id, id, "both tags point at the same image");
@@ -132,7 +141,11 @@ describe("create-prodserver --yes && prodserver build --offline", { skip, timeou
     const quiet = await buildWatched(dir, ["--offline", "--quiet"], 15);
     assert.equal(quiet.code, 0, quiet.err);
     assert.equal(quiet.err, "");
-    assert.match(quiet.out, /^built \S+:0\.0\.0-t\w+, \S+:latest \([0-9a-f]{12}\) in [\d.]+s, \d+\/\d+ steps cached; smoke test PASS: \d+\/\d+ checks passed in [\d.]+s\n$/, `--quiet prints exactly one line:\n${quiet.out}`);
+    assert.match(
+      quiet.out,
+      /^built \S+:0\.0\.0-t\w+, \S+:latest \([0-9a-f]{12}\) in [\d.]+s, \d+\/\d+ steps cached; smoke test PASS: \d+\/\d+ checks passed in [\d.]+s\n$/,
+      `--quiet prints exactly one line:\n${quiet.out}`,
+    );
     assert.equal(quiet.lingered, false);
   });
 

@@ -31,9 +31,17 @@ async function extract(stream: NodeJS.ReadableStream): Promise<string> {
 
 test("secrets, VCS data, node_modules and the user's .prodserver never go in, whatever .dockerignore says; a Dockerfile does", async () => {
   const dir = await tree({
-    "package.json": "{}", "src/app.js": "x", ".env": "S=1", ".env.local": "S=2", "config/.env": "S=3",
-    ".git/HEAD": "ref", "node_modules/x/index.js": "x", "packages/a/node_modules/y/i.js": "y",
-    ".prodserver/generated.json": "{}", "Dockerfile": "FROM user", ".envrc": "kept: not a .env file",
+    "package.json": "{}",
+    "src/app.js": "x",
+    ".env": "S=1",
+    ".env.local": "S=2",
+    "config/.env": "S=3",
+    ".git/HEAD": "ref",
+    "node_modules/x/index.js": "x",
+    "packages/a/node_modules/y/i.js": "y",
+    ".prodserver/generated.json": "{}",
+    Dockerfile: "FROM user",
+    ".envrc": "kept: not a .env file",
     // An exception that tries to re-include them changes nothing.
     ".dockerignore": "!.env\n!.git\n!node_modules\n",
   });
@@ -43,8 +51,14 @@ test("secrets, VCS data, node_modules and the user's .prodserver never go in, wh
 
 test(".dockerignore follows Docker's rules: root-anchored names, ** globs, ! exceptions inside excluded dirs", async () => {
   const dir = await tree({
-    "package.json": "{}", "src/app.js": "x", "src/app.test.js": "t", "test/a.js": "t", "lib/test/b.js": "b",
-    "docs/keep.md": "k", "docs/drop.md": "d", "coverage/lcov.info": "c",
+    "package.json": "{}",
+    "src/app.js": "x",
+    "src/app.test.js": "t",
+    "test/a.js": "t",
+    "lib/test/b.js": "b",
+    "docs/keep.md": "k",
+    "docs/drop.md": "d",
+    "coverage/lcov.info": "c",
     ".dockerignore": "# comment\ntest\n**/*.test.js\ndocs\n!docs/keep.md\ncoverage/\n",
   });
   assert.deepEqual(await listContextFiles(dir), [".dockerignore", "docs/keep.md", "lib/test/b.js", "package.json", "src/app.js"]);
@@ -52,7 +66,9 @@ test(".dockerignore follows Docker's rules: root-anchored names, ** globs, ! exc
 
 test("the tar carries the folder's own Dockerfile (even when .dockerignore lists it), the offline caches and an exception for them", async () => {
   const dir = await tree({
-    "package.json": "{}", "apps/web/package.json": "{}", "apps/web/Dockerfile": "FROM the-users-own\nRUN echo hand-edit\n",
+    "package.json": "{}",
+    "apps/web/package.json": "{}",
+    "apps/web/Dockerfile": "FROM the-users-own\nRUN echo hand-edit\n",
     ".dockerignore": ".prodserver/\nDockerfile\n**/Dockerfile\n",
   });
   const offline = await tree({ "npm-cache/_cacache/index-v5/x": "entry", "corepack/v1/pnpm/10.0.0/pnpm.cjs": "// pnpm" });

@@ -39,10 +39,11 @@ before(async () => {
   spawnSync("chmod", ["-R", "a+rX", app]); // mkdtemp makes 0700; the services run as www-data / node
   const { description } = await detectProject(app);
   base = { ...description, processes: { ...description.processes, worker: { command: "node src/worker.mjs" } } };
-  host = await DebianHost.boot(debianHostImage(), [
-    `${app}:/srv/express-hello:ro`,
-    `${path.join(REPO_ROOT, "test/fixtures/host-client.mjs")}:/opt/prodserver-test/client.mjs:ro`,
-  ], `prodserver-deploy-host-${process.pid}`);
+  host = await DebianHost.boot(
+    debianHostImage(),
+    [`${app}:/srv/express-hello:ro`, `${path.join(REPO_ROOT, "test/fixtures/host-client.mjs")}:/opt/prodserver-test/client.mjs:ro`],
+    `prodserver-deploy-host-${process.pid}`,
+  );
 });
 
 after(() => {
@@ -67,7 +68,12 @@ function client(...args: string[]): any {
 /** Uid and NoNewPrivs/Seccomp/CapEff of a process in the host, from /proc. */
 function procStatus(pid: string | number): Record<string, string> {
   const out = host.sh(`cat /proc/${pid}/status`);
-  return Object.fromEntries(out.split("\n").filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
+  return Object.fromEntries(
+    out
+      .split("\n")
+      .filter((l) => l.includes(":"))
+      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
+  );
 }
 
 /** `systemd-analyze security` of a loaded unit: its overall exposure. */
@@ -123,7 +129,10 @@ test("systemctl reload under load: 0 failed requests, same arbiter, new workers,
   assert.equal(after.MainPID, before, "HUP reloads in place");
   assert.match(after.StatusText, /^reloaded: generation 1 serving$/);
   const now = Object.keys(client("load", "http://127.0.0.1:3000/", "1", "true").pids);
-  assert.ok(now.every((p) => !old.has(p)), `new workers serve: before ${[...old]}, after ${now}`);
+  assert.ok(
+    now.every((p) => !old.has(p)),
+    `new workers serve: before ${[...old]}, after ${now}`,
+  );
   console.log(`# reload under load: ${r.ok} requests, ${r.failed} failed; systemctl reload returned in ${r.command.ms} ms`);
 });
 

@@ -27,7 +27,20 @@ import { dockerSkip } from "../support/docker.js";
 import { selfSigned } from "../support/nginx.js";
 import { k8sDocs, k8sProblems, kubeletExpand } from "../support/k8s.js";
 import {
-  composeRead, dockerHistoryOf, dockerLines, dockerRunsOf, dockerRead, fuzzBaseImage, goQuotedList, hasStackConfig, nginxCheck, nginxDirectives, pool, removeImages, systemdRead, type DockerReading,
+  composeRead,
+  dockerHistoryOf,
+  dockerLines,
+  dockerRunsOf,
+  dockerRead,
+  fuzzBaseImage,
+  goQuotedList,
+  hasStackConfig,
+  nginxCheck,
+  nginxDirectives,
+  pool,
+  removeImages,
+  systemdRead,
+  type DockerReading,
 } from "../support/judges.js";
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fuzz-"));
@@ -41,9 +54,46 @@ after(async () => {
  *  k8s, systemd), Unicode line separators (YAML), systemd specifiers, nginx syntax, quotes, control
  *  characters, a lone surrogate, heredoc and exec-form starts, empty and very long strings. */
 const HOSTILE = [
-  "\\", "a\\", "a\\ ", "a \\ ", " # \\", "a # \\ ", "$", "${HOME}", "$$", "$(PORT)", "$5", "a$b", "\u0085", "a\u0085b", "a\u2028b", "a\u2029b",
-  "%", "%n", "%h", "%%", ";", "a;b", "{", "}", "a{b}", 'a"b', "a'b", "a\0b", "a\nb", "a\r\nb", "a\tb", "a b", "-x", "#x", '["x"]', "<<EOF",
-  "ä€", "\uD800", "", "x".repeat(5000),
+  "\\",
+  "a\\",
+  "a\\ ",
+  "a \\ ",
+  " # \\",
+  "a # \\ ",
+  "$",
+  "${HOME}",
+  "$$",
+  "$(PORT)",
+  "$5",
+  "a$b",
+  "\u0085",
+  "a\u0085b",
+  "a\u2028b",
+  "a\u2029b",
+  "%",
+  "%n",
+  "%h",
+  "%%",
+  ";",
+  "a;b",
+  "{",
+  "}",
+  "a{b}",
+  'a"b',
+  "a'b",
+  "a\0b",
+  "a\nb",
+  "a\r\nb",
+  "a\tb",
+  "a b",
+  "-x",
+  "#x",
+  '["x"]',
+  "<<EOF",
+  "ä€",
+  "\uD800",
+  "",
+  "x".repeat(5000),
 ];
 
 /** A valid description that sets every optional object, so each string field has a valid value to
@@ -57,9 +107,23 @@ const FULL = {
   build: { command: "npm run build", output: "dist" },
   processes: {
     web: {
-      workers: "auto", bind: "unix:/run/fz/app.sock", accesslog: "/var/log/fz/access.log", errorlog: "/var/log/fz/error.log", access_log_format: "%(h)s",
-      proc_name: "fz", pidfile: "/run/fz/fz.pid", chdir: "/srv/fz", user: "www-data", group: "www-data", raw_env: "A=b", forwarded_allow_ips: "127.0.0.1",
-      metrics_bind: "127.0.0.1:9100", certfile: "/etc/fz/cert.pem", keyfile: "/etc/fz/key.pem", log_format: "text", loglevel: "info",
+      workers: "auto",
+      bind: "unix:/run/fz/app.sock",
+      accesslog: "/var/log/fz/access.log",
+      errorlog: "/var/log/fz/error.log",
+      access_log_format: "%(h)s",
+      proc_name: "fz",
+      pidfile: "/run/fz/fz.pid",
+      chdir: "/srv/fz",
+      user: "www-data",
+      group: "www-data",
+      raw_env: "A=b",
+      forwarded_allow_ips: "127.0.0.1",
+      metrics_bind: "127.0.0.1:9100",
+      certfile: "/etc/fz/cert.pem",
+      keyfile: "/etc/fz/key.pem",
+      log_format: "text",
+      loglevel: "info",
     },
     worker: { command: "node jobs.js" },
   },
@@ -68,8 +132,12 @@ const FULL = {
   deploy: {
     user: "node",
     nginx: {
-      serverName: "example.com", clientMaxBodySize: "16m", upstreams: ["127.0.0.1:3001"], balance: "round_robin",
-      static: [{ location: "/static/", root: "/srv/fz/public" }], rateLimit: { rate: "10r/s" },
+      serverName: "example.com",
+      clientMaxBodySize: "16m",
+      upstreams: ["127.0.0.1:3001"],
+      balance: "round_robin",
+      static: [{ location: "/static/", root: "/srv/fz/public" }],
+      rateLimit: { rate: "10r/s" },
       tls: { certificate: `${DIR}/tls/cert.pem`, certificateKey: `${DIR}/tls/key.pem` },
     },
     systemd: { user: "www-data", workingDirectory: `${DIR}/wd`, nodePath: `${DIR}/bin/node` },
@@ -223,20 +291,30 @@ test("fuzz: every string field × hostile values is an error naming the field or
   console.log(`# fuzz: ${cases.length} cases rendered in ${((performance.now() - start) / 1000).toFixed(1)} s`);
   const t0 = performance.now();
   const lap = (what: string, groups: Case[][]) => console.log(`# fuzz: ${what}: ${groups.length} distinct, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const k8s = distinct(cases.filter((c) => c.k8s), (c) => c.k8s![0].content);
+  const k8s = distinct(
+    cases.filter((c) => c.k8s),
+    (c) => c.k8s![0].content,
+  );
   judgeK8s(k8s, fail);
   lap("k8s manifests", k8s);
   const nginx = distinct(cases, (c) => file(c.files, ".conf")!);
   judgeNginx(nginx, fail);
   lap("nginx confs", nginx);
-  const systemd = distinct(cases, (c) => c.files.filter((f) => isUnit(f.path)).map((f) => f.content).join("\0"));
+  const systemd = distinct(cases, (c) =>
+    c.files
+      .filter((f) => isUnit(f.path))
+      .map((f) => f.content)
+      .join("\0"),
+  );
   judgeSystemd(systemd, fail);
   lap("systemd unit sets", systemd);
   const compose = distinct(cases, (c) => file(c.files, "compose.yaml")!);
   await judgeCompose(compose, fail);
   lap("compose files", compose);
   const docker = await judgeDocker(cases, fail);
-  console.log(`# fuzz: Dockerfiles: ${docker.skeletons} distinct skeletons built whole, ${docker.lines} distinct comment/RUN/CMD/HEALTHCHECK lines in batches, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `# fuzz: Dockerfiles: ${docker.skeletons} distinct skeletons built whole, ${docker.lines} distinct comment/RUN/CMD/HEALTHCHECK lines in batches, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   for (const c of cases) {
     if (bad.has(c.i)) {
@@ -286,13 +364,21 @@ function judgeNginx(groups: Case[][], fail: Fail): void {
   for (const group of groups) {
     const a = renderA(group[0]);
     const tls = a.d.deploy.nginx.tls;
-    for (const [p, content] of tls ? ([[tls.certificate, cert], [tls.certificateKey, key]] as const) : []) {
-      if (p.startsWith(`${DIR}/`) && !fs.existsSync(p)) (fs.mkdirSync(path.dirname(p), { recursive: true }), fs.writeFileSync(p, content));
+    for (const [p, content] of tls
+      ? ([
+          [tls.certificate, cert],
+          [tls.certificateKey, key],
+        ] as const)
+      : []) {
+      if (p.startsWith(`${DIR}/`) && !fs.existsSync(p)) fs.mkdirSync(path.dirname(p), { recursive: true }), fs.writeFileSync(p, content);
     }
     const conf = file(a.files, ".conf")!;
     confs.push(conf);
     try {
-      const shape = (t: string) => nginxDirectives(t).map((d) => `${d.depth}:${d.name}`).join(" ");
+      const shape = (t: string) =>
+        nginxDirectives(t)
+          .map((d) => `${d.depth}:${d.name}`)
+          .join(" ");
       if (shape(conf) !== shape(file(renderBenign(group[0]), ".conf")!)) fail(group, "nginx: directives differ from the benign rendering");
       const serverName = nginxDirectives(conf).find((d) => d.name === "server_name")!.args;
       if (serverName.join(" ") !== a.d.deploy.nginx.serverName) fail(group, `nginx server_name reads ${JSON.stringify(serverName)}`);
@@ -317,7 +403,7 @@ function judgeSystemd(groups: Case[][], fail: Fail): void {
   const reps = groups.map((group) => {
     const a = renderA(group[0]);
     const node = a.d.deploy.systemd.nodePath;
-    if (node.startsWith(`${DIR}/`) && !fs.existsSync(node)) (fs.mkdirSync(path.dirname(node), { recursive: true }), fs.symlinkSync(process.execPath, node));
+    if (node.startsWith(`${DIR}/`) && !fs.existsSync(node)) fs.mkdirSync(path.dirname(node), { recursive: true }), fs.symlinkSync(process.execPath, node);
     for (const f of a.files.filter((x) => isUnit(x.path))) {
       const p = path.join(dir, path.basename(f.path));
       fs.writeFileSync(p, f.content);
@@ -379,8 +465,17 @@ async function judgeCompose(groups: Case[][], fail: Fail): Promise<void> {
     const s = r.config.services;
     const eq = (what: string, got: unknown, want: unknown) => JSON.stringify(got) !== JSON.stringify(want) && fail(group, `compose ${what} reads ${JSON.stringify(got)}`);
     eq("web image", s.web?.image, x.image);
-    eq("web healthcheck", s.web?.healthcheck?.test, x.composeHealthcheck.map((v) => String(v.value)));
-    for (const o of x.others) eq(`${o.type} command`, s[o.type]?.command, o.argv.map((v) => String(v.value)));
+    eq(
+      "web healthcheck",
+      s.web?.healthcheck?.test,
+      x.composeHealthcheck.map((v) => String(v.value)),
+    );
+    for (const o of x.others)
+      eq(
+        `${o.type} command`,
+        s[o.type]?.command,
+        o.argv.map((v) => String(v.value)),
+      );
   });
 }
 
@@ -454,10 +549,13 @@ async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: numb
       const kind = kindOf(line);
       if (!line.trim() || !PLACEHOLDER[kind]) continue;
       const want =
-        kind === "#" ? null
-        : kind === "CMD" ? x.dockerCmd.map((v) => String(v.value))
-        : kind === "HEALTHCHECK" ? ["CMD", ...x.dockerHealthcheck.map((v) => String(v.value))]
-        : [c.d.build && line === `RUN ${c.d.build.command}` ? c.d.build.command : runCommand(line)];
+        kind === "#"
+          ? null
+          : kind === "CMD"
+            ? x.dockerCmd.map((v) => String(v.value))
+            : kind === "HEALTHCHECK"
+              ? ["CMD", ...x.dockerHealthcheck.map((v) => String(v.value))]
+              : [c.d.build && line === `RUN ${c.d.build.command}` ? c.d.build.command : runCommand(line)];
       const seen = lines.get(line);
       if (seen && JSON.stringify(seen.want) !== JSON.stringify(want)) fail([c], `one line, two meanings: ${line}`);
       lines.set(line, { want, group: [...(seen?.group ?? []), c] });
@@ -473,7 +571,15 @@ async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: numb
       return judge(batch.slice(batch.length >> 1));
     }
     const { group } = lines.get(batch[0])!;
-    if (r.entries === null) return fail(group, `BuildKit refuses the line: ${r.error?.split("\n").filter((l) => /error/i.test(l)).join(" ").slice(0, 300)}`);
+    if (r.entries === null)
+      return fail(
+        group,
+        `BuildKit refuses the line: ${r.error
+          ?.split("\n")
+          .filter((l) => /error/i.test(l))
+          .join(" ")
+          .slice(0, 300)}`,
+      );
     if (r.entries.length !== expected) return fail(group, `BuildKit reads ${r.entries.length - 1} instructions from the line`);
     const entries = r.entries.slice(0, -1);
     for (const line of batch.filter((l) => lines.get(l)!.want !== null)) {
@@ -490,7 +596,15 @@ async function judgeDocker(cases: Case[], fail: Fail): Promise<{ skeletons: numb
       await judgeRuns(batch.slice(0, batch.length >> 1));
       return judgeRuns(batch.slice(batch.length >> 1));
     }
-    if (r.shells === null) return fail(lines.get(batch[0])!.group, `BuildKit refuses the RUN line: ${r.error?.split("\n").filter((l) => /error/i.test(l)).join(" ").slice(0, 300)}`);
+    if (r.shells === null)
+      return fail(
+        lines.get(batch[0])!.group,
+        `BuildKit refuses the RUN line: ${r.error
+          ?.split("\n")
+          .filter((l) => /error/i.test(l))
+          .join(" ")
+          .slice(0, 300)}`,
+      );
     batch.forEach((line, k) => {
       const { want, group } = lines.get(line)!;
       if (r.shells![k] !== want![0]) fail(group, `the shell got ${JSON.stringify(r.shells![k])} from ${JSON.stringify(line.slice(0, 60))}`);
@@ -526,7 +640,14 @@ function readHistory(entry: string): string[] | null {
 /** What differs between the engine's reading `r` of a skeleton and what `d` means. */
 function dockerProblems(r: DockerReading, dockerfile: string, d: Description, base: string): string[] {
   const out: string[] = [];
-  if (r.error) out.push(`docker build failed: ${r.error.split("\n").filter((l) => /error|Error|failed/.test(l)).join(" ").slice(0, 300)}`);
+  if (r.error)
+    out.push(
+      `docker build failed: ${r.error
+        .split("\n")
+        .filter((l) => /error|Error|failed/.test(l))
+        .join(" ")
+        .slice(0, 300)}`,
+    );
   const lines = dockerLines(dockerfile, base);
   const differ = lines.findIndex((l, k) => r.steps[k] !== l);
   if (r.steps.length !== lines.length || differ !== -1) {
@@ -551,7 +672,7 @@ test("the judges catch the holes issue 10 found (negative controls)", { skip: do
   const nel = await dockerHistoryOf(["RUN npm run build\u0085"], base, "prodserver-deploy-fuzz:control-2");
   images.push("prodserver-deploy-fuzz:control-2");
   assert.deepEqual(nel.entries?.map(readHistory), [["npm run build"]]);
-  const df = "FROM node:20-bookworm-slim AS base\nRUN npm run build \\ \nFROM base AS runtime\nCMD [\"x\"]\n";
+  const df = 'FROM node:20-bookworm-slim AS base\nRUN npm run build \\ \nFROM base AS runtime\nCMD ["x"]\n';
   const r = await dockerRead(df, {}, base, "prodserver-deploy-fuzz:control-3");
   images.push("prodserver-deploy-fuzz:control-3");
   assert.notDeepEqual(r.steps, dockerLines(df, base), "the runtime stage disappears into the RUN");
@@ -564,7 +685,10 @@ test("the judges catch the holes issue 10 found (negative controls)", { skip: do
   assert.equal(nel2.config?.services.web.image, "a b", "a raw U+0085 is a YAML line break: folded to a space");
   // nginx: one quoted server_name is one name; an injected directive changes the structure.
   assert.deepEqual(nginxDirectives('server { server_name "a.example b.example"; }')[1].args, ["a.example b.example"]);
-  const shape = (t: string) => nginxDirectives(t).map((d) => `${d.depth}:${d.name}`).join(" ");
+  const shape = (t: string) =>
+    nginxDirectives(t)
+      .map((d) => `${d.depth}:${d.name}`)
+      .join(" ");
   assert.notEqual(shape("server { server_name a; return 200 x; }"), shape("server { server_name a; }"));
   // systemd resolves an unescaped specifier at load time; the dump shows it.
   const dir = fs.mkdtempSync(path.join(DIR, "control-"));

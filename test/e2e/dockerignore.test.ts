@@ -18,8 +18,19 @@ const cleanup = new Cleanup(docker);
 after(() => cleanup.run());
 
 const SECRETS = [
-  ".env", "config/.env", "config/.env.production", "certs/server.key", "certs/server.pem", "deep/a/b/client.p12", "keys/id_rsa",
-  "lib/.git/HEAD", "vendor/lib/.git", "src/__tests__/app.test.js", "lib/test/fixture.js", "src/app.spec.js", "logs/app.log",
+  ".env",
+  "config/.env",
+  "config/.env.production",
+  "certs/server.key",
+  "certs/server.pem",
+  "deep/a/b/client.p12",
+  "keys/id_rsa",
+  "lib/.git/HEAD",
+  "vendor/lib/.git",
+  "src/__tests__/app.test.js",
+  "lib/test/fixture.js",
+  "src/app.spec.js",
+  "logs/app.log",
 ];
 const KEPT = ["app.js", "package.json", "config/app.json", "lib/testing.js", "certs/README.md"];
 
@@ -30,7 +41,10 @@ async function app(opts: { prodserver: boolean }): Promise<string> {
   cleanup.dir(dir);
   const pkg = { name: "prodserver-e2e-ignore", version: "1.0.0", main: "app.js", dependencies: {} };
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
-  fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages: { "": { name: pkg.name, version: pkg.version } } }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, "package-lock.json"),
+    JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages: { "": { name: pkg.name, version: pkg.version } } }, null, 2),
+  );
   fs.writeFileSync(path.join(dir, "app.js"), "module.exports = (req, res) => res.end('ok');\n");
   for (const f of [...SECRETS, ...KEPT.filter((k) => !fs.existsSync(path.join(dir, k)))]) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });

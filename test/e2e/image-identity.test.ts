@@ -38,7 +38,11 @@ test("with processes.web.user/group set, the image's CMD starts as the image's n
   const generated = renderDockerfile(d);
   const runtimeStage = generated.slice(generated.indexOf("FROM base AS runtime"));
   const starts = runtimeStage.split("\n").filter((l) => STARTS.test(l));
-  assert.deepEqual(starts.map((l) => l.split(" ")[0]), ["USER", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "CMD"], runtimeStage);
+  assert.deepEqual(
+    starts.map((l) => l.split(" ")[0]),
+    ["USER", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "CMD"],
+    runtimeStage,
+  );
 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "prodserver-e2e-identity-"));
   cleanup.dir(dir);
@@ -58,13 +62,18 @@ test("with processes.web.user/group set, the image's CMD starts as the image's n
   const tag = `prodserver-e2e-identity:t${run}`;
   const built = await buildImage(docker, await createBuildContext(dir, { dockerfile }), {
     tags: [tag],
-    onProgress: (ev) => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); },
+    onProgress: (ev) => {
+      if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id);
+    },
   });
   cleanup.image(built.imageId);
 
   const report = await smokeTest(docker, tag, { ...smokeOptionsFrom(d), buildSeconds: built.seconds });
   assert.equal(report.ok, true, `${dockerfile}\n${formatReport(report)}`);
   for (const name of ["start", "healthy", "non-root", "processes", "sigterm"]) {
-    assert.ok(report.checks.some((c) => c.name === name && c.ok), `check ${name} missing or failed:\n${formatReport(report)}`);
+    assert.ok(
+      report.checks.some((c) => c.name === name && c.ok),
+      `check ${name} missing or failed:\n${formatReport(report)}`,
+    );
   }
 });

@@ -41,7 +41,8 @@ const FIXTURES: Array<{ fixture: string; app: string; workspace: boolean }> = [
  * is-number (any depth of node_modules under /app), and offline caches left in /app.
  */
 async function imageContents(imageId: string): Promise<Record<"ms" | "prodserver" | "is-number" | "caches", string[]>> {
-  const script = "for n in ms prodserver is-number; do echo \"== $n\"; find /app -path '*node_modules*' -name \"$n*\" -prune -print; done; echo '== caches'; ls -d /app/.prodserver /app/*/.prodserver /app/*/*/.prodserver 2>/dev/null; true";
+  const script =
+    "for n in ms prodserver is-number; do echo \"== $n\"; find /app -path '*node_modules*' -name \"$n*\" -prune -print; done; echo '== caches'; ls -d /app/.prodserver /app/*/.prodserver /app/*/*/.prodserver 2>/dev/null; true";
   const r = await execa(DOCKER_CLI, ["run", "--rm", "--entrypoint", "sh", imageId, "-c", script]);
   const out: Record<string, string[]> = {};
   let key = "";
@@ -93,18 +94,24 @@ describe("package managers x install paths", { skip: dockerSkip, timeout: 1_800_
 
       // Online: the docker CLI on the unmodified Dockerfile, registry reached through host networking.
       const dockerfile = path.posix.join(app, "Dockerfile");
-      const online = await dockerCliBuild(p.root, {
-        dockerfile,
-        tag: `${p.d.name}:online`,
-        network: "host",
-        // This machine's registry serves no package signatures (see PM_ENV); npm itself needs no flag.
-        buildArgs: p.d.packageManager === "npm" ? {} : { COREPACK_INTEGRITY_KEYS: "0" },
-      }, cleanup);
+      const online = await dockerCliBuild(
+        p.root,
+        {
+          dockerfile,
+          tag: `${p.d.name}:online`,
+          network: "host",
+          // This machine's registry serves no package signatures (see PM_ENV); npm itself needs no flag.
+          buildArgs: p.d.packageManager === "npm" ? {} : { COREPACK_INTEGRITY_KEYS: "0" },
+        },
+        cleanup,
+      );
       const onlineSmoke = await smokeTest(docker, online.imageId, { ...smokeOptionsFrom(p.d), buildSeconds: online.seconds });
       assert.equal(onlineSmoke.ok, true, formatReport(onlineSmoke));
       assert.match(onlineSmoke.checks.find((c) => c.name === "get /")?.detail ?? "", new RegExp(`${fixture} 2m`), "the fixture's own app answered");
       await checkImage(t, p, fixture, online.imageId, workspace);
-      t.diagnostic(`pm ${fixture} online: docker build --network host ${online.seconds.toFixed(1)} s, ${(onlineSmoke.image.sizeBytes / 1e6).toFixed(1)} MB, smoke ${onlineSmoke.ok ? "PASS" : "FAIL"} in ${onlineSmoke.seconds.toFixed(1)} s`);
+      t.diagnostic(
+        `pm ${fixture} online: docker build --network host ${online.seconds.toFixed(1)} s, ${(onlineSmoke.image.sizeBytes / 1e6).toFixed(1)} MB, smoke ${onlineSmoke.ok ? "PASS" : "FAIL"} in ${onlineSmoke.seconds.toFixed(1)} s`,
+      );
 
       // Offline: the app's own prodserver command builds the same Dockerfile with the caches it
       // ships. Its image is often the online one, byte for byte (the runtime stage copies content

@@ -10,9 +10,27 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import {
-  buildImage, createBuildContext, createSmokeContext, drain, files, formatReport, healthy, httpGet, metadata, nonRoot, processes,
-  removeContainer, respawn, runCheck, sigterm, smokeTest, start,
-  type Check, type SmokeCheck, type SmokeContext, type SmokeOptions,
+  buildImage,
+  createBuildContext,
+  createSmokeContext,
+  drain,
+  files,
+  formatReport,
+  healthy,
+  httpGet,
+  metadata,
+  nonRoot,
+  processes,
+  removeContainer,
+  respawn,
+  runCheck,
+  sigterm,
+  smokeTest,
+  start,
+  type Check,
+  type SmokeCheck,
+  type SmokeContext,
+  type SmokeOptions,
 } from "../../src/docker/index.js";
 import { Cleanup, RUNTIME_BUNDLE, dockerClient, dockerSkip } from "../support/docker.js";
 
@@ -57,7 +75,9 @@ async function tinyImage(label: string, dockerfile: string, extra: Record<string
   const context = await createBuildContext(dir, { dockerfile });
   const r = await buildImage(docker, context, {
     tags: [tag],
-    onProgress: (ev) => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); },
+    onProgress: (ev) => {
+      if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id);
+    },
   });
   cleanup.image(r.imageId);
   return tag;
@@ -91,7 +111,9 @@ describe("smoke checks, one at a time", { skip: dockerSkip, timeout: 300_000 }, 
   let good = "";
   let bad = "";
   before(async () => {
-    await fs.access(RUNTIME_BUNDLE).catch(() => { throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\``); });
+    await fs.access(RUNTIME_BUNDLE).catch(() => {
+      throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\``);
+    });
     good = await tinyImage("good", GOOD, { "app.mjs": GOOD_APP, "package.json": '{"type":"module"}\n', "prodserver.mjs": await fs.readFile(RUNTIME_BUNDLE, "utf8") });
     bad = await tinyImage("bad", BAD, { "bad-server.cjs": BAD_SERVER, "package.json": '{"devDependencies":{"left-pad":"1.3.0"}}\n' });
   });
@@ -102,7 +124,15 @@ describe("smoke checks, one at a time", { skip: dockerSkip, timeout: 300_000 }, 
     try {
       assert.match((await passes(metadata, ctx)).detail, /user 1000:1000, exposes 3000\/tcp, healthcheck CMD, cmd exec-form/);
       await passes(healthy, ctx);
-      assert.match((await passes(httpGet("/readyz", (s) => s === 200), ctx)).detail, /^200 /);
+      assert.match(
+        (
+          await passes(
+            httpGet("/readyz", (s) => s === 200),
+            ctx,
+          )
+        ).detail,
+        /^200 /,
+      );
       assert.match((await passes(httpGet("/"), ctx)).detail, /^200 hello/);
       await fails(httpGet("/fail"), ctx, /^GET \/fail -> 500 boom/);
       assert.match((await passes(nonRoot, ctx)).detail, /uids 1000$/);
@@ -155,7 +185,11 @@ describe("smoke checks, one at a time", { skip: dockerSkip, timeout: 300_000 }, 
     const report = await smokeTest(docker, good, { ...OPTS, env: ["SMOKE_CRASH=1"] });
     const text = formatReport(report);
     assert.equal(report.ok, false, text);
-    assert.deepEqual(report.checks.map((c) => c.name), ["metadata", "start", "healthy"], text);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      ["metadata", "start", "healthy"],
+      text,
+    );
     assert.match(text, /SMOKE_CRASH_SENTINEL_3141/, "the report shows the app's error from the container's logs");
     assert.notEqual(report.exitCode, null);
     const left = await docker.listContainers({ all: true, filters: { label: [`prodserver.smoke=${good}`] } });

@@ -36,7 +36,9 @@ const NEGATIVE = process.env.PRODSERVER_SWARM_NEGATIVE === "1";
 const REPLICAS = NEGATIVE ? 1 : 2;
 
 async function build(dir: string, d: Description, tag: string): Promise<string> {
-  const fresh = (ev: BuildEvent): void => { if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id); };
+  const fresh = (ev: BuildEvent): void => {
+    if (ev.type === "layer" && !ev.cached) cleanup.image(ev.id);
+  };
   const r = await buildProject(docker, dir, d, { offline: true, tags: [tag], onProgress: fresh });
   cleanup.image(r.imageId);
   return r.imageId;
@@ -55,13 +57,18 @@ async function removeStack(): Promise<void> {
   console.error(`swarm test: stack ${stack} not fully removed after 60 s`);
 }
 
-const skip = dockerSkip ||
+const skip =
+  dockerSkip ||
   (onPath("wrk") ? false : "wrk is not installed (apt-get install wrk): swarm rolling-update test skipped") ||
   (onPath(DOCKER_CLI) ? false : `the ${DOCKER_CLI} CLI (for docker stack deploy) is not on PATH: swarm test skipped`);
 
 describe("one-node swarm: rolling update under load", { skip, timeout: 600_000 }, () => {
   after(async () => {
-    if (lbId) await docker.getContainer(lbId).remove({ force: true }).catch(() => {});
+    if (lbId)
+      await docker
+        .getContainer(lbId)
+        .remove({ force: true })
+        .catch(() => {});
     if (createdSwarm) {
       await removeStack();
       await leaveSwarm(docker, createdSwarm.hadGwbridge);
@@ -94,7 +101,9 @@ describe("one-node swarm: rolling update under load", { skip, timeout: 600_000 }
     cleanup.dir(stackDir);
     await fs.writeFile(path.join(stackDir, "compose.yaml"), NEGATIVE ? adaptCompose(generated.content).replace(/order: start-first/g, "order: stop-first") : adaptCompose(generated.content));
     const deploy = await execa(DOCKER_CLI, ["stack", "deploy", "--resolve-image", "never", "-c", path.join(stackDir, "compose.yaml"), stack], {
-      reject: false, all: true, timeout: 60_000,
+      reject: false,
+      all: true,
+      timeout: 60_000,
     });
     assert.equal(deploy.exitCode, 0, `stack deploy failed:\n${deploy.all}`);
     const up = await waitConverged(docker, service, v1, REPLICAS, 120);
@@ -119,7 +128,10 @@ describe("one-node swarm: rolling update under load", { skip, timeout: 600_000 }
     const url = `http://127.0.0.1:${published}/`;
     const ready = Date.now() + 30_000;
     for (;;) {
-      const ok = await fetchWithTimeout(url, 2000).then((r) => r.ok, () => false);
+      const ok = await fetchWithTimeout(url, 2000).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       assert.ok(Date.now() < ready, `${url} did not answer through the load balancer within 30 s`);
       await new Promise((r) => setTimeout(r, 250));
@@ -145,8 +157,8 @@ describe("one-node swarm: rolling update under load", { skip, timeout: 600_000 }
     const r = await updateUnderLoad(live.url, brokenTag);
     await waitConverged(docker, service, live.v2, REPLICAS, 60);
     const status = (await docker.getService(service).inspect()).UpdateStatus;
-    const summary = `update to a broken image: ${status?.State} (${status?.Message}) after ${r.seconds.toFixed(1)} s ` +
-      `(docker service update exit ${r.exitCode}) under wrk: ${r.failed}; load balancer ${r.lb}`;
+    const summary =
+      `update to a broken image: ${status?.State} (${status?.Message}) after ${r.seconds.toFixed(1)} s ` + `(docker service update exit ${r.exitCode}) under wrk: ${r.failed}; load balancer ${r.lb}`;
     t.diagnostic(summary);
     console.log(`swarm: ${summary}`);
     // `docker service update --detach=false` exits 0 after an automatic rollback; the service's
@@ -165,12 +177,20 @@ async function updateUnderLoad(url: string, image: string) {
   await new Promise((r) => setTimeout(r, 3000));
   const started = performance.now();
   const update = await execa(DOCKER_CLI, ["service", "update", "--quiet", "--detach=false", "--image", image, service], {
-    reject: false, all: true, timeout: Math.max(60, LOAD_SECONDS - 5) * 1000,
+    reject: false,
+    all: true,
+    timeout: Math.max(60, LOAD_SECONDS - 5) * 1000,
   });
   const seconds = (performance.now() - started) / 1000;
   const wrk = await load;
-  const lb = JSON.stringify(await fetchWithTimeout(`${url}__lb`, 5000).then((r) => r.json(), () => null));
-  const failed = `${wrk.errors} failed of ${wrk.requests + wrk.socket.connect} ` +
+  const lb = JSON.stringify(
+    await fetchWithTimeout(`${url}__lb`, 5000).then(
+      (r) => r.json(),
+      () => null,
+    ),
+  );
+  const failed =
+    `${wrk.errors} failed of ${wrk.requests + wrk.socket.connect} ` +
     `(non-2xx/3xx ${wrk.non2xx3xx}; socket connect ${wrk.socket.connect}, read ${wrk.socket.read}, write ${wrk.socket.write}, timeout ${wrk.socket.timeout})`;
   return { exitCode: update.exitCode ?? -1, output: String(update.all), seconds, wrk, lb, failed };
 }

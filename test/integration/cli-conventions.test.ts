@@ -26,20 +26,27 @@ const BASE_ENV: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: undefined, NO
 
 function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; script?: string } = {}) {
   const r = spawnSync(process.execPath, [opts.script ?? CLI, ...args], {
-    cwd: opts.cwd ?? os.tmpdir(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000, env: { ...BASE_ENV, ...opts.env },
+    cwd: opts.cwd ?? os.tmpdir(),
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 30_000,
+    env: { ...BASE_ENV, ...opts.env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 /** stdout as JSON records; fails the test when a line is not JSON. */
 function records(out: string): Array<Record<string, any>> {
-  return out.trimEnd().split("\n").map((l) => {
-    try {
-      return JSON.parse(l);
-    } catch {
-      assert.fail(`not a JSON line: ${l}`);
-    }
-  });
+  return out
+    .trimEnd()
+    .split("\n")
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        assert.fail(`not a JSON line: ${l}`);
+      }
+    });
 }
 
 const dirs: string[] = [];
@@ -96,7 +103,10 @@ describe("conventions", () => {
     const json = run(["check", "--jsn", "--json"]);
     assert.equal(json.code, 2);
     const recs = records(json.out);
-    assert.deepEqual(recs.map((r) => r.type), ["error", "result"]);
+    assert.deepEqual(
+      recs.map((r) => r.type),
+      ["error", "result"],
+    );
     assert.equal(recs[0].kind, "usage");
     assert.match(recs[0].message, /--jsn \(did you mean --json\?\)/);
     assert.deepEqual(recs[1], { type: "result", command: "check", ok: false, exitCode: 2, kind: "usage" });
@@ -118,7 +128,10 @@ describe("conventions", () => {
     assert.equal(json[0].type, "error");
     assert.equal(json[0].kind, "invalidDescription");
     assert.equal(json[0].exitCode, 10);
-    assert.deepEqual(json[0].issues.map((i: { path: string }) => i.path), ["port"]);
+    assert.deepEqual(
+      json[0].issues.map((i: { path: string }) => i.path),
+      ["port"],
+    );
     assert.deepEqual(json.at(-1), { type: "result", command: "generate", ok: false, exitCode: 10, kind: "invalidDescription" });
 
     // The description changed after the files were generated: they are stale.
@@ -133,7 +146,10 @@ describe("conventions", () => {
     assert.equal(dockerfile?.status, "stale");
     assert.equal(dockerfile?.stale, true);
     assert.match(dockerfile?.diff, /^\+EXPOSE 3100$/m);
-    assert.ok(recs.slice(1, -1).every((r) => r.type === "file" && typeof r.status === "string"), "one file record per generated file");
+    assert.ok(
+      recs.slice(1, -1).every((r) => r.type === "file" && typeof r.status === "string"),
+      "one file record per generated file",
+    );
     assert.deepEqual(recs.at(-1), { type: "result", command: "check", ok: false, exitCode: 11, kind: "driftStale" });
 
     // The app lists prodserver (as `npm add prodserver` leaves it), so the Engine is what fails.
@@ -164,9 +180,13 @@ describe("conventions", () => {
     const disabled = run(["check"], { cwd: dir, env: { FORCE_COLOR: "0" } });
     assert.ok(!disabled.err.includes(ESC));
     // On a terminal (script(1) gives the CLI a pty): colour unless NO_COLOR.
-    const onTty = (env: NodeJS.ProcessEnv) => spawnSync("script", ["-qec", `${process.execPath} ${CLI} check`, "/dev/null"], {
-      cwd: dir, encoding: "utf8", timeout: 30_000, env: { ...BASE_ENV, TERM: "xterm-256color", ...env },
-    }).stdout;
+    const onTty = (env: NodeJS.ProcessEnv) =>
+      spawnSync("script", ["-qec", `${process.execPath} ${CLI} check`, "/dev/null"], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 30_000,
+        env: { ...BASE_ENV, TERM: "xterm-256color", ...env },
+      }).stdout;
     assert.ok(onTty({}).includes(`${ESC}[31mred-marker`), "a colour terminal gets them");
     const noColour = onTty({ NO_COLOR: "1" });
     assert.match(noColour, /red-marker/);

@@ -34,14 +34,22 @@ function readBack(raw: DescriptionInput) {
   const d = validateDescription({ ...raw, processes: { ...raw.processes, worker: { command: "node worker.js" } } });
   const files = renderFiles(d, { targets: ["all"] });
   const get = (suffix: string) => files.find((f: RenderedFile) => f.path.endsWith(suffix))!.content;
-  const cmd = JSON.parse(get("Dockerfile").split("\n").filter((l) => l.startsWith("CMD ")).at(-1)!.slice(4)) as string[];
+  const cmd = JSON.parse(
+    get("Dockerfile")
+      .split("\n")
+      .filter((l) => l.startsWith("CMD "))
+      .at(-1)!
+      .slice(4),
+  ) as string[];
   const flag = (name: string) => (cmd.includes(name) ? Number(cmd[cmd.indexOf(name) + 1]) : undefined);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-timeouts-"));
-  const units = files.filter((f) => f.path.startsWith("deploy/systemd/")).map((f) => {
-    const p = path.join(dir, path.basename(f.path));
-    fs.writeFileSync(p, f.content);
-    return p;
-  });
+  const units = files
+    .filter((f) => f.path.startsWith("deploy/systemd/"))
+    .map((f) => {
+      const p = path.join(dir, path.basename(f.path));
+      fs.writeFileSync(p, f.content);
+      return p;
+    });
   const sd = systemdRead(units);
   assert.equal(sd.output, "", "systemd-analyze verify is clean");
   const compose = parse(get("compose.yaml"));
@@ -57,7 +65,12 @@ function readBack(raw: DescriptionInput) {
     runtime: { graceful: flag("--graceful-timeout"), timeout: flag("--timeout"), keepalive: flag("--keep-alive") },
     systemd: { web: span(sd.units.get(`${d.name}.service`)!.settings.TimeoutStopSec), worker: span(sd.units.get(`${d.name}-worker.service`)!.settings.TimeoutStopSec) },
     compose: { web: compose.services.web.stop_grace_period, worker: compose.services.worker.stop_grace_period },
-    k8s: { web: web.terminationGracePeriodSeconds, preStop: web.containers[0].lifecycle.preStop.sleep.seconds, worker: deployment(`${d.name}-worker`).terminationGracePeriodSeconds, livenessBudget: live.periodSeconds * live.failureThreshold },
+    k8s: {
+      web: web.terminationGracePeriodSeconds,
+      preStop: web.containers[0].lifecycle.preStop.sleep.seconds,
+      worker: deployment(`${d.name}-worker`).terminationGracePeriodSeconds,
+      livenessBudget: live.periodSeconds * live.failureThreshold,
+    },
     nginx: { read: directive("proxy_read_timeout").map(nginxTime), send: directive("proxy_send_timeout").map(nginxTime), keepalive: directive("keepalive_timeout").map(nginxTime) },
     smoke: { graceful: smokeOptionsFrom(d).gracefulTimeout },
   };

@@ -35,7 +35,12 @@ test("nginx -t: least_conn", () => {
 });
 
 test("nginx -t: static locations with expires and access_log off", () => {
-  const c = conf({ static: [{ location: "/static/", root: "/srv/feat/public" }, { location: "/assets/img/", root: "/srv/feat/public" }] });
+  const c = conf({
+    static: [
+      { location: "/static/", root: "/srv/feat/public" },
+      { location: "/assets/img/", root: "/srv/feat/public" },
+    ],
+  });
   assert.match(c, /location \/static\/ \{\n\s+root \/srv\/feat\/public;\n\s+expires 7d;\n\s+access_log off;/);
   assert.match(c, /location \/assets\/img\/ \{/);
   passes(c);

@@ -136,7 +136,9 @@ test("failover: two runtimes as two upstreams, one stopped by SIGTERM: GETs keep
   const afterStop = { ok: 0, failed: 0, statuses: new Map<string, number>() };
   for (let i = 0; i < 200; i++) await one(afterStop);
   agent.destroy();
-  t.diagnostic(`before: ${before.ok} ok; during A's drain: ${during.ok} ok, ${during.failed} failed ${JSON.stringify([...during.statuses])}; after A exited: ${afterStop.ok} ok, ${afterStop.failed} failed`);
+  t.diagnostic(
+    `before: ${before.ok} ok; during A's drain: ${during.ok} ok, ${during.failed} failed ${JSON.stringify([...during.statuses])}; after A exited: ${afterStop.ok} ok, ${afterStop.failed} failed`,
+  );
   assert.equal(codeA, 0, rtA.log.text);
   assert.equal(afterStop.failed, 0, JSON.stringify([...afterStop.statuses]) + "\n" + rtB.log.text);
   assert.deepEqual([...served.after], [String(b)], "only B serves after A exited");
@@ -161,7 +163,10 @@ export function upgrade(req, socket) {
 /** Do a WebSocket handshake with node:http's 'upgrade' event; resolve the 101 headers and the first frame. */
 function wsHandshake(port: number): Promise<{ status: number; accept: string | undefined; expected: string; frame: Buffer }> {
   const key = crypto.randomBytes(16).toString("base64");
-  const expected = crypto.createHash("sha1").update(key + GUID).digest("base64");
+  const expected = crypto
+    .createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, path: "/ws", headers: { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13" } });
     req.setTimeout(5000, () => req.destroy(new Error("timeout")));
@@ -204,7 +209,10 @@ test("WebSocket: an exported http.Server's own 'upgrade' listener gets the upgra
   const dir = tempDir("ws-server");
   fs.writeFileSync(
     path.join(dir, "srv.mjs"),
-    WS_APP.replace("export default (req, res) => res.end(\"plain http\");", `import http from "node:http";\nconst server = http.createServer((req, res) => res.end("plain http"));\nserver.on("upgrade", (req, socket) => upgrade(req, socket));\nexport default server;`).replace("export function upgrade", "function upgrade"),
+    WS_APP.replace(
+      'export default (req, res) => res.end("plain http");',
+      `import http from "node:http";\nconst server = http.createServer((req, res) => res.end("plain http"));\nserver.on("upgrade", (req, socket) => upgrade(req, socket));\nexport default server;`,
+    ).replace("export function upgrade", "function upgrade"),
   );
   const appPort = await freePort();
   await runtime(dir, appPort, "srv.mjs");

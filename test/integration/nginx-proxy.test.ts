@@ -91,10 +91,7 @@ test("nginx → runtime: headers, keep-alive reuse, readiness", { skip: !fs.exis
 
 test("nginx → runtime under keep-alive load across three HUP reloads: no failed GET or POST", { skip: !fs.existsSync(BUNDLE) && "runtime bundle not built" }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-proxy-hup-"));
-  fs.writeFileSync(
-    path.join(dir, "app.mjs"),
-    `export default (req, res) => { let n = 0; req.on("data", (c) => (n += c.length)); req.on("end", () => res.end(req.method + " " + n)); };\n`,
-  );
+  fs.writeFileSync(path.join(dir, "app.mjs"), `export default (req, res) => { let n = 0; req.on("data", (c) => (n += c.length)); req.on("end", () => res.end(req.method + " " + n)); };\n`);
   const [appPort, nginxPort] = [await freePort(), await freePort()];
   const d = validateDescription({ name: "proxy-hup", app: "app.mjs", port: appPort, processes: { web: { workers: 2, keepalive: 2 } }, deploy: { nginx: { listen: nginxPort } } });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });

@@ -39,7 +39,11 @@ describe("capture_output", { timeout: 60000 }, () => {
     const j = await serve(dir, ["--log-format", "json"]);
     await get(`${j.url}/second`);
     await waitFor(() => j.text().includes("handling /second"), 5000, "json request line");
-    const lines = j.text().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = j
+      .text()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const req = lines.find((l) => l.message === "handling /second");
     assert.equal(req?.stream, "stdout");
     assert.equal(req?.role, "worker");

@@ -100,34 +100,35 @@ describe("raw-request corpus", { timeout: 120000 }, () => {
     assert.equal(started.length, 4);
   });
 
-  for (const mode of Object.keys(MODES)) test(`every case gets its verdict (${mode} mode)`, async () => {
-    assert.ok(cases.length >= 80, `the corpus has ${cases.length} cases`);
-    const failures: string[] = [];
-    for (let i = 0; i < cases.length; i += 8) {
-      await Promise.all(
-        cases.slice(i, i + 8).map(async (c) => {
-          const port = Number(new URL(servers[`${mode}:${c.server ?? "default"}`].url).port);
-          const got = await exchange(port, c);
-          const statuses = got.responses.map((r) => r.status);
-          const problems: string[] = [];
-          if (statuses.join(",") !== c.expect.join(",")) problems.push(`statuses ${statuses.join(",") || "none"}, expected ${c.expect.join(",")}`);
-          const last = c.expect[c.expect.length - 1];
-          if (last >= 400 && (got.rest !== "" || !got.closed)) problems.push(`after the ${last}: ${JSON.stringify(got.rest.slice(0, 80))}, ${got.closed ? "closed" : "still open"}`);
-          const ok = got.responses.find((r) => r.status === 200);
-          if (c.app && ok && !c.app.method && !c.app.url && !c.app.body && !c.app.header) problems.push("empty app expectation");
-          if (c.app && ok) {
-            const seen = JSON.parse(Buffer.from(ok.body, "latin1").toString("utf8")) as { method: string; url: string; body: string; headers: string[] };
-            if (c.app.method && seen.method !== c.app.method) problems.push(`app saw method ${seen.method}`);
-            if (c.app.url && seen.url !== c.app.url) problems.push(`app saw url ${seen.url}`);
-            if (c.app.body !== undefined && seen.body !== c.app.body) problems.push(`app saw body ${JSON.stringify(seen.body)}`);
-            const h = c.app.header;
-            if (h && !seen.headers.some((v, j) => j % 2 === 0 && v === h[0] && seen.headers[j + 1] === h[1])) problems.push(`app saw headers ${JSON.stringify(seen.headers)}`);
-          }
-          if (problems.length) failures.push(`${c.id} (${c.shape}): ${problems.join("; ")}`);
-        }),
-      );
-    }
-    assert.deepEqual(failures, []);
-    for (const kind of ["default", "tight"]) assert.equal((await servers[`${mode}:${kind}`].stop()).code, 0);
-  });
+  for (const mode of Object.keys(MODES))
+    test(`every case gets its verdict (${mode} mode)`, async () => {
+      assert.ok(cases.length >= 80, `the corpus has ${cases.length} cases`);
+      const failures: string[] = [];
+      for (let i = 0; i < cases.length; i += 8) {
+        await Promise.all(
+          cases.slice(i, i + 8).map(async (c) => {
+            const port = Number(new URL(servers[`${mode}:${c.server ?? "default"}`].url).port);
+            const got = await exchange(port, c);
+            const statuses = got.responses.map((r) => r.status);
+            const problems: string[] = [];
+            if (statuses.join(",") !== c.expect.join(",")) problems.push(`statuses ${statuses.join(",") || "none"}, expected ${c.expect.join(",")}`);
+            const last = c.expect[c.expect.length - 1];
+            if (last >= 400 && (got.rest !== "" || !got.closed)) problems.push(`after the ${last}: ${JSON.stringify(got.rest.slice(0, 80))}, ${got.closed ? "closed" : "still open"}`);
+            const ok = got.responses.find((r) => r.status === 200);
+            if (c.app && ok && !c.app.method && !c.app.url && !c.app.body && !c.app.header) problems.push("empty app expectation");
+            if (c.app && ok) {
+              const seen = JSON.parse(Buffer.from(ok.body, "latin1").toString("utf8")) as { method: string; url: string; body: string; headers: string[] };
+              if (c.app.method && seen.method !== c.app.method) problems.push(`app saw method ${seen.method}`);
+              if (c.app.url && seen.url !== c.app.url) problems.push(`app saw url ${seen.url}`);
+              if (c.app.body !== undefined && seen.body !== c.app.body) problems.push(`app saw body ${JSON.stringify(seen.body)}`);
+              const h = c.app.header;
+              if (h && !seen.headers.some((v, j) => j % 2 === 0 && v === h[0] && seen.headers[j + 1] === h[1])) problems.push(`app saw headers ${JSON.stringify(seen.headers)}`);
+            }
+            if (problems.length) failures.push(`${c.id} (${c.shape}): ${problems.join("; ")}`);
+          }),
+        );
+      }
+      assert.deepEqual(failures, []);
+      for (const kind of ["default", "tight"]) assert.equal((await servers[`${mode}:${kind}`].stop()).code, 0);
+    });
 });

@@ -73,7 +73,10 @@ function parkHead(port: number, head: Buffer[]): { closed: Promise<string>; sock
 
 describe("runtime hardening", { timeout: 180000 }, () => {
   test("request heads: a flood of large unfinished heads is cut (431/408) while normal requests are served; header_timeout -> 408", async () => {
-    const s = await start(["serve", "echo-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--limit-header-memory", "512K", "--limit-header-connections", "8", "--header-timeout", "2"], { workers: 1 });
+    const s = await start(
+      ["serve", "echo-app.mjs#app", "-w", "1", "-b", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--limit-header-memory", "512K", "--limit-header-connections", "8", "--header-timeout", "2"],
+      { workers: 1 },
+    );
     const port = Number(new URL(s.url).port);
     // 30 connections, each parking a ~200 KB head within the limits (97 lines of 2 KB).
     const line = (n: number) => Buffer.from(`X-Flood-${n}: ${"v".repeat(2000)}\r\n`);
@@ -103,7 +106,11 @@ describe("runtime hardening", { timeout: 180000 }, () => {
     assert.deepEqual(r.failed, []);
     assert.deepEqual([...r.pids], [String(pid)], "the same worker served throughout");
     await waitFor(() => (s.stderr().match(/stray (rejection|throw) for/g) ?? []).length >= 4, 5000, "four stray errors logged");
-    const lines = s.stderr().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = s
+      .stderr()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const during = (p: string) => (NAMES_REQUESTS ? ` while handling "GET ${p.replace(/[?.]/g, "\\$&")}"` : "");
     const rejection = lines.find((l) => l.kind === "unhandled_rejection" && String(l.message).endsWith("/reject-later?ms=50"));
     assert.ok(rejection, s.stderr());
@@ -132,7 +139,10 @@ describe("runtime hardening", { timeout: 180000 }, () => {
 
   test("EMFILE: a worker at its open-file limit logs it once per burst, counted in the metrics", async () => {
     const app = path.join(APPS, "echo-app.mjs");
-    const proc = spawn("bash", ["-c", 'ulimit -n 90 && exec "$0" "$@"', process.execPath, BUNDLE, "serve", `${app}#app`, "-w", "1", "-b", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn("bash", ["-c", 'ulimit -n 90 && exec "$0" "$@"', process.execPath, BUNDLE, "serve", `${app}#app`, "-w", "1", "-b", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let err = "";
     proc.stderr.on("data", (d) => (err += d));
     const socks: net.Socket[] = [];
@@ -156,7 +166,10 @@ describe("runtime hardening", { timeout: 180000 }, () => {
   });
 
   test("forwarded_allow_ips default: spoofed X-Forwarded-*/Forwarded from a public peer never reach the app; a private or loopback proxy's do (own netns)", { skip: noNetns ?? false }, () => {
-    const r = spawnSync("unshare", ["-n", path.join(ROOT, "test/support/netns-forwarded.sh"), process.execPath, BUNDLE, path.join(APPS, "node-listener.mjs") + "#app"], { encoding: "utf8", timeout: 60000 });
+    const r = spawnSync("unshare", ["-n", path.join(ROOT, "test/support/netns-forwarded.sh"), process.execPath, BUNDLE, path.join(APPS, "node-listener.mjs") + "#app"], {
+      encoding: "utf8",
+      timeout: 60000,
+    });
     const out = `${r.stdout}\n${r.stderr}`;
     assert.equal(r.status, 0, out);
     const seen = (peer: string) => JSON.parse(new RegExp(`^${peer.replace(/\./g, "\\.")} (\\{.*\\})$`, "m").exec(r.stdout)?.[1] ?? "null") as { headers: Record<string, string>; raw: string[] } | null;

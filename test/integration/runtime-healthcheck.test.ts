@@ -81,7 +81,10 @@ describe("runtime main entry", { timeout: 60000 }, () => {
   });
 
   test("importing the module does not run it; main() serves in-process and workers fork from the module file", async () => {
-    const imported = spawnSync(process.execPath, ["--input-type=module", "-e", `import(${JSON.stringify(MAIN_JS)}).then(m => console.log(typeof m.main, m.isMainModule()))`], { encoding: "utf8", cwd: APPS });
+    const imported = spawnSync(process.execPath, ["--input-type=module", "-e", `import(${JSON.stringify(MAIN_JS)}).then(m => console.log(typeof m.main, m.isMainModule()))`], {
+      encoding: "utf8",
+      cwd: APPS,
+    });
     assert.equal(imported.status, 0, imported.stderr);
     assert.equal(imported.stdout.trim(), "function false");
     // A host script (like the CLI) calling main(["serve", ...]) in-process.
@@ -94,7 +97,14 @@ describe("runtime main entry", { timeout: 60000 }, () => {
       throw new Error(`${e.message}\n${err}`);
     });
     const url = /Listening at: (http:\/\/\S+)/.exec(err)![1];
-    await waitFor(async () => (await fetch(`${url}/readyz`).then((r) => r.status).catch(() => 0)) === 200, 10000, "ready");
+    await waitFor(
+      async () =>
+        (await fetch(`${url}/readyz`)
+          .then((r) => r.status)
+          .catch(() => 0)) === 200,
+      10000,
+      "ready",
+    );
     assert.equal(await (await fetch(`${url}/a`)).text(), "hello from fetch /a");
     p.kill("SIGTERM");
     assert.equal(await withTimeout(exited, 15000, "host exit"), 0);

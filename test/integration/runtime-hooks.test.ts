@@ -33,7 +33,13 @@ describe("runtime server hooks", { timeout: 60000 }, () => {
     const first = workerPids(s.pid);
     await waitFor(() => lines().filter((l) => l.startsWith("post_worker_init")).length === 2, 10000, "post_worker_init x2");
     assert.deepEqual(lines().slice(0, 3), [`on_starting ${s.pid}`, "when_ready workers=0", "nworkers_changed 2 null"]);
-    assert.deepEqual(lines().filter((l) => l.startsWith("post_worker_init")).map((l) => Number(l.split(" ")[1])).sort(), first);
+    assert.deepEqual(
+      lines()
+        .filter((l) => l.startsWith("post_worker_init"))
+        .map((l) => Number(l.split(" ")[1]))
+        .sort(),
+      first,
+    );
     await get(`${s.url}/hooked`);
     await waitFor(() => lines().includes("post_request /hooked 200"), 5000, "post_request");
     assert.ok(lines().includes("pre_request /hooked"));
@@ -67,19 +73,28 @@ describe("runtime server hooks", { timeout: 60000 }, () => {
   test("pre_fork runs in the arbiter before each fork, post_fork in the worker before the app, worker_int on SIGQUIT/SIGINT", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-hooks-fork-"));
     const events = path.join(dir, "events.log");
-    fs.writeFileSync(path.join(dir, "app.mjs"), `import fs from "node:fs";\nfs.appendFileSync(${JSON.stringify(events)}, "app_import " + process.pid + "\\n");\nexport function app(req, res) { res.end("ok"); }\n`);
-    fs.writeFileSync(path.join(dir, "ps.mjs"), `import fs from "node:fs";
+    fs.writeFileSync(
+      path.join(dir, "app.mjs"),
+      `import fs from "node:fs";\nfs.appendFileSync(${JSON.stringify(events)}, "app_import " + process.pid + "\\n");\nexport function app(req, res) { res.end("ok"); }\n`,
+    );
+    fs.writeFileSync(
+      path.join(dir, "ps.mjs"),
+      `import fs from "node:fs";
 const note = (line) => fs.appendFileSync(${JSON.stringify(events)}, line + "\\n");
 export default { workers: 2, app: "app.mjs#app" };
 export function pre_fork(server, worker) { note("pre_fork " + process.pid + " age=" + worker.age + " server=" + server.pid); }
 export function post_fork(server, worker) { note("post_fork " + process.pid + " " + worker.pid + " server=" + server.pid); }
 export async function worker_int(worker) { await new Promise((r) => setTimeout(r, 10)); note("worker_int " + worker.pid); }
-`);
+`,
+    );
     const s = await start(["serve", "-c", "ps.mjs", "-b", "127.0.0.1:0"], { cwd: dir, workers: 2 });
     const lines = () => fs.readFileSync(events, "utf8").trim().split("\n");
     const pids = workerPids(s.pid);
     await waitFor(() => lines().filter((l) => l.startsWith("app_import")).length === 2, 10000, "two app imports");
-    assert.deepEqual(lines().filter((l) => l.startsWith("pre_fork")), [`pre_fork ${s.pid} age=1 server=${s.pid}`, `pre_fork ${s.pid} age=2 server=${s.pid}`]);
+    assert.deepEqual(
+      lines().filter((l) => l.startsWith("pre_fork")),
+      [`pre_fork ${s.pid} age=1 server=${s.pid}`, `pre_fork ${s.pid} age=2 server=${s.pid}`],
+    );
     for (const pid of pids) {
       const i = lines().indexOf(`post_fork ${pid} ${pid} server=${s.pid}`);
       assert.ok(i >= 0, `post_fork in worker ${pid}`);
@@ -88,7 +103,10 @@ export async function worker_int(worker) { await new Promise((r) => setTimeout(r
     process.kill(pids[0], "SIGQUIT");
     await waitFor(() => lines().includes(`worker_int ${pids[0]}`), 10000, "worker_int after SIGQUIT");
     await waitFor(() => workersMatch(s.pid, (now) => now.length === 2 && !now.includes(pids[0])), 15000, "replacement worker");
-    assert.ok(lines().some((l) => l.startsWith("pre_fork") && l.endsWith(`age=3 server=${s.pid}`)), `pre_fork for the replacement\n${lines().join("\n")}\n${s.stderr()}`);
+    assert.ok(
+      lines().some((l) => l.startsWith("pre_fork") && l.endsWith(`age=3 server=${s.pid}`)),
+      `pre_fork for the replacement\n${lines().join("\n")}\n${s.stderr()}`,
+    );
     process.kill(pids[1], "SIGINT");
     await waitFor(() => lines().includes(`worker_int ${pids[1]}`), 10000, "worker_int after SIGINT");
     assert.equal((await s.stop()).code, 0);
@@ -98,10 +116,13 @@ export async function worker_int(worker) { await new Promise((r) => setTimeout(r
   test("worker_abort runs in a timed-out worker whose event loop is stuck, before the SIGKILL", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-hooks-abort-"));
     const events = path.join(dir, "events.log");
-    fs.writeFileSync(path.join(dir, "ps.mjs"), `import fs from "node:fs";
+    fs.writeFileSync(
+      path.join(dir, "ps.mjs"),
+      `import fs from "node:fs";
 export default { workers: 1, timeout: 1, app: ${JSON.stringify(path.join(APPS, "node-listener.mjs"))} + "#app" };
 export function worker_abort(worker) { fs.appendFileSync(${JSON.stringify(events)}, "worker_abort " + worker.pid + "\\n"); }
-`);
+`,
+    );
     const s = await start(["serve", "-c", "ps.mjs", "-b", "127.0.0.1:0"], { cwd: dir, workers: 1 });
     const [pid] = workerPids(s.pid);
     void get(`${s.url}/block?ms=30000`, { timeoutMs: 20000 }).catch(() => null);

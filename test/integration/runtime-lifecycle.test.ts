@@ -20,10 +20,14 @@ describe("runtime lifecycle", { timeout: 90000 }, () => {
     const s = await serve(["node-listener.mjs#app", "-w", "2", "-b", "127.0.0.1:0"], 2);
     const [victim] = workerPids(s.pid);
     process.kill(victim, "SIGKILL");
-    await waitFor(() => {
-      const now = workerPids(s.pid);
-      return now.length === 2 && !now.includes(victim);
-    }, 10000, "a replacement worker");
+    await waitFor(
+      () => {
+        const now = workerPids(s.pid);
+        return now.length === 2 && !now.includes(victim);
+      },
+      10000,
+      "a replacement worker",
+    );
     await waitFor(() => /Worker \(pid:\d+\) was sent SIGKILL/.test(s.stderr()), 5000, "the kill to be logged");
     for (let i = 0; i < 5; i++) assert.equal((await get(`${s.url}/readyz`)).status, 200);
   });
@@ -108,7 +112,10 @@ describe("runtime lifecycle", { timeout: 90000 }, () => {
   });
 
   test("an export that is not an app, or a missing export: exit 4 naming the export", async () => {
-    for (const [app, re] of [["not-an-app.mjs#app", /export "app" is an object with keys hello/], ["node-listener.mjs#nope", /no export "nope" \(exports: app, createApp, default\)/]] as const) {
+    for (const [app, re] of [
+      ["not-an-app.mjs#app", /export "app" is an object with keys hello/],
+      ["node-listener.mjs#nope", /no export "nope" \(exports: app, createApp, default\)/],
+    ] as const) {
       const s = run(["serve", app, "-b", "127.0.0.1:0"]);
       assert.equal((await withTimeout(s.exited, 15000, "exit")).code, 4, app);
       assert.match(s.stderr(), re);

@@ -104,7 +104,10 @@ describe("listen mode", { timeout: 120000 }, () => {
   test("an app that never listens on PORT fails to boot naming the entry and where it did listen, unless app_port names its port; one that clusters itself is refused by name", async () => {
     const never = run(["serve", "never-listens.mjs", "-w", "1", "-b", "127.0.0.1:0", "--timeout", "2"], { cwd: LISTEN });
     assert.equal((await withTimeout(never.exited, 20000, "exit")).code, 4);
-    assert.match(never.stderr(), /App failed to load \(worker \d+\): the app neither exports a request handler nor listened on the served port \d+ \(PORT\) within 2 s; it listened on 127\.0\.0\.1:0 instead/);
+    assert.match(
+      never.stderr(),
+      /App failed to load \(worker \d+\): the app neither exports a request handler nor listened on the served port \d+ \(PORT\) within 2 s; it listened on 127\.0\.0\.1:0 instead/,
+    );
     assert.match(never.stderr(), /never-listens\.mjs/);
 
     const other = run(["serve", "other-port.mjs", "-w", "1", "-b", "127.0.0.1:0", "--timeout", "2"], { cwd: LISTEN, env: { OTHER_PORT: "0" } });

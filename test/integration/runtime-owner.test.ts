@@ -11,7 +11,11 @@ after(killAll);
 /** Real and effective uid/gid of a process, from /proc/PID/status (`Uid:\treal\teffective\t...`). */
 function ids(pid: number): { uid: number[]; gid: number[] } {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string) => /^(\S+):\s+(\d+)\s+(\d+)/m.exec(status.split("\n").find((l) => l.startsWith(`${name}:`))!)!.slice(2, 4).map(Number);
+  const field = (name: string) =>
+    /^(\S+):\s+(\d+)\s+(\d+)/m
+      .exec(status.split("\n").find((l) => l.startsWith(`${name}:`))!)!
+      .slice(2, 4)
+      .map(Number);
   return { uid: field("Uid"), gid: field("Gid") };
 }
 
@@ -19,9 +23,17 @@ describe("user and group", { timeout: 60000, skip: process.getuid?.() !== 0 ? "n
   test("--user nobody --group nogroup: workers run as nobody, the arbiter as root, requests are served", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-owner-"));
     fs.chmodSync(dir, 0o755);
-    fs.writeFileSync(path.join(dir, "app.mjs"), 'export function app(req, res) { res.end(`uid ${process.getuid()}`); }\n');
-    const nobody = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("nobody:"))!.split(":");
-    const nogroup = fs.readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith("nogroup:"))!.split(":");
+    fs.writeFileSync(path.join(dir, "app.mjs"), "export function app(req, res) { res.end(`uid ${process.getuid()}`); }\n");
+    const nobody = fs
+      .readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("nobody:"))!
+      .split(":");
+    const nogroup = fs
+      .readFileSync("/etc/group", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("nogroup:"))!
+      .split(":");
     const s = await start(["serve", "app.mjs#app", "-b", "127.0.0.1:0", "-w", "2", "--user", "nobody", "--group", "nogroup"], { cwd: dir, workers: 2 });
     assert.equal((await get(`${s.url}/`)).body, `uid ${nobody[2]}`);
     // A worker is titled before it switches user; read the ids once both are serving.

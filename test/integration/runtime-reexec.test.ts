@@ -21,7 +21,10 @@ describe("runtime USR2 re-exec", { timeout: 60000 }, () => {
     const sock = path.join(dir, "app.sock");
     const pidfile = path.join(dir, "app.pid");
     const events = path.join(dir, "events.log");
-    fs.writeFileSync(path.join(dir, "ps.mjs"), `import fs from "node:fs";\nexport function pre_exec(server) { fs.appendFileSync(${JSON.stringify(events)}, "pre_exec " + server.pid + " workers=" + server.workers().length + "\\n"); }\n`);
+    fs.writeFileSync(
+      path.join(dir, "ps.mjs"),
+      `import fs from "node:fs";\nexport function pre_exec(server) { fs.appendFileSync(${JSON.stringify(events)}, "pre_exec " + server.pid + " workers=" + server.workers().length + "\\n"); }\n`,
+    );
     const old = await start(["serve", "node-listener.mjs#app", "-w", "2", "-b", "127.0.0.1:0", "-b", `unix:${sock}`, "--pid", pidfile, "-c", path.join(dir, "ps.mjs")], { workers: 2 });
     const oldWorkers = workerPids(old.pid);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });

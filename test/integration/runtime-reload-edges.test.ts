@@ -11,8 +11,7 @@ import { get, killAll, start, waitFor, workerPids } from "./runtime-support.js";
 after(killAll);
 
 /** An app answering `version`; with `bootMs` its module takes that long to load (a slow boot). */
-const appSource = (version: string, bootMs = 0) =>
-  `${bootMs ? `await new Promise((r) => setTimeout(r, ${bootMs}));\n` : ""}export const app = (req, res) => res.end(${JSON.stringify(version)});\n`;
+const appSource = (version: string, bootMs = 0) => `${bootMs ? `await new Promise((r) => setTimeout(r, ${bootMs}));\n` : ""}export const app = (req, res) => res.end(${JSON.stringify(version)});\n`;
 
 /** Bodies of `n` requests, each on a new connection (so they spread over the workers). */
 async function bodies(url: string, n: number): Promise<string[]> {
@@ -47,8 +46,7 @@ describe("runtime HUP edge cases", { timeout: 90000 }, () => {
   test("a failed reload restores the previous hooks with its settings: the old on_exit runs at shutdown", async () => {
     const dir = tmp();
     const events = path.join(dir, "events.log");
-    const config = (tag: string) =>
-      `import fs from "node:fs";\nexport default { workers: 2 };\nexport function on_exit() { fs.appendFileSync(${JSON.stringify(events)}, "on_exit ${tag}\\n"); }\n`;
+    const config = (tag: string) => `import fs from "node:fs";\nexport default { workers: 2 };\nexport function on_exit() { fs.appendFileSync(${JSON.stringify(events)}, "on_exit ${tag}\\n"); }\n`;
     fs.writeFileSync(path.join(dir, "app.mjs"), appSource("A"));
     fs.writeFileSync(path.join(dir, "ps.mjs"), config("A"));
     const s = await start(["serve", "app.mjs#app", "-c", "ps.mjs", "-b", "127.0.0.1:0"], { cwd: dir, workers: 2 });

@@ -27,10 +27,14 @@ describe("runtime HUP reload", { timeout: 90000 }, () => {
     fs.writeFileSync(path.join(dir, "app.mjs"), appSource("v2"));
     fs.writeFileSync(path.join(dir, "ps.json"), JSON.stringify({ workers: 3, keepalive: 5, graceful_timeout: 10 }));
     process.kill(s.pid, "SIGHUP");
-    await waitFor(() => {
-      const now = workerPids(s.pid);
-      return now.length === 3 && now.every((p) => !old.includes(p));
-    }, 20000, "3 new workers and the old ones gone");
+    await waitFor(
+      () => {
+        const now = workerPids(s.pid);
+        return now.length === 3 && now.every((p) => !old.includes(p));
+      },
+      20000,
+      "3 new workers and the old ones gone",
+    );
     const before = l.bodies.get("v2") ?? 0;
     await waitFor(() => (l.bodies.get("v2") ?? 0) > before + 50, 10000, "load on the new generation");
     await l.stop();

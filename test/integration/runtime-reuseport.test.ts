@@ -87,18 +87,33 @@ describe("reuse_port", { timeout: 90000 }, () => {
     await waitFor(() => owners().length === 2, 10000, "two listening sockets");
     const workers = workerPids(s.pid);
     // One socket per worker, held by that worker only (the arbiter's own socket is bound, not listening).
-    assert.deepEqual(owners().map((o) => o.length), [1, 1]);
-    assert.deepEqual(owners().flat().sort((a, b) => a - b), workers);
+    assert.deepEqual(
+      owners().map((o) => o.length),
+      [1, 1],
+    );
+    assert.deepEqual(
+      owners()
+        .flat()
+        .sort((a, b) => a - b),
+      workers,
+    );
 
     const seen = await spread(s.url, 200);
-    assert.deepEqual([...seen.keys()].map(Number).sort((a, b) => a - b), workers);
+    assert.deepEqual(
+      [...seen.keys()].map(Number).sort((a, b) => a - b),
+      workers,
+    );
     for (const [pid, n] of seen) assert.ok(n >= 40, `worker ${pid} answered only ${n} of 200 new connections`);
 
     // A killed worker's socket goes with it; the replacement binds its own on the same port.
     process.kill(workers[0], "SIGKILL");
     // One reading of the workers for the whole check: a worker still exiting drops out of /proc
     // before its socket closes, so separate readings could pair the survivor with a dying socket.
-    await waitFor(() => workersMatch(s.pid, (now) => now.length === 2 && !now.includes(workers[0]) && owners().filter((o) => o.some((pid) => now.includes(pid))).length === 2), 20000, "replacement listening");
+    await waitFor(
+      () => workersMatch(s.pid, (now) => now.length === 2 && !now.includes(workers[0]) && owners().filter((o) => o.some((pid) => now.includes(pid))).length === 2),
+      20000,
+      "replacement listening",
+    );
     await waitFor(async () => (await get(`${s.url}/readyz`).catch(() => null))?.status === 200, 10000, "readyz");
     const after = await spread(s.url, 60);
     assert.equal(after.size, 2, `both workers answer after the replacement: ${JSON.stringify([...after])}`);
@@ -113,7 +128,10 @@ describe("reuse_port", { timeout: 90000 }, () => {
   test("zero failed requests across two HUP reloads, a new connection per request (own netns, tcp_migrate_req=1)", { skip: unsupported ?? noNetns ?? false }, () => {
     // New workers bind their sockets before the old ones stop accepting; were it the other way
     // round, wrk would see connection refusals (the arbiter's own socket never listens).
-    const r = spawnSync("unshare", ["-n", path.join(ROOT, "test/support/netns-reload.sh"), process.execPath, BUNDLE, path.join(APPS, "node-listener.mjs") + "#app"], { encoding: "utf8", timeout: 60000 });
+    const r = spawnSync("unshare", ["-n", path.join(ROOT, "test/support/netns-reload.sh"), process.execPath, BUNDLE, path.join(APPS, "node-listener.mjs") + "#app"], {
+      encoding: "utf8",
+      timeout: 60000,
+    });
     const out = `${r.stdout}\n${r.stderr}`;
     assert.equal(r.status, 0, out);
     const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);

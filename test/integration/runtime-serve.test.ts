@@ -97,10 +97,16 @@ describe("runtime serve", { timeout: 120000 }, () => {
   test("access log: Gunicorn's default format, atoms, escaping, and JSON lines", async () => {
     const fmt = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" m=%(m)s U=%(U)s q=%(q)s H=%(H)s B=%(B)s p=%(p)s id=%({x-request-id}i)s srv=%({x-served-by}o)s D=%(D)s';
     const s = await serve(["node-listener.mjs#app", "-b", "127.0.0.1:0", "--access-logfile", "-", "--access-logformat", fmt]);
-    await get(`${s.url}/hello?a=1`, { headers: { "user-agent": 'evil"\t\\agent', referer: "http://ref/", "x-request-id": "rid-7", authorization: "Basic " + Buffer.from("alice:pw").toString("base64") } });
+    await get(`${s.url}/hello?a=1`, {
+      headers: { "user-agent": 'evil"\t\\agent', referer: "http://ref/", "x-request-id": "rid-7", authorization: "Basic " + Buffer.from("alice:pw").toString("base64") },
+    });
     await waitFor(() => /GET \/hello/.test(s.stdout()), 5000, "access log line");
-    const line = s.stdout().split("\n").find((l) => l.includes("GET /hello"))!;
-    const re = /^127\.0\.0\.1 - alice \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/hello\?a=1 HTTP\/1\.1" 200 (\d+) "http:\/\/ref\/" "evil\\"\\x09\\\\agent" m=GET U=\/hello q=a=1 H=HTTP\/1\.1 B=(\d+) p=<(\d+)> id=rid-7 srv=(\d+) D=\d+$/;
+    const line = s
+      .stdout()
+      .split("\n")
+      .find((l) => l.includes("GET /hello"))!;
+    const re =
+      /^127\.0\.0\.1 - alice \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/hello\?a=1 HTTP\/1\.1" 200 (\d+) "http:\/\/ref\/" "evil\\"\\x09\\\\agent" m=GET U=\/hello q=a=1 H=HTTP\/1\.1 B=(\d+) p=<(\d+)> id=rid-7 srv=(\d+) D=\d+$/;
     const m = re.exec(line);
     assert.ok(m, `line does not match: ${line}`);
     assert.equal(m[1], String(Buffer.byteLength("hello from node listener v1")));
@@ -110,14 +116,26 @@ describe("runtime serve", { timeout: 120000 }, () => {
     const j = await serve(["hono-app.mjs", "-b", "127.0.0.1:0", "--access-logfile", "-", "--log-format", "json"]);
     await get(`${j.url}/json?z=9`, { headers: { "user-agent": 'ua\t"q"' } });
     await waitFor(() => j.stdout().includes("/json"), 5000, "json access line");
-    const rec = JSON.parse(j.stdout().split("\n").find((l) => l.includes("/json"))!);
+    const rec = JSON.parse(
+      j
+        .stdout()
+        .split("\n")
+        .find((l) => l.includes("/json"))!,
+    );
     assert.equal(rec.method, "GET");
     assert.equal(rec.path, "/json");
     assert.equal(rec.query, "z=9");
     assert.equal(rec.status, 200);
     assert.equal(rec.user_agent, 'ua\t"q"');
     assert.ok(rec.bytes > 0 && typeof rec.duration_s === "number");
-    assert.ok(j.stderr().split("\n").filter(Boolean).every((l) => JSON.parse(l).level), "error log lines are JSON too");
+    assert.ok(
+      j
+        .stderr()
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => JSON.parse(l).level),
+      "error log lines are JSON too",
+    );
   });
 
   test("keep-alive connections are reused with keepalive > 0 and closed with keepalive 0", async () => {

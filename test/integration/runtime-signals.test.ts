@@ -46,10 +46,15 @@ describe("runtime signals", { timeout: 60000 }, () => {
     await waitFor(() => fs.existsSync(access), 15000, "a new access log");
     // The arbiter forwards USR1 to each worker: wait until every worker holds the new file and
     // none the rotated one (the first worker's reopen creates the file; its sibling may lag).
-    await waitFor(() => workerPids(s.pid).every((pid) => {
-      const open = openFiles(pid);
-      return open.includes(access) && !open.includes(`${access}.1`);
-    }), 15000, "every worker's access log reopened");
+    await waitFor(
+      () =>
+        workerPids(s.pid).every((pid) => {
+          const open = openFiles(pid);
+          return open.includes(access) && !open.includes(`${access}.1`);
+        }),
+      15000,
+      "every worker's access log reopened",
+    );
     for (let i = 0; i < 6; i++) await get(`${s.url}/after${i}`);
     await waitFor(() => (fs.readFileSync(access, "utf8").match(/GET \/after/g) ?? []).length === 6, 15000, "all lines in the new file");
     assert.ok(!fs.readFileSync(`${access}.1`, "utf8").includes("/after"), "nothing written to the rotated file after USR1");

@@ -14,7 +14,13 @@ export const APPS = path.join(ROOT, "test/fixtures/apps");
 
 const started = new Set<ChildProcess>();
 process.on("exit", () => {
-  for (const p of started) if (p.exitCode === null && p.pid) try { process.kill(p.pid, "SIGKILL"); } catch { /* gone */ }
+  for (const p of started)
+    if (p.exitCode === null && p.pid)
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
 });
 
 /** Kill (SIGKILL) every process `run` started that is still running; call from `after()`. */

@@ -43,7 +43,11 @@ describe("runtime systemd integration", { timeout: 60000 }, () => {
       assert.equal((await s.stop("SIGTERM")).code, 0);
       await waitFor(() => /STOPPING=1/.test(msgs), 5000, "STOPPING=1");
       const order = ["READY=1|STATUS=serving", "RELOADING=1", "READY=1|STATUS=reloaded", "STOPPING=1"].map((m) => msgs.indexOf(m));
-      assert.deepEqual([...order].sort((a, b) => a - b), order, msgs);
+      assert.deepEqual(
+        [...order].sort((a, b) => a - b),
+        order,
+        msgs,
+      );
     } finally {
       recv.kill();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,10 @@ const TIMEOUT = 3;
 /** Wait for the `n`-th WORKER TIMEOUT line and return its pid and the text after it. */
 async function nthTimeout(s: Server, n: number): Promise<{ pid: number; text: string }> {
   await waitFor(() => (s.stderr().match(/WORKER TIMEOUT \(pid:\d+\)/g) ?? []).length >= n, 20000, `WORKER TIMEOUT #${n}`);
-  const parts = s.stderr().split(/(?=\[[^\]]+\] \[\d+\] \[CRITICAL\] WORKER TIMEOUT)/).filter((p) => p.includes("WORKER TIMEOUT"));
+  const parts = s
+    .stderr()
+    .split(/(?=\[[^\]]+\] \[\d+\] \[CRITICAL\] WORKER TIMEOUT)/)
+    .filter((p) => p.includes("WORKER TIMEOUT"));
   const text = parts[n - 1];
   return { pid: Number(/WORKER TIMEOUT \(pid:(\d+)\)/.exec(text)![1]), text };
 }
@@ -31,7 +34,10 @@ describe("runtime timeout", { timeout: 120000 }, () => {
 
     // 1. A hot loop: the stack and the request are logged.
     const before = workerPids(s.pid);
-    const stuck = get(`${s.url}/block?ms=60000`, { timeoutMs: 30000 }).then(() => "answered", (e: Error) => e.message);
+    const stuck = get(`${s.url}/block?ms=60000`, { timeoutMs: 30000 }).then(
+      () => "answered",
+      (e: Error) => e.message,
+    );
     const first = await nthTimeout(s, 1);
     assert.ok(before.includes(first.pid));
     assert.match(first.text, /WORKER TIMEOUT \(pid:\d+\): no heartbeat for [\d.]+s while handling "GET \/block\?ms=60000"; killing it and its process group/);
@@ -50,16 +56,23 @@ describe("runtime timeout", { timeout: 120000 }, () => {
     await replaced(s, stopped);
 
     // 3. Blocked in execSync("sleep 60"): the worker and its sleep are killed.
-    const pending = get(`${s.url}/exec-sleep?s=60`, { timeoutMs: 30000 }).then(() => "answered", (e: Error) => e.message);
+    const pending = get(`${s.url}/exec-sleep?s=60`, { timeoutMs: 30000 }).then(
+      () => "answered",
+      (e: Error) => e.message,
+    );
     let sleeper = 0;
     let parent = 0;
-    await waitFor(() => {
-      for (const w of workerPids(s.pid)) {
-        const sleeps = groupPids(w, "sleep"); // under execSync's /bin/sh, in the worker's process group
-        if (sleeps.length) [sleeper, parent] = [sleeps[0], w];
-      }
-      return sleeper > 0;
-    }, 10000, "the worker's sleep child");
+    await waitFor(
+      () => {
+        for (const w of workerPids(s.pid)) {
+          const sleeps = groupPids(w, "sleep"); // under execSync's /bin/sh, in the worker's process group
+          if (sleeps.length) [sleeper, parent] = [sleeps[0], w];
+        }
+        return sleeper > 0;
+      },
+      10000,
+      "the worker's sleep child",
+    );
     const third = await nthTimeout(s, 3);
     assert.equal(third.pid, parent);
     assert.notEqual(await pending, "answered");

@@ -28,7 +28,11 @@ describe("certfile and keyfile", { timeout: 60000 }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-tls-"));
     const cert = path.join(dir, "cert.pem");
     const key = path.join(dir, "key.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
+      { stdio: "ignore" },
+    );
     const s = run(["serve", "node-listener.mjs#app", "-b", "127.0.0.1:0", "-w", "2", "--certfile", cert, "--keyfile", key]);
     await waitFor(() => /Listening at: https:\/\/\S+/.test(s.stderr()) || s.proc.exitCode !== null, 20000, "Listening at https");
     const url = /Listening at: (https:\/\/\S+)/.exec(s.stderr())![1];

@@ -33,12 +33,7 @@ test("systemd-analyze verify: web service + socket, no warnings", () => {
 
 test("systemd-analyze verify: worker process units too", () => {
   const r = verifyUnits({ name: "shop", app: "app.js", processes: { worker: { command: "node dist/jobs.js --queue default" }, mailer: { command: "/usr/bin/env node mail.js" } } });
-  assert.deepEqual(r.files.map((f) => f.path).sort(), [
-    "deploy/systemd/shop-mailer.service",
-    "deploy/systemd/shop-worker.service",
-    "deploy/systemd/shop.service",
-    "deploy/systemd/shop.socket",
-  ]);
+  assert.deepEqual(r.files.map((f) => f.path).sort(), ["deploy/systemd/shop-mailer.service", "deploy/systemd/shop-worker.service", "deploy/systemd/shop.service", "deploy/systemd/shop.socket"]);
   assert.equal(r.status, 0, r.output);
   assert.equal(r.output, "");
 });
@@ -63,7 +58,16 @@ test("the web unit: socket activation, stop timeout above graceful_timeout, hard
   assert.match(svc, /^ExecReload=\/usr\/bin\/node -e "process\.kill\(Number\(process\.argv\[1\]\), 'SIGHUP'\)" \$MAINPID$/m, "no /bin/kill (procps)");
   assert.match(svc, /^Restart=on-failure$/m);
   assert.match(svc, /^CapabilityBoundingSet=$/m);
-  for (const k of ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes", "ProtectKernelTunables=yes", "SystemCallFilter=@system-service", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]) {
+  for (const k of [
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "ProtectKernelTunables=yes",
+    "SystemCallFilter=@system-service",
+    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+  ]) {
     assert.ok(svc.includes(`\n${k}\n`), k);
   }
   assert.doesNotMatch(svc, /^MemoryDenyWriteExecute=/m, "breaks V8's JIT");

@@ -47,7 +47,9 @@ function packageSet(): Array<{ name: string; version: string }> {
 
 function resolvePackages(): Array<{ name: string; version: string }> {
   const list = () =>
-    spawnSync("docker", ["run", "--rm", "-v", "/var/lib/apt/lists:/var/lib/apt/lists:ro", BASE, "apt-get", "-s", "install", "--no-install-recommends", "systemd", "systemd-sysv", "nginx"], { encoding: "utf8" });
+    spawnSync("docker", ["run", "--rm", "-v", "/var/lib/apt/lists:/var/lib/apt/lists:ro", BASE, "apt-get", "-s", "install", "--no-install-recommends", "systemd", "systemd-sysv", "nginx"], {
+      encoding: "utf8",
+    });
   let r = list();
   if (!/^Inst /m.test(r.stdout)) {
     sh("apt-get", ["update", "-qq"]); // the host's lists are missing or stale
@@ -61,8 +63,7 @@ function resolvePackages(): Array<{ name: string; version: string }> {
 /** The .deb file names for `pkgs`, downloaded into DEB_CACHE when missing. */
 function debs(pkgs: Array<{ name: string; version: string }>): string[] {
   fs.mkdirSync(DEB_CACHE, { recursive: true });
-  const file = (p: { name: string; version: string }) =>
-    fs.readdirSync(DEB_CACHE).find((f) => f.startsWith(`${p.name}_${p.version.replace(":", "%3a")}_`) && f.endsWith(".deb"));
+  const file = (p: { name: string; version: string }) => fs.readdirSync(DEB_CACHE).find((f) => f.startsWith(`${p.name}_${p.version.replace(":", "%3a")}_`) && f.endsWith(".deb"));
   const missing = pkgs.filter((p) => !file(p));
   if (missing.length) sh("apt-get", ["download", "-q", ...missing.map((p) => `${p.name}=${p.version}`)], { cwd: DEB_CACHE });
   return pkgs.map((p) => {
@@ -81,7 +82,11 @@ export function debianHostImage(): string {
   const files = debs(pkgs);
   const last = new Set(ORDERED.flat());
   const first = files.filter((_, i) => !last.has(pkgs[i].name));
-  const step = (names: string[]) => files.filter((_, i) => names.includes(pkgs[i].name)).map((f) => `/tmp/debs/${f}`).join(" ");
+  const step = (names: string[]) =>
+    files
+      .filter((_, i) => names.includes(pkgs[i].name))
+      .map((f) => `/tmp/debs/${f}`)
+      .join(" ");
   const recipe = [
     `FROM ${BASE}`,
     "COPY debs/ /tmp/debs/",
@@ -99,7 +104,11 @@ export function debianHostImage(): string {
     'CMD ["/sbin/init"]',
   ].join("\n");
   const baseId = sh("docker", ["image", "inspect", "--format", "{{.Id}}", BASE]).trim();
-  const tag = `prodserver-test/debian-host:${crypto.createHash("sha256").update(recipe + baseId + files.join()).digest("hex").slice(0, 12)}`;
+  const tag = `prodserver-test/debian-host:${crypto
+    .createHash("sha256")
+    .update(recipe + baseId + files.join())
+    .digest("hex")
+    .slice(0, 12)}`;
   if (spawnSync("docker", ["image", "inspect", tag], { stdio: "ignore" }).status === 0) return tag;
   const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-debian-host-"));
   try {
@@ -126,10 +135,28 @@ export class DebianHost {
    */
   static async boot(image: string, mounts: string[], name: string): Promise<DebianHost> {
     const id = sh("docker", [
-      "run", "-d", "--name", name, "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-      "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-      "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-      ...mounts.flatMap((m) => ["-v", m]), image,
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--cap-add",
+      "ALL",
+      "--cap-drop",
+      "SYS_RESOURCE",
+      "--security-opt",
+      "seccomp=unconfined",
+      "--security-opt",
+      "apparmor=unconfined",
+      "--tmpfs",
+      "/run",
+      "--tmpfs",
+      "/run/lock",
+      "--tmpfs",
+      "/tmp",
+      "-v",
+      "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+      ...mounts.flatMap((m) => ["-v", m]),
+      image,
     ]).trim();
     const host = new DebianHost(id);
     let state = "";
@@ -167,7 +194,12 @@ export class DebianHost {
   /** `systemctl show -p NAME` values of a unit. */
   show(unit: string, ...props: string[]): Record<string, string> {
     const out = this.sh(`systemctl show ${props.map((p) => `-p ${p}`).join(" ")} ${unit}`);
-    return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    return Object.fromEntries(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
   }
 
   /** Stop and remove the container. */

@@ -61,27 +61,48 @@ export class Cleanup {
   private containers = new Set<string>();
   private dirs = new Set<string>();
   constructor(private docker: Dockerode) {}
-  image(id: string): void { this.images.add(id); }
-  container(id: string): void { this.containers.add(id); }
-  dir(p: string): void { this.dirs.add(p); }
+  image(id: string): void {
+    this.images.add(id);
+  }
+  container(id: string): void {
+    this.containers.add(id);
+  }
+  dir(p: string): void {
+    this.dirs.add(p);
+  }
   /** Removes everything tracked; never throws (reports leftovers on stderr). */
   async run(): Promise<void> {
     for (const id of this.containers) {
-      await this.docker.getContainer(id).remove({ force: true, v: true }).catch((e: { statusCode?: number }) => {
-        if (e.statusCode !== 404) console.error(`cleanup: container ${id}: ${String(e)}`);
-      });
+      await this.docker
+        .getContainer(id)
+        .remove({ force: true, v: true })
+        .catch((e: { statusCode?: number }) => {
+          if (e.statusCode !== 404) console.error(`cleanup: container ${id}: ${String(e)}`);
+        });
     }
     // Newest first: an image goes before the layers it was built on.
     for (const id of [...this.images].reverse()) {
       // Safety net: never remove an image carrying a tag the tests did not create (a base image).
-      const tags = await this.docker.getImage(id).inspect().then((i) => i.RepoTags ?? [], () => null);
+      const tags = await this.docker
+        .getImage(id)
+        .inspect()
+        .then(
+          (i) => i.RepoTags ?? [],
+          () => null,
+        );
       if (tags === null) continue;
       const foreign = tags.filter((t) => !t.startsWith("prodserver-e2e-"));
-      if (foreign.length) { console.error(`cleanup: not removing ${id}: tagged ${foreign.join(", ")}`); continue; }
-      await this.docker.getImage(id).remove({ force: true }).catch((e: { statusCode?: number }) => {
-        // 404: already gone with a child image; 409: still the parent of an image that is not ours.
-        if (e.statusCode !== 404 && e.statusCode !== 409) console.error(`cleanup: image ${id}: ${String(e)}`);
-      });
+      if (foreign.length) {
+        console.error(`cleanup: not removing ${id}: tagged ${foreign.join(", ")}`);
+        continue;
+      }
+      await this.docker
+        .getImage(id)
+        .remove({ force: true })
+        .catch((e: { statusCode?: number }) => {
+          // 404: already gone with a child image; 409: still the parent of an image that is not ours.
+          if (e.statusCode !== 404 && e.statusCode !== 409) console.error(`cleanup: image ${id}: ${String(e)}`);
+        });
     }
     for (const d of this.dirs) await fs.rm(d, { recursive: true, force: true });
   }

@@ -57,7 +57,11 @@ const FAKE_SH = "#!/bin/dash\nprintf 'FAKESH %s\\n' \"$2\"\n";
  */
 export async function fuzzBaseImage(base = "node:20-bookworm-slim"): Promise<string> {
   const recipe = `FROM ${base}\nCOPY fakesh /tmp/fakesh\nRUN mkdir -p /app/node_modules && chmod 755 /tmp/fakesh && rm /bin/sh && cp /tmp/fakesh /bin/sh\n`;
-  const tag = `prodserver-deploy-fuzzbase:${crypto.createHash("sha256").update(recipe + FAKE_SH).digest("hex").slice(0, 12)}`;
+  const tag = `prodserver-deploy-fuzzbase:${crypto
+    .createHash("sha256")
+    .update(recipe + FAKE_SH)
+    .digest("hex")
+    .slice(0, 12)}`;
   if (spawnSync("docker", ["image", "inspect", tag], { stdio: "ignore" }).status === 0) return tag;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-fuzzbase-"));
   fs.writeFileSync(path.join(dir, "Dockerfile"), recipe);
@@ -145,7 +149,10 @@ export async function dockerHistoryOf(lines: string[], base: string, tag: string
       run("docker", ["history", "--no-trunc", "--format", "{{json .CreatedBy}}", base]),
       run("docker", ["history", "--no-trunc", "--format", "{{json .CreatedBy}}", tag]),
     ]);
-    const entries = all.stdout.trim().split("\n").map((l) => JSON.parse(l) as string);
+    const entries = all.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as string);
     return { entries: entries.slice(0, entries.length - own.stdout.trim().split("\n").length).reverse(), error: null };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -207,9 +214,9 @@ export function goQuotedList(s: string): string[] | null {
       }
       const c = s[++i];
       if (c in esc) w += esc[c];
-      else if (c === "x") (w += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16)), (i += 2));
-      else if (c === "u") (w += String.fromCodePoint(parseInt(s.slice(i + 1, i + 5), 16)), (i += 4));
-      else if (c === "U") (w += String.fromCodePoint(parseInt(s.slice(i + 1, i + 9), 16)), (i += 8));
+      else if (c === "x") (w += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16))), (i += 2);
+      else if (c === "u") (w += String.fromCodePoint(parseInt(s.slice(i + 1, i + 5), 16))), (i += 4);
+      else if (c === "U") (w += String.fromCodePoint(parseInt(s.slice(i + 1, i + 9), 16))), (i += 8);
       else return null;
     }
     out.push(w);
@@ -272,8 +279,8 @@ export function nginxDirectives(text: string): NginxDirective[] {
     const c = text[i];
     if (/[ \t\r\n]/.test(c)) i++;
     else if (c === "#") while (i < text.length && text[i] !== "\n") i++;
-    else if (c === ";") (end(), i++);
-    else if (c === "{") (end(), depth++, i++);
+    else if (c === ";") end(), i++;
+    else if (c === "{") end(), depth++, i++;
     else if (c === "}") {
       if (words.length || --depth < 0) throw new Error(`unexpected } at ${i}`);
       i++;

@@ -75,7 +75,6 @@ export function k8sDocs(content: string): Obj[] {
   return v12;
 }
 
-
 /**
  * What the kubelet passes for a container command/args item or env value (expansion.go): `$$` is a
  * literal `$`; `$(NAME)` becomes the value of env var NAME when the container defines it, and

@@ -41,7 +41,6 @@ export function nginxTest(confs: string[]): { status: number | null; output: str
   return { status: r.status, output: (r.stdout + r.stderr).trim(), dir };
 }
 
-
 /** `conf` with every `listen PORT ...` bound to loopback: `127.0.0.1:PORT` and `[::1]:PORT` for
  *  `[::]:PORT` (tests send traffic to loopback only). Other listen parameters are kept. */
 export function loopbackListen(conf: string): string {
@@ -76,7 +75,16 @@ export async function stopStarted(): Promise<void> {
   for (const p of started.splice(0)) {
     if (p.exitCode === null && p.signalCode === null) {
       p.kill("SIGTERM");
-      await new Promise((r) => { const t = setTimeout(() => { p.kill("SIGKILL"); r(null); }, 10000); p.once("exit", () => { clearTimeout(t); r(null); }); });
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          p.kill("SIGKILL");
+          r(null);
+        }, 10000);
+        p.once("exit", () => {
+          clearTimeout(t);
+          r(null);
+        });
+      });
     }
   }
 }

@@ -42,7 +42,16 @@ async function verdaccioBin(): Promise<string> {
   const lock = await fs.readFile(path.join(VERDACCIO_PIN, "package-lock.json"));
   const key = createHash("sha256").update(lock).digest("hex").slice(0, 16);
   let cache = process.env.CACHE ?? "/var/cache/prodserver";
-  if (!(await fs.mkdir(cache, { recursive: true }).then(() => fs.access(cache, 2 /* W_OK */)).then(() => true, () => false))) cache = os.tmpdir();
+  if (
+    !(await fs
+      .mkdir(cache, { recursive: true })
+      .then(() => fs.access(cache, 2 /* W_OK */))
+      .then(
+        () => true,
+        () => false,
+      ))
+  )
+    cache = os.tmpdir();
   const dir = path.join(cache, `verdaccio-${key}`);
   const bin = path.join(dir, "node_modules/verdaccio/bin/verdaccio");
   if (existsSync(bin)) return bin;
@@ -73,10 +82,7 @@ export function npmrc(reg: Registry): string {
  * younger than a day).
  */
 export function yarnrc(reg: Registry): string {
-  return (
-    `npmRegistryServer: "${reg.url.replace(/\/$/, "")}"\nunsafeHttpWhitelist:\n  - "127.0.0.1"\n` +
-    `npmPreapprovedPackages:\n  - prodserver\n  - create-prodserver\n`
-  );
+  return `npmRegistryServer: "${reg.url.replace(/\/$/, "")}"\nunsafeHttpWhitelist:\n  - "127.0.0.1"\n` + `npmPreapprovedPackages:\n  - prodserver\n  - create-prodserver\n`;
 }
 
 function config(storage: string): string {
@@ -128,7 +134,10 @@ export async function startRegistry(): Promise<Registry & { stop(): Promise<void
   try {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ok = await fetch(`${url}-/ping`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}-/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`verdaccio did not answer on ${url}:\n${output}`);
       await new Promise((r) => setTimeout(r, 200));

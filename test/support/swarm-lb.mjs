@@ -18,20 +18,30 @@ let next = 0;
 const stats = { requests: 0, retries: 0, failed: 0 };
 
 async function refresh() {
-  try { backends = (await dns.resolve4(`tasks.${service}`)).sort(); } catch { backends = []; }
+  try {
+    backends = (await dns.resolve4(`tasks.${service}`)).sort();
+  } catch {
+    backends = [];
+  }
 }
 await refresh();
 setInterval(refresh, 500).unref();
 
 function forward(req, res, body, tries) {
-  if (!backends.length) { stats.failed++; res.writeHead(502).end("no backend\n"); return; }
+  if (!backends.length) {
+    stats.failed++;
+    res.writeHead(502).end("no backend\n");
+    return;
+  }
   const host = backends[next++ % backends.length];
   const up = http.request({ host, port, path: req.url, method: req.method, headers: req.headers, agent, timeout: 10_000 }, (ur) => {
     res.writeHead(ur.statusCode, ur.headers);
     ur.pipe(res);
   });
   let answered = false;
-  up.on("response", () => { answered = true; });
+  up.on("response", () => {
+    answered = true;
+  });
   up.on("timeout", () => up.destroy(new Error("upstream timeout")));
   up.on("error", (err) => {
     if (!answered && tries < 3 && (req.method === "GET" || req.method === "HEAD")) {
@@ -47,11 +57,16 @@ function forward(req, res, body, tries) {
   up.end(body);
 }
 
-http.createServer((req, res) => {
-  if (req.url === "/__lb") { res.end(JSON.stringify({ backends, ...stats })); return; }
-  stats.requests++;
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => forward(req, res, Buffer.concat(chunks), 1));
-}).listen(Number(process.env.LISTEN ?? 8080), "0.0.0.0");
+http
+  .createServer((req, res) => {
+    if (req.url === "/__lb") {
+      res.end(JSON.stringify({ backends, ...stats }));
+      return;
+    }
+    stats.requests++;
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => forward(req, res, Buffer.concat(chunks), 1));
+  })
+  .listen(Number(process.env.LISTEN ?? 8080), "0.0.0.0");
 process.on("SIGTERM", () => process.exit(0));

@@ -26,7 +26,11 @@ export async function ensureSwarm(docker: Dockerode): Promise<{ created: boolean
  */
 export async function leaveSwarm(docker: Dockerode, hadGwbridge: boolean): Promise<void> {
   await docker.swarmLeave({ force: true }).catch((e: Error) => console.error(`swarm leave: ${e.message}`));
-  if (!hadGwbridge) await docker.getNetwork("docker_gwbridge").remove().catch(() => {});
+  if (!hadGwbridge)
+    await docker
+      .getNetwork("docker_gwbridge")
+      .remove()
+      .catch(() => {});
 }
 
 /**
@@ -83,8 +87,14 @@ export async function waitConverged(docker: Dockerode, service: string, imageId:
     const healthy: boolean[] = [];
     for (const t of running as any[]) {
       const cid = t.Status?.ContainerStatus?.ContainerID;
-      if (!cid) { healthy.push(false); continue; }
-      const c = await docker.getContainer(cid).inspect().catch(() => null);
+      if (!cid) {
+        healthy.push(false);
+        continue;
+      }
+      const c = await docker
+        .getContainer(cid)
+        .inspect()
+        .catch(() => null);
       healthy.push(!!c && c.Image === imageId && (c.State.Health ? c.State.Health.Status === "healthy" : c.State.Running));
     }
     last = tasks.map((t: any) => `${t.Status?.State}`).join(",") + ` healthy=${healthy.filter(Boolean).length}`;
@@ -107,9 +117,7 @@ export interface WrkResult {
 export function parseWrk(out: string): WrkResult {
   const n = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const socket = sock
-    ? { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) }
-    : { connect: 0, read: 0, write: 0, timeout: 0 };
+  const socket = sock ? { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) } : { connect: 0, read: 0, write: 0, timeout: 0 };
   const non2xx3xx = n(/Non-2xx or 3xx responses: (\d+)/);
   return {
     requests: n(/(\d+) requests in /),

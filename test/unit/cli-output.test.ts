@@ -56,8 +56,16 @@ describe("build progress heartbeat", () => {
 describe("registry failures in a failed step", () => {
   test("the codes npm, pnpm and yarn print are found; prose and other steps are not", () => {
     assert.equal(registryErrorCode("RUN npm ci --omit=dev", ["npm error code SELF_SIGNED_CERT_IN_CHAIN", "npm error errno SELF_SIGNED_CERT_IN_CHAIN"]), "SELF_SIGNED_CERT_IN_CHAIN");
-    assert.equal(registryErrorCode("RUN pnpm install --frozen-lockfile", [" ERR_PNPM_META_FETCH_FAIL  GET https://registry.npmjs.org/hono: request to https://registry.npmjs.org/hono failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org"]), "ENOTFOUND");
-    assert.equal(registryErrorCode("RUN corepack enable && yarn install --immutable", ['error An unexpected error occurred: "https://registry.yarnpkg.com/koa: getaddrinfo EAI_AGAIN registry.yarnpkg.com".']), "EAI_AGAIN");
+    assert.equal(
+      registryErrorCode("RUN pnpm install --frozen-lockfile", [
+        " ERR_PNPM_META_FETCH_FAIL  GET https://registry.npmjs.org/hono: request to https://registry.npmjs.org/hono failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org",
+      ]),
+      "ENOTFOUND",
+    );
+    assert.equal(
+      registryErrorCode("RUN corepack enable && yarn install --immutable", ['error An unexpected error occurred: "https://registry.yarnpkg.com/koa: getaddrinfo EAI_AGAIN registry.yarnpkg.com".']),
+      "EAI_AGAIN",
+    );
     assert.equal(registryErrorCode("RUN npm ci", ["npm error request failed: could not connect"]), null, "prose alone is not a code");
     assert.equal(registryErrorCode("RUN npm ci", ["MY_ECONNREFUSED_FLAG=1"]), null, "a code inside a longer word is not one");
     assert.equal(registryErrorCode("RUN curl https://example.com", ["curl: (6) ENOTFOUND"]), null, "only package-manager steps");
@@ -82,7 +90,13 @@ describe("terminal output", () => {
 
   test("Output strips escapes off a terminal, keeps them on one; JSON never carries them; each mode prints its own", () => {
     const sink = () => {
-      const s = { text: "", isTTY: false, write: (t: string) => { s.text += t; } };
+      const s = {
+        text: "",
+        isTTY: false,
+        write: (t: string) => {
+          s.text += t;
+        },
+      };
       return s;
     };
     const [out, err] = [sink(), sink()];

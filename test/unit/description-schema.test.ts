@@ -5,14 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {
-  DescriptionError,
-  validateDescription,
-  descriptionJsonSchema,
-  webSettings,
-  loadDescription,
-  renderDescriptionFile,
-} from "../../src/description/index.js";
+import { DescriptionError, validateDescription, descriptionJsonSchema, webSettings, loadDescription, renderDescriptionFile } from "../../src/description/index.js";
 
 const base = () => ({ name: "express-hello", app: "src/app.js#app" });
 
@@ -124,7 +117,10 @@ test("reuse_port needs node >= 22 in the description (the image's node runs the 
 
 test("a process type name must be [a-z][a-z0-9-]*", () => {
   const err = issuesOf(setPath(base(), "processes.Bad_Name", { command: "node x.js" }));
-  assert.ok(err.issues.some((i) => i.path === "processes.Bad_Name"), JSON.stringify(err.issues));
+  assert.ok(
+    err.issues.some((i) => i.path === "processes.Bad_Name"),
+    JSON.stringify(err.issues),
+  );
 });
 
 test("every runtime setting in processes.web is validated by the setting's own validate", () => {

@@ -71,7 +71,7 @@ test("engines pinned to an end-of-life line: that line, with a warning naming th
   fs.writeFileSync(path.join(dir, "index.js"), "module.exports = (req, res) => res.end();\n");
   const r = await detectProject(dir, DEC_2026);
   assert.equal(r.description.node, "20");
-  assert.deepEqual(r.warnings, ["Node 20 reached end of life on 2026-04-30 and gets no security fixes; the newest LTS is Node 26 (set \"node\" in the description, or widen engines.node)"]);
+  assert.deepEqual(r.warnings, ['Node 20 reached end of life on 2026-04-30 and gets no security fixes; the newest LTS is Node 26 (set "node" in the description, or widen engines.node)']);
   // The same project before that date: no warning.
   assert.deepEqual((await detectProject(dir, new Date("2026-04-29"))).warnings, []);
 });
@@ -172,7 +172,11 @@ test("detectExport and detectPort recognise CJS and ESM shapes", () => {
 
 test("workspaces: an app in npm, pnpm and Yarn workspaces takes the package manager from the root and records its place", async () => {
   const pm = (p: string) => fileURLToPath(new URL(`../../../test/fixtures/pm/${p}`, import.meta.url));
-  for (const [fixture, manager] of [["npm-workspaces", "npm"], ["pnpm-workspaces", "pnpm"], ["yarn-workspaces", "yarn"]] as const) {
+  for (const [fixture, manager] of [
+    ["npm-workspaces", "npm"],
+    ["pnpm-workspaces", "pnpm"],
+    ["yarn-workspaces", "yarn"],
+  ] as const) {
     const r = await detectProject(pm(`${fixture}/apps/web`), DEC_2026);
     assert.equal(r.description.packageManager, manager, fixture);
     assert.deepEqual(r.description.workspace, { path: "apps/web", package: "web" }, fixture);

@@ -47,7 +47,10 @@ test("targets: every target renders with all; the default leaves k8s out", () =>
   assert.deepEqual([...TARGETS].sort(), ["compose", "dockerfile", "dockerignore", "k8s", "nginx", "systemd"]);
   assert.ok(!DEFAULT_TARGETS.includes("k8s"));
   assert.ok(!renderFiles(validateDescription(base)).some((f) => f.path.startsWith("deploy/k8s/")));
-  assert.deepEqual(renderFiles(validateDescription(base), { targets: ["compose", "k8s"] }).map((f) => f.path), ["compose.yaml", "deploy/k8s/shop.yaml"]);
+  assert.deepEqual(
+    renderFiles(validateDescription(base), { targets: ["compose", "k8s"] }).map((f) => f.path),
+    ["compose.yaml", "deploy/k8s/shop.yaml"],
+  );
 });
 
 test("port moves the bind, EXPOSE, health check, upstream, socket, compose and k8s ports", () => {

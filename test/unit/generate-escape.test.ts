@@ -10,7 +10,11 @@ const NASTY = ['a"b', "a\nb", "a;b", "a{b", "a$b", "a\0b", "a\\b", "a%b", "a}b",
 test("dockerJson: valid JSON strings, $ literal, control characters refused", () => {
   for (const v of NASTY) {
     if (/[\0\n\r]/.test(v)) {
-      assert.throws(() => esc.dockerJson(v, "app"), (e: Error) => e instanceof UnsafeValueError && /^app: /.test(e.message), JSON.stringify(v));
+      assert.throws(
+        () => esc.dockerJson(v, "app"),
+        (e: Error) => e instanceof UnsafeValueError && /^app: /.test(e.message),
+        JSON.stringify(v),
+      );
     } else {
       assert.equal(JSON.parse(esc.dockerJson(v, "app")), v);
     }
@@ -19,7 +23,7 @@ test("dockerJson: valid JSON strings, $ literal, control characters refused", ()
 
 test("dockerPath / dockerRun refuse what COPY or RUN would interpret", () => {
   assert.equal(esc.dockerPath("dist/out", "build.output"), "dist/out");
-  for (const v of ["a b", "$HOME", "a\nb", "a\"b"]) assert.throws(() => esc.dockerPath(v, "build.output"), /Error: build\.output: /);
+  for (const v of ["a b", "$HOME", "a\nb", 'a"b']) assert.throws(() => esc.dockerPath(v, "build.output"), /Error: build\.output: /);
   assert.equal(esc.dockerRun("npm run build && echo $X", "build.command"), "npm run build && echo $X");
   for (const v of ["a\nRUN evil", "a \\", "", "a\0"]) assert.throws(() => esc.dockerRun(v, "build.command"), /Error: build\.command: /);
 });

@@ -52,14 +52,33 @@ test("Dockerfile contract for a JS app without a build step", () => {
 
 test("Dockerfile for a TS app: deps → build → runtime, dev deps only in build, output copied from build", () => {
   const df = renderDockerfile(ts());
-  const order = ["AS base", "AS context", "AS manifests", "AS deps", "--omit=dev", "AS source", "rm -rf dist", "AS build", "--include=dev", "RUN npm run build", "AS runtime", "COPY --from=deps /app ./", "COPY --from=source /app ./", "COPY --from=build /app/dist ./dist", "USER 1000:1000", "EXPOSE 8080"];
+  const order = [
+    "AS base",
+    "AS context",
+    "AS manifests",
+    "AS deps",
+    "--omit=dev",
+    "AS source",
+    "rm -rf dist",
+    "AS build",
+    "--include=dev",
+    "RUN npm run build",
+    "AS runtime",
+    "COPY --from=deps /app ./",
+    "COPY --from=source /app ./",
+    "COPY --from=build /app/dist ./dist",
+    "USER 1000:1000",
+    "EXPOSE 8080",
+  ];
   let at = -1;
   for (const o of order) {
     const i = df.indexOf(o, at + 1);
     assert.ok(i > at, `${o} out of order in\n${df}`);
     at = i;
   }
-  assert.ok(df.includes(`CMD ["node", "${RUNTIME}", "serve", "--bind", "0.0.0.0:8080", "--workers", "auto", "--graceful-timeout", "20", "--keep-alive", "5", "--access-logfile", "-", "dist/app.js#app"]\n`));
+  assert.ok(
+    df.includes(`CMD ["node", "${RUNTIME}", "serve", "--bind", "0.0.0.0:8080", "--workers", "auto", "--graceful-timeout", "20", "--keep-alive", "5", "--access-logfile", "-", "dist/app.js#app"]\n`),
+  );
 });
 
 test("pnpm and yarn install commands, through corepack at the version packageManager pins", () => {
@@ -92,7 +111,22 @@ test("workspaces: built from the workspace root with only the app's production d
 
 test(".dockerignore keeps secrets, VCS data and tests out at every depth, and not what the build needs (prodserver build's matcher)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prodserver-ignore-"));
-  const secrets = ["config/.env", "config/.env.production", "certs/server.key", "certs/server.pem", "deep/a/b/client.p12", "lib/.git/HEAD", ".env", "id.key", "keys/id_rsa", "src/__tests__/a.js", "lib/test/fixture.js", "src/app.test.js", "dist/old.js", "logs/app.log"];
+  const secrets = [
+    "config/.env",
+    "config/.env.production",
+    "certs/server.key",
+    "certs/server.pem",
+    "deep/a/b/client.p12",
+    "lib/.git/HEAD",
+    ".env",
+    "id.key",
+    "keys/id_rsa",
+    "src/__tests__/a.js",
+    "lib/test/fixture.js",
+    "src/app.test.js",
+    "dist/old.js",
+    "logs/app.log",
+  ];
   const kept = ["package.json", "package-lock.json", "tsconfig.json", "src/app.ts", "config/app.json", "lib/testing.js", "certs/README.md"];
   for (const f of [...secrets, ...kept]) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
@@ -111,8 +145,14 @@ test("templates are strict: a missing variable throws instead of rendering empty
 });
 
 test("renderFiles targets: selectable, unknown rejected", () => {
-  assert.deepEqual(renderFiles(js(), { targets: ["nginx"] }).map((f) => f.path), ["deploy/nginx/express-hello.conf"]);
-  assert.deepEqual(renderFiles(js(), { targets: ["systemd"] }).map((f) => f.path), ["deploy/systemd/express-hello.service", "deploy/systemd/express-hello.socket"]);
+  assert.deepEqual(
+    renderFiles(js(), { targets: ["nginx"] }).map((f) => f.path),
+    ["deploy/nginx/express-hello.conf"],
+  );
+  assert.deepEqual(
+    renderFiles(js(), { targets: ["systemd"] }).map((f) => f.path),
+    ["deploy/systemd/express-hello.service", "deploy/systemd/express-hello.socket"],
+  );
   assert.throws(() => renderFiles(js(), { targets: ["helm" as any] }), /unknown target "helm"/);
 });
 

@@ -14,7 +14,10 @@ const status = (rs: { path: string; status: string }[], p: string) => rs.find((r
 test("create, then identical, then update when the description changes", () => {
   const dir = tmp();
   const first = writeFiles(dir, renderFiles(d()));
-  assert.ok(first.every((r) => r.status === "create"), JSON.stringify(first));
+  assert.ok(
+    first.every((r) => r.status === "create"),
+    JSON.stringify(first),
+  );
   assert.ok(fs.existsSync(path.join(dir, "deploy/nginx/app.conf")));
   assert.ok(fs.existsSync(path.join(dir, GENERATED_STATE)));
   const again = writeFiles(dir, renderFiles(d()));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { k8sDocs as docs, k8sProblems as problems } from "../support/k8s.js";
 import { validateDescription, type DescriptionInput } from "../../src/description/index.js";
 import { renderContext, renderTemplate, renderDockerfile, HEADER, UnsafeValueError } from "../../src/generate/index.js";
-import { renderK8sManifests, k8sValues, derive, } from "../../src/generate/index.js";
+import { renderK8sManifests, k8sValues, derive } from "../../src/generate/index.js";
 
 type Obj = Record<string, any>;
 
@@ -24,7 +24,11 @@ const container = (ds: Obj[]) => web(ds).spec.template.spec.containers[0];
 
 const VARIANTS: Array<[string, Partial<DescriptionInput>, object]> = [
   ["defaults", {}, {}],
-  ["TS app, port 8080, auto workers, custom health", { name: "hono-ts", port: 8080, processes: { web: { workers: "auto", graceful_timeout: 20 } }, health: { path: "/health/ready", interval: 5, timeout: 2, startPeriod: 60, retries: 5 } }, {}],
+  [
+    "TS app, port 8080, auto workers, custom health",
+    { name: "hono-ts", port: 8080, processes: { web: { workers: "auto", graceful_timeout: 20 } }, health: { path: "/health/ready", interval: 5, timeout: 2, startPeriod: 60, retries: 5 } },
+    {},
+  ],
   ["HPA", {}, { hpa: { min: 2, max: 10 } }],
   ["other process types", { processes: { web: { replicas: 3 }, worker: { command: "node dist/worker.js --queue default" }, jobs: { command: "node dist/jobs.js", replicas: 0 } } }, {}],
 ];
@@ -61,10 +65,16 @@ test("k8s: one file deploy/k8s/<name>.yaml, header first, Deployment + Service +
   const r = render();
   assert.equal(r.path, "deploy/k8s/express-hello.yaml");
   assert.equal(r.content.split("\n")[0], `# ${HEADER}`);
-  assert.deepEqual(r.docs.map((d) => d.kind), ["Deployment", "Service", "PodDisruptionBudget"]);
+  assert.deepEqual(
+    r.docs.map((d) => d.kind),
+    ["Deployment", "Service", "PodDisruptionBudget"],
+  );
   for (const d of r.docs) assert.equal(d.metadata.name, "express-hello");
   const h = render({}, { hpa: { min: 2, max: 10 } }).docs;
-  assert.deepEqual(h.map((d) => d.kind), ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"]);
+  assert.deepEqual(
+    h.map((d) => d.kind),
+    ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"],
+  );
 });
 
 test("k8s: image <name>:<version>, no command override (the image's CMD runs prodserver serve), env PORT", () => {
@@ -93,7 +103,14 @@ test("k8s: port drives containerPort, PORT, every probe's port and the Service t
 
 test("k8s: terminationGracePeriodSeconds = preStop 5 s + graceful_timeout + 5 s, always above graceful_timeout", () => {
   // [graceful_timeout, grace period]: undefined = the registry default (30 s).
-  for (const [g, grace] of [[undefined, 40], [0.5, 11], [1, 11], [20, 30], [120, 130], [3600, 3610]] as const) {
+  for (const [g, grace] of [
+    [undefined, 40],
+    [0.5, 11],
+    [1, 11],
+    [20, 30],
+    [120, 130],
+    [3600, 3610],
+  ] as const) {
     const ds = render({ processes: { web: g === undefined ? {} : { graceful_timeout: g } } }).docs;
     const spec = web(ds).spec.template.spec;
     assert.equal(spec.terminationGracePeriodSeconds, grace, `graceful_timeout ${g}`);
@@ -190,7 +207,11 @@ test("k8s: Service and PDB select exactly the web pods; other process types get 
 test("k8s: a value that cannot be a Kubernetes name or YAML scalar is an error naming the field, never a broken file", () => {
   // Valid for an image name, not for a Service name (DNS-1035 label).
   for (const name of ["my_app", "1app", "a.b", "app-"]) {
-    assert.throws(() => renderK8sManifests(validateDescription({ ...base, name })), (e: unknown) => e instanceof UnsafeValueError && /^name: cannot be written into a Kubernetes object name/.test(e.message), name);
+    assert.throws(
+      () => renderK8sManifests(validateDescription({ ...base, name })),
+      (e: unknown) => e instanceof UnsafeValueError && /^name: cannot be written into a Kubernetes object name/.test(e.message),
+      name,
+    );
   }
   // Rejected by the description schema first (the error names the field).
   assert.throws(() => renderK8sManifests({ ...validateDescription(base), name: "x\nkind: Secret" }), /^DescriptionError: name:/);

@@ -23,7 +23,15 @@ test("a README without the markers is an error, not a silent no-op", () => {
 test("README example deploy files are the ones generated from examples/express-app (run `npm run docs` when this fails)", async () => {
   const readme = fs.readFileSync(README, "utf8");
   assert.equal(await withExamples(readme), readme);
-  for (const f of ["Dockerfile", ".dockerignore", "deploy/nginx/express-hello.conf", "deploy/systemd/express-hello.service", "deploy/systemd/express-hello.socket", "compose.yaml", "deploy/k8s/express-hello.yaml"]) {
+  for (const f of [
+    "Dockerfile",
+    ".dockerignore",
+    "deploy/nginx/express-hello.conf",
+    "deploy/systemd/express-hello.service",
+    "deploy/systemd/express-hello.socket",
+    "compose.yaml",
+    "deploy/k8s/express-hello.yaml",
+  ]) {
     assert.ok(readme.includes(`<code>${f}</code>`), f);
   }
 });

@@ -106,7 +106,10 @@ describe("settings registry", () => {
     assert.equal(options["print-config"].type, "boolean");
     assert.ok(options["log-file"], "every flag alias is an option");
     assert.deepEqual(parseArgv(["app.js#app", "-b", "a:1", "--bind", "b:2", "--log-file", "x.log"], "cli"), { app: "app.js#app", bind: ["a:1", "b:2"], errorlog: "x.log" });
-    assert.throws(() => parseArgv(["--nope"], "command line"), (e: unknown) => e instanceof UsageError && /command line: Unknown option '--nope'/.test((e as Error).message));
+    assert.throws(
+      () => parseArgv(["--nope"], "command line"),
+      (e: unknown) => e instanceof UsageError && /command line: Unknown option '--nope'/.test((e as Error).message),
+    );
     // APP [ARG...]: the program's arguments travel in the app string, quoted so they split back the same.
     assert.deepEqual(parseArgv(["-w", "2", "--", "next", "start", "-p", "it's 3000"], "command line"), { workers: "2", app: "next start -p 'it'\\''s 3000'" });
     assert.deepEqual(shellSplit(parseArgv(["--", "next", "start", "-p", "it's 3000"], "cli").app as string), ["next", "start", "-p", "it's 3000"]);

@@ -64,6 +64,7 @@ export function cleanPath(p: unknown): string | null {
 }
 
 /** Parse JSON with comments and trailing commas (tsconfig.json is JSONC). Null when unparsable. */
+// biome-ignore lint/suspicious/noExplicitAny: tsconfig/nest-cli JSON, each field checked where it is read
 export function parseJsonc(text: string): any {
   const noComments = text.replace(/("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (_m, s: string | undefined) => s ?? "");
   try {

@@ -58,13 +58,23 @@ function smokeHealthcheck(image: Dockerode.ImageInspectInfo, healthInterval: num
 export async function createSmokeContext(docker: Dockerode, imageRef: string, options: SmokeOptions | DescriptionFields): Promise<SmokeContext> {
   const opts = resolveSmokeOptions(options);
   const startedAt = performance.now();
-  const image = await docker.getImage(imageRef).inspect().catch((e: Error) => {
-    throw new Error(`smokeTest: image ${imageRef} not found (${e.message})`);
-  });
+  const image = await docker
+    .getImage(imageRef)
+    .inspect()
+    .catch((e: Error) => {
+      throw new Error(`smokeTest: image ${imageRef} not found (${e.message})`);
+    });
   return {
-    docker, imageRef, image, options: opts, startedAt,
+    docker,
+    imageRef,
+    image,
+    options: opts,
+    startedAt,
     healthcheck: smokeHealthcheck(image, opts.healthInterval),
-    container: null, baseUrl: "", exitCode: null, readyzWhileStopping: new Set(),
+    container: null,
+    baseUrl: "",
+    exitCode: null,
+    readyzWhileStopping: new Set(),
   };
 }
 
@@ -98,12 +108,7 @@ export async function removeContainer(ctx: SmokeContext): Promise<void> {
  * @throws Error naming the option when options are invalid, or when the image does not exist.
  *   Container failures do not throw: they are failed checks in the report (with the logs).
  */
-export async function smokeTest(
-  docker: Dockerode,
-  imageRef: string,
-  options: SmokeOptions | DescriptionFields,
-  checks?: SmokeCheck[],
-): Promise<SmokeReport> {
+export async function smokeTest(docker: Dockerode, imageRef: string, options: SmokeOptions | DescriptionFields, checks?: SmokeCheck[]): Promise<SmokeReport> {
   const ctx = await createSmokeContext(docker, imageRef, options);
   const report: SmokeReport = {
     ok: false,

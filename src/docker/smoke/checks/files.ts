@@ -32,7 +32,13 @@ process.stdout.write(JSON.stringify({ dir, forbidden, devDepsInstalled, optional
 /** Output of {@link PROBE_SCRIPT}. `optionalPeers`: devDependencies npm installed all the same
  *  because a production dependency names them as optional peers (lockfile `devOptional`: npm
  *  omits those only when optional dependencies are omitted too; React Router's typescript). */
-export interface ProbeResult { dir: string; forbidden: string[]; devDepsInstalled: string[]; optionalPeers?: string[]; appWritable: boolean }
+export interface ProbeResult {
+  dir: string;
+  forbidden: string[];
+  devDepsInstalled: string[];
+  optionalPeers?: string[];
+  appWritable: boolean;
+}
 
 /** The `files` check. */
 export const files: SmokeCheck = {
@@ -43,9 +49,7 @@ export const files: SmokeCheck = {
     const p = JSON.parse(r.stdout) as ProbeResult;
     const bad: string[] = [];
     if (p.forbidden.length) {
-      const hint = p.forbidden.includes(".prodserver")
-        ? " (.prodserver/ holds the build context's runtime bundle and npm cache: the Dockerfile must not copy it into the app folder)"
-        : "";
+      const hint = p.forbidden.includes(".prodserver") ? " (.prodserver/ holds the build context's runtime bundle and npm cache: the Dockerfile must not copy it into the app folder)" : "";
       bad.push(`${p.dir} contains ${p.forbidden.join(", ")}${hint}`);
     }
     if (p.devDepsInstalled.length) bad.push(`devDependencies installed: ${p.devDepsInstalled.join(", ")}`);

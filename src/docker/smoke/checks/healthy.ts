@@ -27,7 +27,11 @@ export const healthy: SmokeCheck = {
       if (status === "healthy") return pass(`healthy after ${formatSeconds((performance.now() - ctx.startedAt) / 1000)} (probe every ${formatSeconds(interval)})`);
       if (status === "unhealthy") {
         const last = s.Health?.Log?.at(-1);
-        return fail(`health status unhealthy (last probe exit ${last?.ExitCode}: ${String(last?.Output ?? "").trim().slice(0, 300)})`);
+        return fail(
+          `health status unhealthy (last probe exit ${last?.ExitCode}: ${String(last?.Output ?? "")
+            .trim()
+            .slice(0, 300)})`,
+        );
       }
       if (!status) return fail("container has no health status (image without HEALTHCHECK?)");
       if (performance.now() > deadline) return fail(`still "${status}" after ${boundS.toFixed(0)} s`);

@@ -25,12 +25,12 @@ export function checkImageMetadata(info: Dockerode.ImageInspectInfo, port: numbe
   if (!hc?.Test?.length || hc.Test[0] === "NONE") problems.push("no HEALTHCHECK");
   else if (hc.Test[0] === "CMD-SHELL") problems.push("HEALTHCHECK is shell form (needs /bin/sh); use exec form");
   const cmd = c.Cmd ?? [];
-  if (!cmd.length && !(c.Entrypoint?.length)) problems.push("no CMD");
+  if (!cmd.length && !c.Entrypoint?.length) problems.push("no CMD");
   else if (cmd[0] === "/bin/sh" && cmd[1] === "-c") problems.push("CMD is shell form (signals go to /bin/sh, not the runtime)");
   const secret = (c.Env ?? []).map((e) => e.split("=")[0]).filter((n) => /SECRET|PASSWORD|TOKEN|_KEY$/i.test(n));
   if (secret.length) problems.push(`secret-looking ENV baked into the image: ${secret.join(", ")}`);
-  const summary = `user ${user || "(unset)"}, exposes ${Object.keys(c.ExposedPorts ?? {}).join(",") || "nothing"}, ` +
-    `healthcheck ${hc?.Test?.[0] ?? "none"}, cmd ${cmd[0] === "/bin/sh" ? "shell" : "exec"}-form`;
+  const summary =
+    `user ${user || "(unset)"}, exposes ${Object.keys(c.ExposedPorts ?? {}).join(",") || "nothing"}, ` + `healthcheck ${hc?.Test?.[0] ?? "none"}, cmd ${cmd[0] === "/bin/sh" ? "shell" : "exec"}-form`;
   return { problems, summary };
 }
 
