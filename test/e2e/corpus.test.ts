@@ -46,9 +46,10 @@ const CORPUS = path.join(REPO_ROOT, "test/corpus");
 const CREATE = path.join(REPO_ROOT, "dist/src/cli/create.js");
 const DELAY = path.join(REPO_ROOT, "test/fixtures/corpus/delay-request.mjs");
 /** The apps CI runs: one per serving shape (listen mode on a user entry, a CLI bin with arguments,
- *  a compiled entry, Next's server, adapter-node's output, Nitro's self-contained output). Measured
- *  2026-12-07, whole test per app: 56, 65, 108, 190, 84 and 127 s (10.5 minutes together). */
-const CI_APPS = ["express-listen", "fastify-cli", "nestjs", "nextjs-empty", "sveltekit", "nuxt"];
+ *  Next's server, adapter-node's output) within CI's 35 minutes. Measured 2026-12-07, whole test
+ *  per app: 56, 65, 190 and 84 s (6.6 minutes together). NestJS (108 s) and Nuxt (127 s) passed in
+ *  the same run with PRODSERVER_CORPUS=all; they do not fit CI's budget beside the other suites. */
+const CI_APPS = ["express-listen", "fastify-cli", "nextjs-empty", "sveltekit"];
 
 const corpus = (JSON.parse(readFileSync(path.join(CORPUS, "apps.json"), "utf8")) as CorpusApp[]).filter((a) => !a.known_failure);
 /** The one edited app: nextjs-empty with what create-prodserver recommends for it, `output:
