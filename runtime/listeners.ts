@@ -41,14 +41,17 @@ export interface Listener {
   readonly url: string;
   readonly handle: NativeHandle;
   /**
-   * reuse_port on a TCP bind: the arbiter's handle only holds the port (bound with SO_REUSEPORT,
-   * never listening); each worker binds its own socket to this address ({@link bindOwn}).
+   * reuse_port on a TCP bind: SO_REUSEPORT sockets on the same address, one per worker slot
+   * (`handle` is `slots[0]`), among which the kernel spreads new connections evenly. The arbiter
+   * holds each for the life of the service, as it holds `handle` in the shared model, so a
+   * worker's replacement (reload, recycle, crash) accepts from its predecessor's socket and no
+   * connection queued on it is lost ({@link slotHandle}, {@link trimSlots}).
    */
-  readonly own?: OwnBind;
+  readonly slots?: NativeHandle[];
 }
 
-/** Where a worker binds its own SO_REUSEPORT socket (the arbiter's resolved address and port). */
-export interface OwnBind {
+/** A TCP socket's resolved address and port. */
+export interface TcpAddress {
   readonly address: string;
   readonly port: number;
   readonly family: 4 | 6;
@@ -133,12 +136,11 @@ export async function bindOne(bind: string, umask = 0, reusePort = false): Promi
     fail(bind, "EADDRINUSE (address already in use)");
   }
   const host = family === 6 ? `[${address}]` : address;
-  const own = reusePort ? { address, port, family: family as 4 | 6 } : undefined;
-  return { bind, spec, url: `http://${host}:${port}`, handle: h, own };
+  return { bind, spec, url: `http://${host}:${port}`, handle: h, slots: reusePort ? [h] : undefined };
 }
 
 /** The TCP address a handle is bound to, or null (a unix socket, or not bound). */
-export function tcpName(h: NativeHandle): OwnBind | null {
+export function tcpName(h: NativeHandle): TcpAddress | null {
   const out: Record<string, unknown> = {};
   if (h.getsockname?.(out) !== 0 || typeof out.port !== "number") return null;
   return { address: String(out.address), port: out.port, family: out.family === "IPv6" || out.family === 6 ? 6 : 4 };
@@ -150,23 +152,34 @@ function describeFd(h: NativeHandle): { url?: string } {
 }
 
 /**
- * Adopt a socket inherited from the previous arbiter (USR2 re-exec) for bind string `bind`:
- * the socket is already bound (and listening); only the fd changes hands.
+ * Adopt the sockets inherited from the previous arbiter (USR2 re-exec) for bind string `bind`:
+ * already bound (and listening); only the fds change hands. `fds` holds one fd, or with
+ * reuse_port one per worker slot in slot order (extra fds are closed when reuse_port is off now).
  */
-export function adopt(bind: string, fd: number, reusePort = false): Listener {
+export function adopt(bind: string, fds: readonly number[], reusePort = false): Listener {
   const spec = parseBind(bind);
-  const h = createServerHandle(null, null, null, fd);
-  if (typeof h === "number") fail(bind, `inherited fd ${fd}: ${util.getSystemErrorName(h)}`);
-  const url = spec.kind === "unix" ? `unix:${spec.path}` : (describeFd(h).url ?? `fd://${fd}`);
-  const own = reusePort && spec.kind === "tcp" ? (tcpName(h) ?? undefined) : undefined;
-  return { bind, spec, url, handle: h, own };
+  const take = (fd: number) => {
+    const h = createServerHandle(null, null, null, fd);
+    if (typeof h === "number") fail(bind, `inherited fd ${fd}: ${util.getSystemErrorName(h)}`);
+    return h;
+  };
+  const multi = reusePort && spec.kind === "tcp";
+  for (const fd of multi ? [] : fds.slice(1)) fs.closeSync(fd);
+  const handles = (multi ? fds : fds.slice(0, 1)).map(take);
+  const url = spec.kind === "unix" ? `unix:${spec.path}` : (describeFd(handles[0]).url ?? `fd://${fds[0]}`);
+  return { bind, spec, url, handle: handles[0], slots: multi ? handles : undefined };
+}
+
+/** The fds of a listener's sockets, in slot order (one unless reuse_port). */
+export function listenerFds(l: Listener): number[] {
+  return (l.slots ?? [l.handle]).map((h) => h.fd);
 }
 
 /**
- * Bind every address (adopting the ones in `inherited`, bind string -> fd); on failure, close
- * what was bound and rethrow. `reusePort`: TCP binds become per-worker SO_REUSEPORT sockets.
+ * Bind every address (adopting the ones in `inherited`, bind string -> fds); on failure, close
+ * what was bound and rethrow. `reusePort`: TCP binds get one SO_REUSEPORT socket per worker slot.
  */
-export async function bindAll(binds: readonly string[], umask = 0, inherited: ReadonlyMap<string, number> = new Map(), reusePort = false): Promise<Listener[]> {
+export async function bindAll(binds: readonly string[], umask = 0, inherited: ReadonlyMap<string, readonly number[]> = new Map(), reusePort = false): Promise<Listener[]> {
   const out: Listener[] = [];
   try {
     for (const b of binds) out.push(inherited.has(b) ? adopt(b, inherited.get(b)!, reusePort) : await bindOne(b, umask, reusePort));
@@ -182,8 +195,8 @@ export async function bindAll(binds: readonly string[], umask = 0, inherited: Re
  * Returns the same array when nothing changed. @throws Error `bind ADDR: reason`.
  */
 export async function rebind(current: Listener[], binds: readonly string[], umask: number, log: { info(m: string): void }, reusePort = false): Promise<Listener[]> {
-  // A TCP listener is kept only if reuse_port did not change for it (shared vs per-worker sockets).
-  const same = (l: Listener) => binds.includes(l.bind) && (l.spec.kind !== "tcp" || !!l.own === reusePort);
+  // A TCP listener is kept only if reuse_port did not change for it (shared vs per-slot sockets).
+  const same = (l: Listener) => binds.includes(l.bind) && (l.spec.kind !== "tcp" || !!l.slots === reusePort);
   if (current.length === binds.length && current.every((l, i) => l.bind === binds[i] && same(l))) return current;
   const keep = current.filter(same);
   const fresh = await bindAll(
@@ -206,10 +219,12 @@ export function closeAll(listeners: readonly Listener[], keepFiles = false): voi
     // (uv__pipe_close), so a socket file another arbiter still serves must not be closed here;
     // the fd goes away with this process.
     if (keepFiles && l.spec.kind === "unix") continue;
-    try {
-      l.handle.close();
-    } catch {
-      /* already closed */
+    for (const h of l.slots ?? [l.handle]) {
+      try {
+        h.close();
+      } catch {
+        /* already closed */
+      }
     }
     if (l.spec.kind === "unix" && !keepFiles) {
       try {
@@ -234,29 +249,47 @@ export function migrateReqEnabled(): boolean | null {
 }
 
 /**
- * Worker side, reuse_port: bind this worker's own SO_REUSEPORT socket to the arbiter's address
- * (before the worker drops privileges: a port below 1024 needs root, and the kernel only lets
- * sockets of the same user share a port). @throws Error `bind ADDR: reason`.
+ * The socket a worker of slot `slot` accepts on: the listener's one socket, or with reuse_port
+ * the slot's own SO_REUSEPORT socket, bound here (to the first socket's address and port) when
+ * the slot is new. Slots are numbered from 0 without gaps. A socket bound here is not listening
+ * yet, so the kernel sends it nothing until its worker calls listen().
+ * @throws Error `bind ADDR: reason` when a new slot's socket cannot be bound
  */
-export function bindOwn(own: OwnBind): NativeHandle {
-  const h = createServerHandle(own.address, own.port, own.family, undefined, UV_TCP_REUSEPORT);
-  const where = own.family === 6 ? `[${own.address}]:${own.port}` : `${own.address}:${own.port}`;
-  if (typeof h === "number") fail(where, `${util.getSystemErrorName(h)} (reuse_port: the worker's own SO_REUSEPORT socket)`);
-  return h;
+export function slotHandle(l: Listener, slot: number): NativeHandle {
+  if (!l.slots) return l.handle;
+  while (l.slots.length <= slot) {
+    const at = tcpName(l.handle);
+    if (!at) fail(l.bind, "reuse_port: the listener has no TCP address to bind another socket to");
+    const h = createServerHandle(at.address, at.port, at.family, undefined, UV_TCP_REUSEPORT);
+    if (typeof h === "number") fail(l.bind, `${util.getSystemErrorName(h)} (reuse_port: the socket of worker slot ${l.slots.length})`);
+    l.slots.push(h);
+  }
+  return l.slots[slot];
+}
+
+/**
+ * reuse_port: close the sockets of slots `keep` and above (TTOU left them without a worker).
+ * The kernel resets connections still queued on a closed SO_REUSEPORT socket unless
+ * `net.ipv4.tcp_migrate_req=1` hands them to another socket of the group. Returns how many closed.
+ */
+export function trimSlots(l: Listener, keep: number): number {
+  let n = 0;
+  while (l.slots && l.slots.length > Math.max(1, keep)) {
+    l.slots.pop()?.close();
+    n++;
+  }
+  return n;
 }
 
 /** Marks the runtime's own servers, which the listen capture (worker/listen-capture.ts) never redirects. */
 export const RUNTIME_OWNED = Symbol.for("prodserver.runtimeOwned");
 
-/** What a worker accepts on: an inherited listening socket's fd, or its own socket's handle (reuse_port). */
-export type AcceptTarget = number | NativeHandle;
-
 /**
- * Worker side: start accepting on `target` — an inherited fd (a TCP or unix socket the arbiter
- * bound; node detects which) or a TCP handle the worker bound itself (reuse_port).
+ * Worker side: start accepting on `fd`, an inherited socket the arbiter bound (TCP or unix;
+ * node detects which; with reuse_port, the worker slot's own socket).
  * @throws (rejects with) the listen error
  */
-export function listenOn(server: net.Server, target: AcceptTarget, backlog: number): Promise<void> {
+export function listenOn(server: net.Server, fd: number, backlog: number): Promise<void> {
   (server as unknown as Record<symbol, boolean>)[RUNTIME_OWNED] = true;
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
@@ -265,7 +298,6 @@ export function listenOn(server: net.Server, target: AcceptTarget, backlog: numb
       server.off("error", onError);
       resolve();
     };
-    if (typeof target === "number") server.listen({ fd: target, backlog }, done);
-    else server.listen(target as unknown as net.ListenOptions, backlog, done);
+    server.listen({ fd, backlog }, done);
   });
 }

@@ -4,18 +4,18 @@
  *
  * File descriptors of a worker, as systemd's socket activation lays them out: 0 /dev/null,
  * 1-2 the arbiter's stdout/stderr, then one per listener from fd 3 on (the arbiter's listening
- * socket itself — so it exists before any app code runs; `/dev/null` in the slot of a reuse_port
- * listener, for which the worker binds its own SO_REUSEPORT socket), then the IPC channel, then
+ * socket itself — so it exists before any app code runs; with reuse_port, the SO_REUSEPORT socket
+ * of the worker's slot), then the IPC channel, then
  * the watchdog pipe ({@link forkLayout}).
  *
- * Boot: right after the fork the arbiter sends `boot` (settings, and per listener its fd or, with
- * reuse_port, the address to bind); the worker loads the app, listens, -> `ready`.
+ * Boot: right after the fork the arbiter sends `boot` (settings, and per listener its fd and
+ * TCP address); the worker loads the app, listens, -> `ready`.
  * Then the worker sends `hb` (heartbeat from its event loop) every {@link heartbeatInterval}.
  * Failure at boot: worker -> `boot-error` then exits 4 (app load) or 3 (other boot error).
  * Stop/reload/recycle use signals (TERM graceful, QUIT/INT quick, USR1 reopen logs), so that
  * `kill` from outside means the same as the arbiter asking.
  */
-import type { OwnBind } from "./listeners.js";
+import type { TcpAddress } from "./listeners.js";
 import type { Settings } from "./settings.js";
 
 /** The first listener's fd in a worker (systemd's SD_LISTEN_FDS_START). */
@@ -26,11 +26,8 @@ export function forkLayout(listeners: number): { ipcFd: number; watchdogFd: numb
   return { ipcFd: FIRST_LISTENER_FD + listeners, watchdogFd: FIRST_LISTENER_FD + listeners + 1 };
 }
 
-/**
- * A listener as a worker gets it: an inherited listening socket (its fd, and its TCP address —
- * absent for a unix socket), or where to bind its own (reuse_port).
- */
-export type ListenerSlot = { fd: number; tcp?: OwnBind } | { own: OwnBind };
+/** A listener as a worker gets it: an inherited listening socket's fd, and its TCP address (absent for a unix socket). */
+export type ListenerSlot = { fd: number; tcp?: TcpAddress };
 
 /** Exit code of a worker that failed to boot (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;

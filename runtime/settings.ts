@@ -94,7 +94,7 @@ export const SETTINGS = [
     type: "boolean",
     default: false,
     validate: bool,
-    doc: "Set SO_REUSEPORT and give each worker its own listening socket on every TCP bind, so the kernel spreads connections evenly across workers (as Gunicorn 24+). Needs Node.js >= 22.12 (or 23.1) on Linux. The arbiter keeps a bound, never-listening socket to hold the port. Connections still queued on a worker's socket when it stops accepting (reload, recycle) are reset unless `net.ipv4.tcp_migrate_req=1` (Linux 5.14+); unix: and fd:// binds stay shared.",
+    doc: "Set SO_REUSEPORT and give each worker slot its own listening socket on every TCP bind, so the kernel spreads new connections evenly across workers by their address hash (as Gunicorn 24+ and nginx's `reuseport`) instead of letting whichever worker wakes first take them. The arbiter holds the sockets; a worker's replacement (reload, recycle, crash) accepts on its predecessor's socket, so reloads lose nothing. A connection hashed to a slot whose worker is down waits in that socket's backlog until the replacement is up. Needs Node.js >= 22.12 (or 23.1) on Linux; unix: and fd:// binds stay shared; after TTOU a surplus slot's socket closes (its queued connections are reset unless `net.ipv4.tcp_migrate_req=1`).",
     gunicorn: "reuse_port",
   }),
   def<number, "workers">({

@@ -11,7 +11,7 @@
 import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
 import fs from "node:fs";
-import type { Listener } from "../listeners.js";
+import { listenerFds, type Listener } from "../listeners.js";
 import type { Logger } from "../log.js";
 import { removePidfile, writePidfile } from "./pidfile.js";
 import { workerExecArgv } from "./worker-record.js";
@@ -19,11 +19,14 @@ import { workerExecArgv } from "./worker-record.js";
 const FDS_ENV = "PRODSERVER_FDS";
 const PARENT_ENV = "PRODSERVER_REEXEC_PARENT";
 
-/** Sockets inherited from an old arbiter (bind string -> fd), consuming the variables from `env`. */
-export function takeInherited(env: NodeJS.ProcessEnv = process.env): { fds: Map<string, number>; parent: number | null } {
-  const fds = new Map<string, number>();
+/**
+ * Sockets inherited from an old arbiter (bind string -> fds: one, or one per worker slot with
+ * reuse_port), consuming the variables from `env`.
+ */
+export function takeInherited(env: NodeJS.ProcessEnv = process.env): { fds: Map<string, number[]>; parent: number | null } {
+  const fds = new Map<string, number[]>();
   try {
-    for (const [bind, fd] of Object.entries(JSON.parse(env[FDS_ENV] ?? "{}") as Record<string, number>)) fds.set(bind, fd);
+    for (const [bind, fd] of Object.entries(JSON.parse(env[FDS_ENV] ?? "{}") as Record<string, number | number[]>)) fds.set(bind, Array.isArray(fd) ? fd : [fd]);
   } catch {
     /* malformed: bind normally */
   }
@@ -58,16 +61,17 @@ export class Reexec {
   start(listeners: readonly Listener[], preExec?: () => void): void {
     if (this.childAlive()) return this.log.warning("USR2 ignored: a re-exec'd arbiter is already running");
     if (this.parent && this.parent === process.ppid) return this.log.warning("USR2 ignored: this arbiter is itself a re-exec and its parent still runs");
-    const names: Record<string, number> = {};
-    listeners.forEach((l, i) => (names[l.bind] = 3 + i));
+    const names: Record<string, number[]> = {};
+    const fds: number[] = [];
+    for (const l of listeners) names[l.bind] = listenerFds(l).map((fd) => 3 + fds.push(fd) - 1);
     preExec?.();
     const { spawn } = builtin<typeof import("node:child_process")>("node:child_process");
     const child = spawn(process.execPath, [...workerExecArgv(), ...process.argv.slice(1)], {
-      stdio: ["inherit", "inherit", "inherit", ...listeners.map((l) => l.handle.fd)],
+      stdio: ["inherit", "inherit", "inherit", ...fds],
       env: { ...process.env, [FDS_ENV]: JSON.stringify(names), [PARENT_ENV]: String(process.pid) },
     });
     this.child = child;
-    this.log.info(`Re-exec: started a new arbiter (pid ${child.pid}) inheriting ${listeners.length} socket(s)`);
+    this.log.info(`Re-exec: started a new arbiter (pid ${child.pid}) inheriting ${fds.length} socket(s)`);
     child.on("exit", (code, signal) => {
       this.log.info(`Re-exec'd arbiter ${child.pid} exited (${signal ?? code})`);
       this.child = null;

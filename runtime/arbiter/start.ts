@@ -13,7 +13,7 @@ import { AppSignals } from "../worker/app-signals.js";
 import { startApp } from "../worker/app-start.js";
 import { ListenCapture } from "../worker/listen-capture.js";
 import { UsageError, procName, resolveSettings } from "../config.js";
-import { bindAll, closeAll, migrateReqEnabled, type Listener } from "../listeners.js";
+import { bindAll, closeAll, slotHandle, type Listener } from "../listeners.js";
 import { APP_LOAD_ERROR } from "../protocol.js";
 import { LogFile, Logger } from "../log.js";
 import { SettingError, type Setting, type Settings } from "../settings.js";
@@ -223,9 +223,11 @@ async function bindListeners(settings: Settings, log: Logger): Promise<Bound> {
   if (inherited.fds.size) log.info(`Inheriting ${inherited.fds.size} socket(s) from arbiter ${inherited.parent ?? "(gone)"} (USR2 re-exec)`);
   const listeners = await bindAll(fdBinds.length ? fdBinds : settings.bind, settings.umask, inherited.fds, settings.reuse_port);
   const used = new Set(listeners.map((l) => l.bind));
-  for (const [b, fd] of inherited.fds) if (!used.has(b)) fs.closeSync(fd); // the new config dropped that address
+  for (const [b, fds] of inherited.fds) if (!used.has(b)) for (const fd of fds) fs.closeSync(fd); // the new config dropped that address
   if (fdBinds.length) settings.bind = fdBinds;
   try {
+    // reuse_port: a socket per worker slot now, so a bind error shows at start, not at a fork.
+    for (const l of listeners) slotHandle(l, settings.workers - 1);
     const pidfile = reexec.pidfilePath();
     if (pidfile) writePidfile(pidfile);
   } catch (e) {
@@ -233,11 +235,6 @@ async function bindListeners(settings: Settings, log: Logger): Promise<Bound> {
     throw e;
   }
   for (const l of listeners)
-    log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})${l.own ? " (reuse_port: one SO_REUSEPORT socket per worker)" : ""}`);
-  if (listeners.some((l) => l.own) && migrateReqEnabled() !== true) {
-    log.warning(
-      "reuse_port: net.ipv4.tcp_migrate_req is not 1, so connections still queued on a worker's own socket when it stops accepting (reload, recycle, TERM) are reset; set the sysctl to 1 (Linux 5.14+) for zero-failure reloads",
-    );
-  }
+    log.info(`Listening at: ${settings.certfile ? l.url.replace(/^http:/, "https:") : l.url} (${process.pid})${l.slots ? " (reuse_port: one SO_REUSEPORT socket per worker slot)" : ""}`);
   return { listeners, fdBinds, reexec };
 }

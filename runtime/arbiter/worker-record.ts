@@ -7,7 +7,7 @@
 import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
 import { workerCacheEnv } from "../compile-cache.js";
-import { tcpName, type Listener } from "../listeners.js";
+import { slotHandle, tcpName, type Listener } from "../listeners.js";
 import { FIRST_LISTENER_FD, forkLayout, type FromWorker, type ListenerSlot } from "../protocol.js";
 
 /**
@@ -38,6 +38,11 @@ export interface WorkerRec {
   pid: number;
   /** Spawn order (Gunicorn's `worker.age`): the oldest is retired first. */
   age: number;
+  /**
+   * Its place among the `workers` (0..workers-1): a replacement takes the slot of the worker it
+   * replaces. With reuse_port it names the SO_REUSEPORT socket the worker accepts on.
+   */
+  slot: number;
   /** The configuration generation it was forked with (0 at start, +1 per accepted HUP). */
   generation: number;
   state: WorkerState;
@@ -76,24 +81,25 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 /**
- * Fork a worker of `generation` as the `age`-th spawned, with the arbiter's listening sockets
- * as its fds 3.. (reuse_port listeners: /dev/null there; the worker binds its own); `rawEnv`
- * (`KEY=value` items, Gunicorn's `raw_env`) is added to the worker's environment, and
- * `NODE_COMPILE_CACHE` (compile-cache.ts). Returns the record (`pid` -1 when the fork failed)
- * and the listener slots for the boot message.
+ * Fork a worker of `generation` as the `age`-th spawned, in `slot`, with the arbiter's listening
+ * sockets as its fds 3.. (with reuse_port, the slot's own socket of each TCP listener:
+ * listeners.ts `slotHandle`); `rawEnv` (`KEY=value` items, Gunicorn's `raw_env`) is added to the
+ * worker's environment, and `NODE_COMPILE_CACHE` (compile-cache.ts). Returns the record (`pid` -1
+ * when the fork failed) and the listener slots for the boot message.
+ * @throws Error `bind ADDR: reason` when a new reuse_port slot's socket cannot be bound
  */
-export function forkWorker(entry: string, age: number, generation: number, listeners: readonly Listener[], rawEnv: readonly string[] = []): { rec: WorkerRec; slots: ListenerSlot[] } {
+export function forkWorker(entry: string, at: { age: number; slot: number; generation: number }, listeners: readonly Listener[], rawEnv: readonly string[] = []): { rec: WorkerRec; slots: ListenerSlot[] } {
+  const handles = listeners.map((l) => slotHandle(l, at.slot));
   const env = workerCacheEnv({ ...process.env });
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
-  const slots: ListenerSlot[] = listeners.map((l, i) => (l.own ? { own: l.own } : { fd: FIRST_LISTENER_FD + i, tcp: tcpName(l.handle) ?? undefined }));
-  const fds = listeners.map((l) => (l.own ? "ignore" : l.handle.fd));
+  const slots: ListenerSlot[] = handles.map((h, i) => ({ fd: FIRST_LISTENER_FD + i, tcp: tcpName(h) ?? undefined }));
   // detached: the worker leads a process group of its own (setsid), so a timeout kill reaches its children (signalWorker).
-  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", ...fds, "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
+  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", ...handles.map((h) => h.fd), "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
   // The watchdog pipe: a worker killed with a stack request unread in its end makes our read
   // fail with ECONNRESET; unhandled, that 'error' event would take the arbiter down.
   (child.stdio[forkLayout(listeners.length).watchdogFd] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
-  return { rec: { child, pid: child.pid ?? -1, age, generation, state: "booting", readyAt: null, lastHb: Date.now() }, slots };
+  return { rec: { child, pid: child.pid ?? -1, ...at, state: "booting", readyAt: null, lastHb: Date.now() }, slots };
 }
 
 /**

@@ -7,7 +7,7 @@
 import type http from "node:http";
 import type { Socket } from "node:net";
 import { builtin } from "../builtin.js";
-import { listenOn, type AcceptTarget } from "../listeners.js";
+import { listenOn } from "../listeners.js";
 import type { Logger } from "../log.js";
 import type { Settings } from "../settings.js";
 import type { tlsOptions } from "../owner.js";
@@ -22,7 +22,7 @@ import { limits, maxHeaderSize } from "./request-guard.js";
  * @throws Error when a socket cannot be listened on.
  */
 export async function serveHandler(
-  targets: AcceptTarget[],
+  targets: number[],
   settings: Settings,
   tls: ReturnType<typeof tlsOptions>,
   log: Logger,

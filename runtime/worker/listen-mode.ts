@@ -9,7 +9,7 @@
 import type http from "node:http";
 import net from "node:net";
 import { builtin } from "../builtin.js";
-import { listenOn, type AcceptTarget } from "../listeners.js";
+import { listenOn } from "../listeners.js";
 import type { Logger } from "../log.js";
 import type { tlsOptions } from "../owner.js";
 import type { Settings } from "../settings.js";
@@ -45,7 +45,7 @@ function isHttpServer(s: net.Server): s is http.Server {
  * @throws Error when a socket cannot be listened on.
  */
 export async function serveCaptured(
-  targets: AcceptTarget[],
+  targets: number[],
   settings: Settings,
   tls: ReturnType<typeof tlsOptions>,
   log: Logger,

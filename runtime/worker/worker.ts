@@ -8,7 +8,6 @@
  * |---|---|
  * | receive | the `boot` message (settings) and one `listener` message per socket (worker/../protocol.ts) |
  * | open logs | error log (+ capture_output), access log |
- * | sockets | reuse_port: bind our own SO_REUSEPORT socket (before dropping privileges) |
  * | identity | `user`/`group`: drop root before any app code runs; read TLS files first |
  * | hooks | import the config file's hooks; `post_fork` |
  * | app | load the app (app-loader.ts); `post_worker_init` |
@@ -34,7 +33,6 @@ import { catchStrayErrors } from "./stray-errors.js";
 import { startWatchdog } from "./watchdog.js";
 import { procName, readConfigFile } from "../config.js";
 import { callHook, type Hooks, type WorkerView } from "../hooks.js";
-import { bindOwn, type AcceptTarget } from "../listeners.js";
 import { LogFile, Logger, captureOutput } from "../log.js";
 import { resolveOwner, switchOwner, tlsOptions } from "../owner.js";
 import { APP_LOAD_ERROR, FIRST_LISTENER_FD, WORKER_BOOT_ERROR, forkLayout, heartbeatInterval, type FromWorker, type ListenerSlot, type ToWorker } from "../protocol.js";
@@ -124,8 +122,7 @@ async function boot(): Promise<void> {
   // From here on the event loop runs: an app that takes long to start is not a stuck worker.
   const heartbeat = setInterval(() => send({ t: "hb" }), heartbeatInterval(settings.timeout));
   const { errorFile, accessFile, log } = await step("opening the log files", () => openLogs(settings));
-  // reuse_port: our own SO_REUSEPORT socket, bound while we still are the arbiter's user.
-  const targets = await step("binding the worker's socket", () => msg.listeners.map((l): AcceptTarget => ("own" in l ? bindOwn(l.own) : l.fd)));
+  const targets = msg.listeners.map((l) => l.fd);
   const tls = await step("reading certfile/keyfile", () => tlsOptions(settings));
   await step(`switching to user ${settings.user ?? "-"} / group ${settings.group ?? "-"}`, () => dropPrivileges(settings));
   const view: WorkerView = { pid: process.pid, ppid: process.ppid, settings, log };
@@ -134,7 +131,7 @@ async function boot(): Promise<void> {
 
   const appSignals = new AppSignals();
   appSignals.install();
-  const capture = new ListenCapture(servedAddress(msg.listeners), inheritedFds(msg.listeners), log, settings.app_port);
+  const capture = new ListenCapture(servedAddress(msg.listeners), targets, log, settings.app_port);
   capture.install();
   setListenEnv(capture.served, msg.listeners);
   const deadline = (settings.timeout > 0 ? settings.timeout : 30) * 1000;
@@ -195,16 +192,10 @@ async function boot(): Promise<void> {
  */
 function servedAddress(listeners: readonly ListenerSlot[]): ServedAddress {
   for (const l of listeners) {
-    const tcp = "own" in l ? l.own : l.tcp;
-    if (tcp) return { address: tcp.address, family: tcp.family === 6 ? "IPv6" : "IPv4", port: tcp.port };
+    if (l.tcp) return { address: l.tcp.address, family: l.tcp.family === 6 ? "IPv6" : "IPv4", port: l.tcp.port };
   }
   const port = Number(process.env.PORT);
   return { address: "0.0.0.0", family: "IPv4", port: Number.isInteger(port) && port > 0 && port < 65536 ? port : 8000 };
-}
-
-/** The inherited listener fds (not reuse_port's own sockets). */
-function inheritedFds(listeners: readonly ListenerSlot[]): number[] {
-  return listeners.flatMap((l) => ("fd" in l ? [l.fd] : []));
 }
 
 /**
@@ -216,7 +207,7 @@ function setListenEnv(served: ServedAddress, listeners: readonly ListenerSlot[])
   const env = process.env;
   env.PORT = env.NITRO_PORT = String(served.port);
   env.HOST = env.HOSTNAME = env.NITRO_HOST = served.address;
-  if (listeners[0] && "fd" in listeners[0] && listeners[0].fd === FIRST_LISTENER_FD) {
+  if (listeners[0]?.fd === FIRST_LISTENER_FD) {
     env.LISTEN_FDS = "1";
     env.LISTEN_PID = String(process.pid);
   }

@@ -18,6 +18,7 @@ majors=("$@")
 
 rootfs() {
   local rootfs_tar="$CACHE/bookworm-minbase.tar"
+  mkdir -p "$CACHE"
   if [ ! -s "$rootfs_tar" ]; then
     command -v debootstrap >/dev/null || { echo "debootstrap is not installed (apt-get install debootstrap)" >&2; exit 1; }
     local work
