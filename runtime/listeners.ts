@@ -19,6 +19,12 @@
  * 2452 req/s split 55/45; keep-alive — 8687 vs 8328 req/s (connections stick to a worker in
  * both). The kernel's accept distribution is less even than round-robin (as node's docs warn
  * for SCHED_NONE) but no process hop is paid per connection.
+ *
+ * `reuse_port` (nginx's `reuseport`, Gunicorn 24's `reuse_port`): one SO_REUSEPORT socket per
+ * worker *slot* instead of one shared socket, so the kernel spreads new connections by their
+ * address hash rather than by which worker woke first. The arbiter binds and holds these too
+ * (Gunicorn 24 lets each worker bind its own, so a worker's exit resets the connections queued
+ * on its socket unless `net.ipv4.tcp_migrate_req=1`); a replacement inherits its predecessor's.
  */
 import fs from "node:fs";
 import net from "node:net";

@@ -22,7 +22,8 @@
  * at first boot. Later boot failures are retried with exponential back-off (backoff.ts).
  */
 import type { ArbiterOptions } from "./options.js";
-import { closeAll, migrateReqEnabled, rebind, trimSlots, type Listener } from "../listeners.js";
+import { closeAll, rebind, type Listener } from "../listeners.js";
+import { closeSurplusSlots, freeSlot, surplusFirst } from "./slots.js";
 import type { Logger } from "../log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "../protocol.js";
 import type { Settings } from "../settings.js";
@@ -206,7 +207,7 @@ export class Arbiter {
    * Bring the workers to the target (Gunicorn's manage_workers), the only place that spawns and
    * retires: spawn what the current generation lacks (unless backing off); once a reload's new
    * generation is fully ready, retire the old one; retire a recycling worker once ready workers
-   * stand in for it; retire the oldest beyond the target (TTOU).
+   * stand in for it; retire the surplus beyond the target (TTOU; slots.ts).
    */
   private manageWorkers(): void {
     const gen = this.current.n;
@@ -219,30 +220,7 @@ export class Arbiter {
     // A recycling worker serves on until enough ready workers stand in for it.
     const recyclers = mine.filter((w) => w.state === "recycling").sort(byAge);
     for (const w of recyclers.slice(0, recyclers.length - Math.max(0, this.target - ready))) this.retire(w, w.endCause ?? "max_requests");
-    if (staying.length > this.target) for (const w of staying.sort(this.bySlotThenAge).slice(0, staying.length - this.target)) this.retire(w, "ttou");
-  }
-
-  /** TTOU's order: workers in slots beyond the target first (their reuse_port sockets can close), then the oldest. */
-  private readonly bySlotThenAge = (a: WorkerRec, b: WorkerRec) => Number(b.slot >= this.target) - Number(a.slot >= this.target) || byAge(a, b);
-
-  /**
-   * The slot for a new worker of the current generation: the lowest below the target with the
-   * fewest booting or serving workers of that generation — the slot of the worker it replaces
-   * (a recycling worker's, a dead one's, the old generation's on reload).
-   */
-  private freeSlot(): number {
-    const used = new Array<number>(this.target).fill(0);
-    for (const w of this.workers.values()) if (w.generation === this.current.n && (w.state === "booting" || w.state === "serving") && w.slot < this.target) used[w.slot]++;
-    return used.indexOf(Math.min(...used));
-  }
-
-  /** reuse_port: close the sockets of slots beyond the target that no worker uses any more (after TTOU). */
-  private trimSlots(): void {
-    const inUse = Math.max(this.target, ...[...this.workers.values()].map((w) => w.slot + 1));
-    for (const l of this.current.listeners) {
-      const n = trimSlots(l, inUse);
-      if (n && migrateReqEnabled() !== true) this.log.warning(`reuse_port: closed ${n} socket(s) of ${l.url} left without a worker; any connection still queued on them was reset (net.ipv4.tcp_migrate_req is not 1)`);
-    }
+    if (staying.length > this.target) for (const w of staying.sort(surplusFirst(this.target)).slice(0, staying.length - this.target)) this.retire(w, "ttou");
   }
 
   /** Spawn `n` workers of the current generation now, or wake up when the back-off ends. */
@@ -265,7 +243,7 @@ export class Arbiter {
     callHookSync(this.current.hooks, "pre_fork", this.log, [this.view(), { age: this.age + 1, generation }]);
     let forked: ReturnType<typeof forkWorker>;
     try {
-      forked = forkWorker(this.opts.entry, { age: ++this.age, slot: this.freeSlot(), generation }, listeners, settings.raw_env);
+      forked = forkWorker(this.opts.entry, { age: ++this.age, slot: freeSlot(this.workers.values(), generation, this.target), generation }, listeners, settings.raw_env);
     } catch (e) {
       this.log.error(`Could not fork a worker: ${(e as Error).message}`);
       return;
@@ -351,7 +329,7 @@ export class Arbiter {
       return;
     }
     this.metrics?.onExit(w);
-    this.trimSlots();
+    closeSurplusSlots(this.current.listeners, this.workers.values(), this.target, this.log);
     const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
     if (w.state === "booting") this.onBootFailure(w, code, how);
     else if (w.state === "killed") this.log.info(`Worker (pid:${w.pid}) killed after ${w.endCause}; replacing it`);

@@ -88,14 +88,25 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
  * when the fork failed) and the listener slots for the boot message.
  * @throws Error `bind ADDR: reason` when a new reuse_port slot's socket cannot be bound
  */
-export function forkWorker(entry: string, at: { age: number; slot: number; generation: number }, listeners: readonly Listener[], rawEnv: readonly string[] = []): { rec: WorkerRec; slots: ListenerSlot[] } {
+export function forkWorker(
+  entry: string,
+  at: { age: number; slot: number; generation: number },
+  listeners: readonly Listener[],
+  rawEnv: readonly string[] = [],
+): { rec: WorkerRec; slots: ListenerSlot[] } {
   const handles = listeners.map((l) => slotHandle(l, at.slot));
   const env = workerCacheEnv({ ...process.env });
   for (const kv of rawEnv) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   const { fork } = builtin<typeof import("node:child_process")>("node:child_process");
   const slots: ListenerSlot[] = handles.map((h, i) => ({ fd: FIRST_LISTENER_FD + i, tcp: tcpName(h) ?? undefined }));
   // detached: the worker leads a process group of its own (setsid), so a timeout kill reaches its children (signalWorker).
-  const child = fork(entry, ["__worker"], { stdio: ["ignore", "inherit", "inherit", ...handles.map((h) => h.fd), "ipc", "pipe"], serialization: "json", execArgv: workerExecArgv(), env, detached: true });
+  const child = fork(entry, ["__worker"], {
+    stdio: ["ignore", "inherit", "inherit", ...handles.map((h) => h.fd), "ipc", "pipe"],
+    serialization: "json",
+    execArgv: workerExecArgv(),
+    env,
+    detached: true,
+  });
   // The watchdog pipe: a worker killed with a stack request unread in its end makes our read
   // fail with ECONNRESET; unhandled, that 'error' event would take the arbiter down.
   (child.stdio[forkLayout(listeners.length).watchdogFd] as NodeJS.ReadWriteStream | null)?.on("error", () => {});
