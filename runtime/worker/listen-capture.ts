@@ -137,16 +137,27 @@ export class ListenCapture {
   /** Hand an accepted connection to the first open captured server (or hold it until one opens, at most 5 s). */
   deliver(socket: net.Socket): void {
     const target = this.servers[0];
-    if (target) {
-      target.emit("connection", socket);
-      return;
-    }
+    if (target) return this.hand(target, socket);
     this.pending.push(socket);
     setTimeout(() => {
       if (!this.pending.includes(socket)) return;
       this.pending = this.pending.filter((s) => s !== socket);
       socket.destroy();
     }, 5000).unref();
+  }
+
+  /**
+   * Give `socket` to `server` as node's own accept would have (net.js `onconnection`): the
+   * server's `noDelay` (true for every http.Server) and `keepAlive` options first, then its
+   * 'connection' event. The runtime's acceptor is a plain net.Server (noDelay false): without
+   * this, a listen-mode app's responses written in more than one piece would wait on Nagle's
+   * algorithm.
+   */
+  private hand(server: net.Server, socket: net.Socket): void {
+    const opts = server as net.Server & { noDelay?: boolean; keepAlive?: boolean; keepAliveInitialDelay?: number };
+    if (opts.noDelay) socket.setNoDelay(true);
+    if (opts.keepAlive) socket.setKeepAlive(true, (opts.keepAliveInitialDelay ?? 0) * 1000); // net.Server keeps it in seconds
+    server.emit("connection", socket);
   }
 
   private isServed(req: ListenRequest): boolean {
@@ -172,7 +183,7 @@ export class ListenCapture {
     this.servers.push(server);
     this.log.debug(`Captured the app's listen() on port ${port}${req.fd !== undefined ? ` (fd ${req.fd})` : ""}`);
     this.onCaptured(server);
-    for (const s of this.pending.splice(0)) server.emit("connection", s);
+    for (const s of this.pending.splice(0)) this.hand(server, s);
     for (const w of this.waiters.splice(0)) w();
     return server;
   }

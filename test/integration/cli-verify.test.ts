@@ -91,11 +91,14 @@ test("build output missing: exit 16 naming the build script, nothing written; af
   assert.match(again.out, /^verified +app "dist\/index\.js" serves: GET \/readyz 200, GET \/ 200/m);
 });
 
+/** An app that boots, says ready, and answers every request with a 500. */
+const BROKEN = {
+  "package.json": JSON.stringify({ name: "broken", main: "index.js", dependencies: { express: "^5.0.0" } }),
+  "index.js": "const app = require('express')();\napp.get('/', () => { throw new Error('database unreachable'); });\napp.listen(process.env.PORT);\n",
+};
+
 test("an app that boots but answers 500: exit 16 with its output, nothing written", () => {
-  const dir = app({
-    "package.json": JSON.stringify({ name: "broken", main: "index.js", dependencies: { express: "^5.0.0" } }),
-    "index.js": "const app = require('express')();\napp.get('/', () => { throw new Error('database unreachable'); });\napp.listen(process.env.PORT);\n",
-  });
+  const dir = app(BROKEN);
   const r = create(dir);
   assert.equal(r.code, 16, r.out + r.err);
   assert.match(r.err, /the app does not serve: GET \/readyz 200, but GET \/ answered 500/);
@@ -119,9 +122,45 @@ test("a framework set up for another platform: exit 16 naming the file and the c
   assert.deepEqual(written(dir), []);
 });
 
-test("on a terminal, a missing build is offered, run on yes, and the app then proven and written", {
-  skip: spawnSync("script", ["--version"]).status === 0 ? false : "no script(1) to give the CLI a terminal",
-}, async () => {
+const noScript = spawnSync("script", ["--version"]).status === 0 ? false : "no script(1) to give the CLI a terminal";
+
+/**
+ * Run create-prodserver (no --yes) on a pseudo-terminal from script(1), typing `answer` once
+ * `question` is on it. `text` is what the terminal showed, without escape sequences.
+ */
+async function onTerminal(dir: string, question: RegExp, answer: string): Promise<{ code: number | null; text: string; answered: boolean }> {
+  const child = spawn("script", ["-qfec", `${process.execPath} ${CREATE} --no-install`, "/dev/null"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let answered = false;
+  child.stdout.on("data", (b) => {
+    out += b;
+    if (!answered && question.test(out)) {
+      answered = true;
+      child.stdin.write(answer);
+    }
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  clearTimeout(timer);
+  return { code, text: out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ""), answered };
+}
+
+test("on a terminal, an app that does not serve is written only when the user says so", { skip: noScript }, async () => {
+  const no = app(BROKEN);
+  const refused = await onTerminal(no, /Write the files anyway\?/, "n\r");
+  assert.ok(refused.answered, `the question was asked:\n${refused.text}`);
+  assert.equal(refused.code, 16, refused.text);
+  assert.match(refused.text, /the app does not serve: GET \/readyz 200, but GET \/ answered 500/);
+  assert.deepEqual(written(no), []);
+
+  const yes = app(BROKEN);
+  const accepted = await onTerminal(yes, /Write the files anyway\?/, "y\r");
+  assert.equal(accepted.code, 0, accepted.text);
+  assert.match(accepted.text, /unproven +app "index\.js" \(GET \/readyz 200, but GET \/ answered 500\); written at your request/);
+  assert.match(fs.readFileSync(path.join(yes, "prodserver.config.mjs"), "utf8"), /app: "index\.js"/);
+});
+
+test("on a terminal, a missing build is offered, run on yes, and the app then proven and written", { skip: noScript }, async () => {
   const dir = app({
     "package.json": JSON.stringify({
       name: "tty-app",
@@ -132,21 +171,7 @@ test("on a terminal, a missing build is offered, run on yes, and the app then pr
     "package-lock.json": JSON.stringify({ name: "tty-app", lockfileVersion: 3, packages: {} }),
     "src/index.js": "import express from 'express';\nconst app = express();\napp.get('/', (req, res) => res.send('tty'));\napp.listen(process.env.PORT ?? 3000);\n",
   });
-  // script(1) gives the CLI a pseudo-terminal; the answer is typed once the question is on it.
-  const child = spawn("script", ["-qfec", `${process.execPath} ${CREATE} --no-install`, "/dev/null"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
-  let out = "";
-  let answered = false;
-  child.stdout.on("data", (b) => {
-    out += b;
-    if (!answered && /Run `npm run build` now\?/.test(out)) {
-      answered = true;
-      child.stdin.write("y\r");
-    }
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
-  clearTimeout(timer);
-  const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  const { code, text, answered } = await onTerminal(dir, /Run `npm run build` now\?/, "y\r");
   assert.ok(answered, `the build was offered:\n${text}`);
   assert.equal(code, 0, text);
   assert.match(text, /the build output is missing \(dist\/index\.js\): express builds with `npm run/);

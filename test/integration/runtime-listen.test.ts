@@ -32,6 +32,7 @@ describe("listen mode", { timeout: 120000 }, () => {
     assert.equal(info.isMain, true);
     assert.equal(info.argv[0], path.join(LISTEN, "express-listen.cjs"));
     assert.equal(info.port, String(port));
+    assert.equal(info.noDelay, true, "TCP_NODELAY on the connection, as the app's http.Server sets it when it accepts itself");
     // The runtime answers its own endpoints first, logs the access line, and the app's own log line is there.
     assert.equal((await get(`${s.url}/readyz`)).body, "ready");
     await waitFor(() => /"GET \/info HTTP\/1\.1" 200/.test(s.stdout()), 5000, "access log line");

@@ -100,7 +100,9 @@ describe("reuse_port", { timeout: 90000 }, () => {
     assert.equal((await s.stop()).code, 0);
   });
 
-  test("each worker slot has its own SO_REUSEPORT socket held by the arbiter; connections spread; a replacement takes over its predecessor's socket; TTIN/TTOU add and close one", { skip: unsupported ?? false }, async () => {
+  test("each worker slot has its own SO_REUSEPORT socket held by the arbiter; connections spread; a replacement takes over its predecessor's socket; TTIN/TTOU add and close one", {
+    skip: unsupported ?? false,
+  }, async () => {
     const s = await start(["serve", "node-listener.mjs#app", "-b", "127.0.0.1:0", "-w", "2", "--reuse-port"], { workers: 2 });
     assert.match(s.stderr(), /Listening at: http:\/\/127\.0\.0\.1:\d+ \(\d+\) \(reuse_port: one SO_REUSEPORT socket per worker slot\)/);
     const port = Number(new URL(s.url).port);
@@ -162,7 +164,10 @@ describe("reuse_port", { timeout: 90000 }, () => {
     const three = holders();
     process.kill(s.pid, "SIGTTOU");
     await waitFor(() => holders().size === 2 && workerPids(s.pid).length === 2, 20000, "two sockets and two workers after TTOU");
-    assert.ok([...holders().keys()].every((i) => three.has(i)), "TTOU closed the third slot's socket and kept the others");
+    assert.ok(
+      [...holders().keys()].every((i) => three.has(i)),
+      "TTOU closed the third slot's socket and kept the others",
+    );
     assert.equal((await s.stop()).code, 0);
     assert.equal(listeningInodes(port).size, 0);
   });
