@@ -1,15 +1,15 @@
 /**
  * The Dockerfile's runtime stage for a description: the COPY lines that carry what the app's
  * framework runs in production and nothing more where the framework allows it (Next.js
- * standalone: `.next/standalone`, `.next/static`, `public/` and prodserver; Nuxt: `.output` and
- * prodserver; NestJS, SvelteKit, Astro, React Router: the build output and the production
+ * standalone: `.next/standalone`, `.next/static`, `public/` and prodserver's runtime bundle; Nuxt:
+ * `.output` and the runtime bundle; NestJS, SvelteKit, Astro, React Router: the build output and the production
  * dependencies, no sources). The layouts come from the framework adapters
  * (src/description/frameworks/); this module turns one into absolute paths in the image.
  */
 import path from "node:path";
 import type { Description } from "../description/types.js";
 import { imageLayout } from "../description/frameworks/index.js";
-import { RUNTIME_IN_PACKAGE, type PackageManagerFacts } from "./package-manager.js";
+import type { PackageManagerFacts } from "./package-manager.js";
 
 /** One `COPY --from=<stage> <from> <to>` of the runtime stage; `field` names the description field the paths come from. */
 export interface ImageCopy {
@@ -43,13 +43,11 @@ export function imageCopies(d: Description, pm: PackageManagerFacts): ImageDeriv
   const layout = imageLayout(d);
   const copies: ImageCopy[] = [];
   const rel = (abs: string) => `./${path.posix.relative(pm.rootInImage, abs)}`;
-  // Only prodserver from the build stage's install: there must be a build stage.
+  // Only the runtime bundle (one file, no dependencies) from the build stage's install: there
+  // must be a build stage. The rest of the prodserver package (the CLI, templates) serves nothing.
   const deps = layout.dependencies === "all" || d.build === null;
   if (deps) copies.push({ stage: "deps", from: pm.rootInImage, to: "./", field: "(runtime)" });
-  else {
-    const prodserverDir = pm.runtimeInImage.slice(0, -(RUNTIME_IN_PACKAGE.length + 1));
-    copies.push({ stage: "build", from: prodserverDir, to: rel(prodserverDir), field: "(runtime)" });
-  }
+  else copies.push({ stage: "build", from: pm.runtimeInImage, to: rel(pm.runtimeInImage), field: "(runtime)" });
   if (layout.source) copies.push({ stage: "source", from: pm.rootInImage, to: "./", field: "(runtime)" });
   for (const o of layout.outputs) {
     const to = path.posix.join(o.toRoot ? pm.rootInImage : pm.appInImage, o.to);

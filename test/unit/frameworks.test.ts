@@ -177,7 +177,7 @@ test("image layouts: the framework's output and what it needs, no more", async (
   assert.deepEqual(copies(await runtimeStage("react-router")), ["COPY --from=deps /app ./", "COPY --from=build /app/build ./build"]);
   assert.deepEqual(
     copies(await runtimeStage("nuxt")),
-    ["COPY --from=build /app/node_modules/prodserver ./node_modules/prodserver", "COPY --from=build /app/.output ./.output"],
+    ["COPY --from=build /app/node_modules/prodserver/dist/prodserver-runtime.mjs ./node_modules/prodserver/dist/prodserver-runtime.mjs", "COPY --from=build /app/.output ./.output"],
     "Nitro's output carries its own node_modules",
   );
   const { description: nuxt } = await detectProject(path.join(CORPUS, "nuxt"), DEC_2026);
@@ -196,7 +196,7 @@ test("image layouts: the framework's output and what it needs, no more", async (
   const standalone = variant("nextjs-empty", { "next.config.ts": "export default { output: 'standalone' };\n" });
   const stage = await runtimeStage(standalone);
   assert.deepEqual(copies(stage), [
-    "COPY --from=build /app/node_modules/prodserver ./node_modules/prodserver",
+    "COPY --from=build /app/node_modules/prodserver/dist/prodserver-runtime.mjs ./node_modules/prodserver/dist/prodserver-runtime.mjs",
     "COPY --from=build /app/.next/standalone ./",
     "COPY --from=build /app/.next/static ./.next/static",
     "COPY --from=build /app/public ./public",
