@@ -23,7 +23,7 @@
  */
 import type { ArbiterOptions } from "./options.js";
 import { closeAll, rebind, type Listener } from "../listeners.js";
-import { closeSurplusSlots, freeSlot, surplusFirst } from "./slots.js";
+import { closeSurplusSlots, freeSlot, retireOrder } from "./slots.js";
 import type { Logger } from "../log.js";
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "../protocol.js";
 import type { Settings } from "../settings.js";
@@ -207,7 +207,7 @@ export class Arbiter {
    * Bring the workers to the target (Gunicorn's manage_workers), the only place that spawns and
    * retires: spawn what the current generation lacks (unless backing off); once a reload's new
    * generation is fully ready, retire the old one; retire a recycling worker once ready workers
-   * stand in for it; retire the surplus beyond the target (TTOU; slots.ts).
+   * stand in for it; retire the oldest beyond the target (TTOU; with reuse_port the highest slots: slots.ts).
    */
   private manageWorkers(): void {
     const gen = this.current.n;
@@ -220,7 +220,16 @@ export class Arbiter {
     // A recycling worker serves on until enough ready workers stand in for it.
     const recyclers = mine.filter((w) => w.state === "recycling").sort(byAge);
     for (const w of recyclers.slice(0, recyclers.length - Math.max(0, this.target - ready))) this.retire(w, w.endCause ?? "max_requests");
-    if (staying.length > this.target) for (const w of staying.sort(surplusFirst(this.target)).slice(0, staying.length - this.target)) this.retire(w, "ttou");
+    if (staying.length > this.target)
+      for (const w of staying
+        .sort(
+          retireOrder(
+            this.target,
+            this.current.listeners.some((l) => l.slots),
+          ),
+        )
+        .slice(0, staying.length - this.target))
+        this.retire(w, "ttou");
   }
 
   /** Spawn `n` workers of the current generation now, or wake up when the back-off ends. */

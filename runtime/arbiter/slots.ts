@@ -18,9 +18,13 @@ export function freeSlot(workers: Iterable<WorkerRec>, generation: number, targe
   return used.indexOf(Math.min(...used));
 }
 
-/** TTOU's order of retirement: workers in slots at or beyond `target` first (their sockets can close), then the oldest. */
-export function surplusFirst(target: number): (a: WorkerRec, b: WorkerRec) => number {
-  return (a, b) => Number(b.slot >= target) - Number(a.slot >= target) || a.age - b.age;
+/**
+ * TTOU's order of retirement: the oldest first, as Gunicorn's; with reuse_port (`bySlot`) the
+ * workers in slots at or beyond `target` go first, since a lower slot left without its worker
+ * would keep its socket's connections waiting, and a surplus slot's socket can close.
+ */
+export function retireOrder(target: number, bySlot: boolean): (a: WorkerRec, b: WorkerRec) => number {
+  return (a, b) => (bySlot ? Number(b.slot >= target) - Number(a.slot >= target) : 0) || a.age - b.age;
 }
 
 /**

@@ -94,6 +94,8 @@ test("build output missing: exit 16 naming the build script, nothing written; af
 /** An app that boots, says ready, and answers every request with a 500. */
 const BROKEN = {
   "package.json": JSON.stringify({ name: "broken", main: "index.js", dependencies: { express: "^5.0.0" } }),
+  // A lockfile, so that on a terminal the package manager is detected, not asked.
+  "package-lock.json": JSON.stringify({ name: "broken", lockfileVersion: 3, packages: {} }),
   "index.js": "const app = require('express')();\napp.get('/', () => { throw new Error('database unreachable'); });\napp.listen(process.env.PORT);\n",
 };
 
@@ -156,7 +158,7 @@ test("on a terminal, an app that does not serve is written only when the user sa
   const yes = app(BROKEN);
   const accepted = await onTerminal(yes, /Write the files anyway\?/, "y\r");
   assert.equal(accepted.code, 0, accepted.text);
-  assert.match(accepted.text, /unproven +app "index\.js" \(GET \/readyz 200, but GET \/ answered 500\); written at your request/);
+  assert.match(accepted.text, /unproven +app "index\.js" \(GET \/readyz 200, but GET \/ answered 500\b.*\); written at your request/);
   assert.match(fs.readFileSync(path.join(yes, "prodserver.config.mjs"), "utf8"), /app: "index\.js"/);
 });
 

@@ -2,7 +2,7 @@
 // SO_REUSEPORT socket it accepts on, so a replacement must land where its predecessor was.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { freeSlot, surplusFirst } from "../../runtime/arbiter/slots.js";
+import { freeSlot, retireOrder } from "../../runtime/arbiter/slots.js";
 import type { WorkerRec, WorkerState } from "../../runtime/arbiter/worker-record.js";
 
 const w = (slot: number, age: number, state: WorkerState = "serving", generation = 0) => ({ slot, age, state, generation }) as WorkerRec;
@@ -16,10 +16,18 @@ test("a new worker takes the lowest slot with the fewest staying workers of its 
   assert.equal(freeSlot([w(0, 1), w(1, 2), w(2, 3)], 0, 2), 0, "a slot beyond the target (after TTOU) is never chosen");
 });
 
-test("TTOU retires workers beyond the target first, then the oldest", () => {
-  const order = [w(0, 5), w(2, 9), w(1, 1)].sort(surplusFirst(2));
+test("TTOU retires the oldest (Gunicorn); with reuse_port the workers beyond the target first", () => {
+  const workers = () => [w(0, 5), w(2, 9), w(1, 1)];
   assert.deepEqual(
-    order.map((x) => x.slot),
+    workers()
+      .sort(retireOrder(2, false))
+      .map((x) => x.age),
+    [1, 5, 9],
+  );
+  assert.deepEqual(
+    workers()
+      .sort(retireOrder(2, true))
+      .map((x) => x.slot),
     [2, 1, 0],
   );
 });
