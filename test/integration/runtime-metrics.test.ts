@@ -109,7 +109,9 @@ describe("runtime metrics", { timeout: 90000 }, () => {
     await waitFor(() => workerPids(s.pid).length === 2, 10000, "2 workers");
     const before = await count("reload");
     process.kill(s.pid, "SIGHUP");
-    await waitFor(async () => (await count("reload")) === before + 2, 20000, "2 reload restarts");
+    // At least the 2 serving workers: a max_requests recycle still under way at HUP (its worker and
+    // its booting replacement, both of the old generation) is retired by the reload too.
+    await waitFor(async () => (await count("reload")) >= before + 2, 20000, "2 reload restarts");
     process.kill(s.pid, "SIGTTOU");
     await waitFor(async () => (await count("ttou")) === 1, 20000, "1 ttou restart");
     assert.equal(await count("crash"), 0);
