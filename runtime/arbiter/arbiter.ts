@@ -220,16 +220,13 @@ export class Arbiter {
     // A recycling worker serves on until enough ready workers stand in for it.
     const recyclers = mine.filter((w) => w.state === "recycling").sort(byAge);
     for (const w of recyclers.slice(0, recyclers.length - Math.max(0, this.target - ready))) this.retire(w, w.endCause ?? "max_requests");
-    if (staying.length > this.target)
-      for (const w of staying
-        .sort(
-          retireOrder(
-            this.target,
-            this.current.listeners.some((l) => l.slots),
-          ),
-        )
-        .slice(0, staying.length - this.target))
-        this.retire(w, "ttou");
+    if (staying.length > this.target) {
+      const order = retireOrder(
+        this.target,
+        this.current.listeners.some((l) => l.slots),
+      );
+      for (const w of staying.sort(order).slice(0, staying.length - this.target)) this.retire(w, "ttou");
+    }
   }
 
   /** Spawn `n` workers of the current generation now, or wake up when the back-off ends. */
