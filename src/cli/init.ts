@@ -107,7 +107,7 @@ async function addProdserver(dir: string, d: Description): Promise<number> {
     cwd: dir,
     reject: false,
     stdio: ["ignore", "inherit", "inherit"],
-    env: { COREPACK_ENABLE_DOWNLOAD_PROMPT: "0", COREPACK_ENABLE_AUTO_PIN: "0" },
+    env: { COREPACK_ENABLE_DOWNLOAD_PROMPT: "0", COREPACK_ENABLE_AUTO_PIN: "0", ...(viaCorepack ? await corepackRegistry(dir) : {}) },
   });
   if (r.exitCode === 0) return 0;
   console.error(
@@ -115,6 +115,18 @@ async function addProdserver(dir: string, d: Description): Promise<number> {
       `the image runs prodserver from the app's dependencies: run \`${argv.join(" ")}\` in ${dir} and commit the lockfile`,
   );
   return EXIT.appNotServable;
+}
+
+/**
+ * Where corepack downloads pnpm/yarn from: the registry npm is configured for in `dir` (.npmrc), as
+ * the Dockerfile does, unless COREPACK_NPM_REGISTRY is set. Corepack's default for Yarn 2+ is
+ * repo.yarnpkg.com, out of reach behind a private registry. `{}` when npm names no registry.
+ */
+async function corepackRegistry(dir: string): Promise<Record<string, string>> {
+  if (process.env.COREPACK_NPM_REGISTRY) return {};
+  const r = await execa("npm", ["config", "get", "registry"], { cwd: dir, reject: false });
+  const url = r.exitCode === 0 ? r.stdout.trim().replace(/\/$/, "") : "";
+  return /^https?:\/\//.test(url) ? { COREPACK_NPM_REGISTRY: url } : {};
 }
 
 /** Ask for each uncertain field on the terminal, showing the detected value as the default. */

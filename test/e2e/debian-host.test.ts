@@ -212,6 +212,10 @@ test("stock Debian nginx, default site enabled: a site with server names serves 
   assert.ok(host.run(["test", "-L", "/etc/nginx/sites-enabled/default"]).status === 0, "Debian's default site is enabled");
   const r = installSite({ serverName: "example.com www.example.com" });
   assert.equal(r.status, 0, r.output);
+  // `systemctl reload nginx` returns once nginx has the signal: workers of the old configuration may
+  // answer a moment longer (seen once on a loaded machine), so wait for the new site to be served.
+  const until = Date.now() + 10_000;
+  while (!client("get", "http://127.0.0.1/", "example.com").body.includes('"hello"') && Date.now() < until) host.sh("sleep 0.2");
   for (const name of ["example.com", "www.example.com"]) {
     const res = client("get", "http://127.0.0.1/", name);
     assert.equal(res.status, 200);
