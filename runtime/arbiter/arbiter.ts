@@ -7,7 +7,7 @@
  * |---|---|---|
  * | TERM | {@link Arbiter.handleTerm} | graceful stop: workers drain; SIGKILL after `graceful_timeout`; exit 0 |
  * | INT, QUIT | {@link Arbiter.handleQuit} | quick stop (workers get QUIT); also turns a graceful stop into a quick one |
- * | HUP | {@link Arbiter.handleHup} | reload: re-read the configuration, start a new generation; retire the old one only once every new worker is ready; if the new one cannot boot, the old one keeps serving |
+ * | HUP | {@link Arbiter.handleHup} | reload (reload.ts): re-read the configuration, start a new generation; retire the old one only once every new worker is ready; if the new one cannot boot, the old one keeps serving |
  * | TTIN / TTOU | {@link Arbiter.handleTtin} / {@link Arbiter.handleTtou} | one worker more / less (never below 1) |
  * | USR1 | {@link Arbiter.handleUsr1} | reopen log files (and forward USR1 to the workers) |
  * | USR2 | {@link Arbiter.handleUsr2} | start a new arbiter that inherits the sockets (reexec.ts) |
@@ -22,19 +22,19 @@
  * at first boot. Later boot failures are retried with exponential back-off (backoff.ts).
  */
 import type { ArbiterOptions } from "./options.js";
-import { closeAll, rebind, type Listener } from "../listeners.js";
+import { closeAll } from "../listeners.js";
+import { Generations, type Generation } from "./reload.js";
 import { closeSurplusSlots, freeSlot, retireOrder } from "./slots.js";
 import type { Logger } from "../log.js";
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker, type ToWorker } from "../protocol.js";
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker } from "../protocol.js";
 import type { Settings } from "../settings.js";
 import { procName } from "../config.js";
-import { callHook, callHookSync, type HookName, type Hooks, type ServerView } from "../hooks.js";
+import { callHook, callHookSync, type HookName, type ServerView } from "../hooks.js";
 import { within } from "../within.js";
-import { Notifier } from "./systemd.js";
 import type { MetricsServer } from "./metrics.js";
 import { Backoff } from "./backoff.js";
 import { checkHeartbeat } from "./timeout.js";
-import { forkWorker, isLive, signalWorker, type EndCause, type WorkerRec } from "./worker-record.js";
+import { forkWorker, isLive, retireWorker, sendToWorker, signalWorker, type EndCause, type WorkerRec } from "./worker-record.js";
 
 /** A worker exiting within this long after becoming ready counts as a crash for back-off (ms). */
 const CRASH_WINDOW_MS = 5000;
@@ -43,30 +43,12 @@ const TICK_MS = 250;
 
 const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
 
-/**
- * One configuration the arbiter serves with: what HUP replaces, and what a failed reload
- * restores — settings, listeners and hooks together.
- */
-interface Generation {
-  /** 0 at start, then one more per accepted HUP (never reused, also after a rollback). */
-  readonly n: number;
-  readonly settings: Settings;
-  readonly listeners: Listener[];
-  readonly hooks: Hooks;
-}
-
 export type { ArbiterOptions } from "./options.js";
 
 /** The pre-fork arbiter. `run()` resolves with the process exit code. */
 export class Arbiter {
-  private current: Generation;
-  /** The generation a reload is replacing, until the new one is ready (or rolled back). */
-  private previous: Generation | null = null;
-  /** A reload is reading its configuration (`reading`) or waiting for its workers (`booting`). */
-  private reloading: "reading" | "booting" | null = null;
-  /** HUPs arrived during a reload: reload again once it ends (the newest configuration wins). */
-  private hupQueued = false;
-  private lastGeneration = 0;
+  /** The generation served and the reload under way (reload.ts). */
+  private readonly generations: Generations;
   private readonly workers = new Map<number, WorkerRec>();
   private target: number;
   private age = 0;
@@ -85,9 +67,27 @@ export class Arbiter {
   private readonly log: Logger;
 
   constructor(private readonly opts: ArbiterOptions) {
-    this.current = { n: 0, settings: opts.settings, listeners: opts.listeners, hooks: opts.hooks ?? {} };
     this.log = opts.log;
     this.target = opts.settings.workers;
+    this.generations = new Generations(
+      { settings: opts.settings, listeners: opts.listeners, hooks: opts.hooks ?? {} },
+      {
+        log: opts.log,
+        notifier: opts.notifier,
+        stopping: () => this.phase === "stopping",
+        workers: () => this.workers.values(),
+        readSettings: () => opts.reloadSettings(),
+        setTarget: (n) => this.setTarget(n),
+        retire: (w, cause) => this.retire(w, cause),
+        hook: (name, ...args) => this.hook(name, ...args),
+        reopenLogs: () => this.handleUsr1(),
+        wakeup: () => this.wakeup(),
+      },
+    );
+  }
+
+  private get current(): Generation {
+    return this.generations.current;
   }
 
   private get settings(): Settings {
@@ -143,13 +143,7 @@ export class Arbiter {
 
   /** HUP: reload, or queue one more reload when one is under way. */
   handleHup(): void {
-    if (this.phase === "stopping") return;
-    if (this.reloading) {
-      this.hupQueued = true;
-      this.log.info("Reload in progress; will reload again with the newest configuration once it ends");
-      return;
-    }
-    void this.reload();
+    if (this.phase !== "stopping") this.generations.hup();
   }
 
   /** TTIN: one worker more. */
@@ -216,7 +210,7 @@ export class Arbiter {
     const staying = mine.filter((w) => w.state !== "recycling");
     if (staying.length < this.target) this.spawnMissing(this.target - staying.length);
     const ready = staying.filter((w) => w.state === "serving").length;
-    if (this.reloading === "booting" && ready >= this.target) this.completeReload();
+    this.generations.onReady(ready, this.target);
     // A recycling worker serves on until enough ready workers stand in for it.
     const recyclers = mine.filter((w) => w.state === "recycling").sort(byAge);
     for (const w of recyclers.slice(0, recyclers.length - Math.max(0, this.target - ready))) this.retire(w, w.endCause ?? "max_requests");
@@ -266,29 +260,12 @@ export class Arbiter {
     rec.child.on("error", (e) => this.log.error(`Worker ${rec.pid}: ${e.message}`));
     // Boot data goes out now, not in answer to a hello: node queues IPC messages until the
     // child listens (nodejs/node#41221), which saves a round trip from every worker's boot.
-    this.sendTo(rec, { t: "boot", settings, listeners: slots, generation, age: rec.age });
-  }
-
-  private sendTo(rec: WorkerRec, msg: ToWorker): void {
-    const fail = (e: Error | null) => e && this.log.debug(`IPC to ${rec.pid}: ${e.message}`);
-    try {
-      rec.child.send(msg, fail);
-    } catch (e) {
-      fail(e as Error);
-    }
+    sendToWorker(rec, { t: "boot", settings, listeners: slots, generation, age: rec.age }, this.log);
   }
 
   /** Drain a worker (TERM) and SIGKILL it if it is still there after `graceful_timeout`. */
   private retire(w: WorkerRec, cause: EndCause): void {
-    w.state = "retiring";
-    w.endCause = cause;
-    this.log.debug(`Retiring worker ${w.pid} (generation ${w.generation}, ${cause})`);
-    signalWorker(w, "SIGTERM");
-    setTimeout(() => {
-      if (!this.workers.has(w.pid)) return;
-      this.log.warning(`Worker ${w.pid} did not stop within graceful_timeout; killing it`);
-      signalWorker(w, "SIGKILL");
-    }, this.settings.graceful_timeout * 1000).unref();
+    retireWorker(w, cause, this.settings.graceful_timeout, this.log);
   }
 
   private onWorkerMessage(w: WorkerRec, msg: FromWorker): void {
@@ -358,8 +335,7 @@ export class Arbiter {
     const detail = w.bootError ? `: ${w.bootError.message}` : ` (it ${how} before it was ready)`;
     this.log.error(`${what} (worker ${w.pid})${detail}`, { stack: w.bootError?.stack, module: w.bootError?.module });
     if (!this.everBooted) void this.halt(exitCode, `Reason: ${what}.`);
-    else if (this.reloading === "booting" && w.generation === this.current.n) this.rollback(`${what}${detail}`);
-    else this.backOff("boot failure");
+    else if (!this.generations.onBootFailure(w, `${what}${detail}`)) this.backOff("boot failure");
   }
 
   private backOff(why: string): void {
@@ -371,79 +347,14 @@ export class Arbiter {
     const next = Math.max(1, n);
     if (next === this.target) return;
     this.log.info(`Number of workers: ${this.target} -> ${next}`);
-    void this.hook("nworkers_changed", next, this.target);
-    this.target = next;
+    this.setTarget(next);
     this.wakeup();
   }
 
-  // ---- reload -------------------------------------------------------------------------------------
-
-  /**
-   * HUP: read the configuration again and start a new generation with it. Nothing changes until
-   * the configuration and its listeners are good; the old generation keeps serving until every
-   * new worker is ready (naught's rule), so a failed boot leaves the old one at full strength.
-   */
-  private async reload(): Promise<void> {
-    this.reloading = "reading";
-    let next: Generation;
-    try {
-      const r = await this.opts.reloadSettings();
-      const listeners = await rebind(this.current.listeners, r.settings.bind, r.settings.umask, this.log, r.settings.reuse_port);
-      next = { n: ++this.lastGeneration, settings: r.settings, listeners, hooks: r.hooks };
-    } catch (e) {
-      this.log.error(`Reload aborted, the configuration is invalid: ${(e as Error).message}`);
-      this.endReload();
-      return;
-    }
-    if (this.phase === "stopping") return closeAll(next.listeners.filter((l) => !this.current.listeners.includes(l)));
-    this.previous = this.current;
-    this.current = next;
-    this.reloading = "booting";
-    if (next.settings.workers !== this.target) void this.hook("nworkers_changed", next.settings.workers, this.target);
-    this.target = next.settings.workers;
-    await this.hook("on_reload");
-    this.handleUsr1(); // as Gunicorn's reload(): log files are reopened
-    this.log.info(`Reloading: starting generation ${next.n} (${this.target} workers)`);
-    void this.opts.notifier?.notify("RELOADING=1", Notifier.monotonicUsec(), `STATUS=reloading: starting generation ${next.n}`);
-    this.wakeup();
-  }
-
-  /** Every worker of the new generation is ready: retire the old generation. */
-  private completeReload(): void {
-    const old = this.previous!;
-    for (const w of this.workers.values()) if (isLive(w) && w.generation !== this.current.n) this.retire(w, "reload");
-    const dropped = old.listeners.filter((l) => !this.current.listeners.includes(l));
-    if (dropped.length) setTimeout(() => closeAll(dropped), this.settings.graceful_timeout * 1000 + 1000).unref();
-    this.previous = null;
-    this.log.info(`Reload complete: generation ${this.current.n} serving`);
-    void this.opts.notifier?.notify("READY=1", `STATUS=reloaded: generation ${this.current.n} serving`);
-    this.endReload();
-  }
-
-  /** The new generation failed to boot: stop it and restore the previous generation whole. */
-  private rollback(why: string): void {
-    const prev = this.previous!;
-    this.log.error(`Reload failed, keeping generation ${prev.n} serving: ${why}`);
-    void this.opts.notifier?.notify("READY=1", `STATUS=reload failed, generation ${prev.n} still serving`);
-    for (const w of this.workers.values()) {
-      if (w.generation !== this.current.n || !isLive(w)) continue;
-      w.state = "retiring";
-      w.endCause = "rollback";
-      signalWorker(w, "SIGQUIT");
-    }
-    closeAll(this.current.listeners.filter((l) => !prev.listeners.includes(l)));
-    this.current = prev;
-    this.target = prev.settings.workers;
-    this.previous = null;
-    this.endReload();
-  }
-
-  private endReload(): void {
-    this.reloading = null;
-    if (!this.hupQueued || this.phase === "stopping") return;
-    this.hupQueued = false;
-    this.log.info("Reloading again: HUP arrived during the last reload");
-    void this.reload();
+  /** The number of workers to run; `nworkers_changed` fires when it changes. */
+  private setTarget(n: number): void {
+    if (n !== this.target) void this.hook("nworkers_changed", n, this.target);
+    this.target = n;
   }
 
   // ---- stop ---------------------------------------------------------------------------------------
@@ -472,7 +383,7 @@ export class Arbiter {
       await within(allGone, 2000);
     }
     closeAll(this.current.listeners, this.opts.keepSocketFiles?.() ?? false);
-    if (this.previous) closeAll(this.previous.listeners.filter((l) => !this.current.listeners.includes(l)));
+    closeAll(this.generations.leftoverListeners());
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.log.info("Shutting down: Master");
     if (this.opts.notifier) await within(this.opts.notifier.notify(), 3000);

@@ -8,7 +8,8 @@ import type { ChildProcess } from "node:child_process";
 import { builtin } from "../builtin.js";
 import { workerCacheEnv } from "../compile-cache.js";
 import { slotHandle, tcpName, type Listener } from "../listeners.js";
-import { FIRST_LISTENER_FD, forkLayout, type FromWorker, type ListenerSlot } from "../protocol.js";
+import { FIRST_LISTENER_FD, forkLayout, type FromWorker, type ListenerSlot, type ToWorker } from "../protocol.js";
+import type { Logger } from "../log.js";
 
 /**
  * Where a worker is in its life, as the arbiter tracks it (one field; Gunicorn keeps the same
@@ -130,5 +131,32 @@ export function signalWorker(w: WorkerRec, sig: NodeJS.Signals): void {
     process.kill(w.pid, sig);
   } catch {
     /* already gone */
+  }
+}
+
+/**
+ * Retire a worker for `cause`: mark it `retiring`, send TERM (it drains: stops accepting, finishes
+ * its requests) and SIGKILL it if it has not exited `graceSeconds` later (Gunicorn's
+ * `graceful_timeout`).
+ */
+export function retireWorker(w: WorkerRec, cause: EndCause, graceSeconds: number, log: Logger): void {
+  w.state = "retiring";
+  w.endCause = cause;
+  log.debug(`Retiring worker ${w.pid} (generation ${w.generation}, ${cause})`);
+  signalWorker(w, "SIGTERM");
+  setTimeout(() => {
+    if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+    log.warning(`Worker ${w.pid} did not stop within graceful_timeout; killing it`);
+    signalWorker(w, "SIGKILL");
+  }, graceSeconds * 1000).unref();
+}
+
+/** Send `msg` over the worker's IPC channel; a worker that is gone or going is logged (debug), not an error. */
+export function sendToWorker(w: WorkerRec, msg: ToWorker, log: Logger): void {
+  const fail = (e: Error | null) => e && log.debug(`IPC to ${w.pid}: ${e.message}`);
+  try {
+    w.child.send(msg, fail);
+  } catch (e) {
+    fail(e as Error);
   }
 }

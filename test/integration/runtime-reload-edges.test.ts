@@ -43,22 +43,25 @@ describe("runtime HUP edge cases", { timeout: 90000 }, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("a failed reload restores the previous hooks with its settings: the old on_exit runs at shutdown", async () => {
+  test("a failed reload restores the previous hooks with its settings: nworkers_changed tells of both changes, the old on_exit runs at shutdown", async () => {
     const dir = tmp();
     const events = path.join(dir, "events.log");
-    const config = (tag: string) => `import fs from "node:fs";\nexport default { workers: 2 };\nexport function on_exit() { fs.appendFileSync(${JSON.stringify(events)}, "on_exit ${tag}\\n"); }\n`;
+    const note = (text: string) => `fs.appendFileSync(${JSON.stringify(events)}, ${text} + "\\n")`;
+    const config = (tag: string, workers: number) =>
+      `import fs from "node:fs";\nexport default { workers: ${workers} };\nexport function on_exit() { ${note(`"on_exit ${tag}"`)}; }\nexport function nworkers_changed(server, n, old) { ${note(`"nworkers_changed " + n + " " + old + " ${tag}"`)}; }\n`;
     fs.writeFileSync(path.join(dir, "app.mjs"), appSource("A"));
-    fs.writeFileSync(path.join(dir, "ps.mjs"), config("A"));
+    fs.writeFileSync(path.join(dir, "ps.mjs"), config("A", 2));
     const s = await start(["serve", "app.mjs#app", "-c", "ps.mjs", "-b", "127.0.0.1:0"], { cwd: dir, workers: 2 });
     const serving = workerPids(s.pid);
     fs.writeFileSync(path.join(dir, "app.mjs"), 'throw new Error("B cannot boot");\n');
-    fs.writeFileSync(path.join(dir, "ps.mjs"), config("B"));
+    fs.writeFileSync(path.join(dir, "ps.mjs"), config("B", 3));
     process.kill(s.pid, "SIGHUP");
     await waitFor(() => /Reload failed, keeping generation 0 serving/.test(s.stderr()), 15000, "the rollback");
     await waitFor(() => workerPids(s.pid).length === 2, 10000, "the failed generation gone");
     assert.deepEqual(workerPids(s.pid), serving, s.stderr());
     assert.equal((await s.stop()).code, 0);
-    assert.equal(fs.readFileSync(events, "utf8"), "on_exit A\n");
+    // Gunicorn's nworkers_changed(server, new, old): B asked for 3, the rollback brought back 2.
+    assert.equal(fs.readFileSync(events, "utf8"), "nworkers_changed 2 null A\nnworkers_changed 3 2 B\nnworkers_changed 2 3 A\non_exit A\n");
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
