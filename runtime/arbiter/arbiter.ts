@@ -26,7 +26,8 @@ import { closeAll } from "../listeners.js";
 import { Generations, type Generation } from "./reload.js";
 import { closeSurplusSlots, freeSlot, retireOrder } from "./slots.js";
 import type { Logger } from "../log.js";
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR, type FromWorker } from "../protocol.js";
+import type { FromWorker } from "../protocol.js";
+import { judgeExit, type ExitVerdict } from "./exits.js";
 import type { Settings } from "../settings.js";
 import { procName } from "../config.js";
 import { callHook, callHookSync, type HookName, type ServerView } from "../hooks.js";
@@ -36,12 +37,8 @@ import { Backoff } from "./backoff.js";
 import { checkHeartbeat } from "./timeout.js";
 import { forkWorker, isLive, retireWorker, sendToWorker, signalWorker, type EndCause, type WorkerRec } from "./worker-record.js";
 
-/** A worker exiting within this long after becoming ready counts as a crash for back-off (ms). */
-const CRASH_WINDOW_MS = 5000;
 /** How often the loop runs without any event: the heartbeat check (ms). */
 const TICK_MS = 250;
-
-const SIG_NAMES: Record<string, string> = { SIGKILL: "SIGKILL! Perhaps out of memory?" };
 
 export type { ArbiterOptions } from "./options.js";
 
@@ -215,11 +212,8 @@ export class Arbiter {
     const recyclers = mine.filter((w) => w.state === "recycling").sort(byAge);
     for (const w of recyclers.slice(0, recyclers.length - Math.max(0, this.target - ready))) this.retire(w, w.endCause ?? "max_requests");
     if (staying.length > this.target) {
-      const order = retireOrder(
-        this.target,
-        this.current.listeners.some((l) => l.slots),
-      );
-      for (const w of staying.sort(order).slice(0, staying.length - this.target)) this.retire(w, "ttou");
+      const reusePort = this.current.listeners.some((l) => l.slots);
+      for (const w of staying.sort(retireOrder(this.target, reusePort)).slice(0, staying.length - this.target)) this.retire(w, "ttou");
     }
   }
 
@@ -313,29 +307,21 @@ export class Arbiter {
     }
     this.metrics?.onExit(w);
     closeSurplusSlots(this.current.listeners, this.workers.values(), this.target, this.log);
-    const how = signal ? `was sent ${SIG_NAMES[signal] ?? signal}` : `exited with code ${code}`;
-    if (w.state === "booting") this.onBootFailure(w, code, how);
-    else if (w.state === "killed") this.log.info(`Worker (pid:${w.pid}) killed after ${w.endCause}; replacing it`);
-    else if (w.state === "retiring" || w.state === "recycling") this.log.debug(`Worker (pid:${w.pid}) ${how}`);
+    const v = judgeExit(w, code, signal);
+    if (v.kind === "boot-failure") this.onBootFailure(w, v);
+    else if (v.kind === "expected") this.log[v.level](v.message);
     else {
-      this.log.warning(`Worker (pid:${w.pid}) ${how}`);
-      // Dying within CRASH_WINDOW of becoming ready is crash-looping: back off.
-      if (w.readyAt && Date.now() - w.readyAt < CRASH_WINDOW_MS) this.backOff("crash soon after boot");
+      this.log.warning(v.message);
+      if (v.crashLoop) this.backOff("crash soon after boot");
     }
     this.wakeup();
   }
 
-  /**
-   * A worker exited before it was ready. Any exit counts, not only 3/4: a worker that crashes
-   * on node's own flags, or is OOM-killed while booting, must not crash-loop either.
-   */
-  private onBootFailure(w: WorkerRec, code: number | null, how: string): void {
-    const exitCode = w.bootError?.code ?? (code === APP_LOAD_ERROR ? APP_LOAD_ERROR : WORKER_BOOT_ERROR);
-    const what = exitCode === APP_LOAD_ERROR ? "App failed to load" : "Worker failed to boot";
-    const detail = w.bootError ? `: ${w.bootError.message}` : ` (it ${how} before it was ready)`;
-    this.log.error(`${what} (worker ${w.pid})${detail}`, { stack: w.bootError?.stack, module: w.bootError?.module });
-    if (!this.everBooted) void this.halt(exitCode, `Reason: ${what}.`);
-    else if (!this.generations.onBootFailure(w, `${what}${detail}`)) this.backOff("boot failure");
+  /** A worker exited before it was ready: halt at first boot, roll a reload back, else back off. */
+  private onBootFailure(w: WorkerRec, v: Extract<ExitVerdict, { kind: "boot-failure" }>): void {
+    this.log.error(v.message, { stack: v.stack, module: v.module });
+    if (!this.everBooted) void this.halt(v.exitCode, `Reason: ${v.what}.`);
+    else if (!this.generations.onBootFailure(w, v.reason)) this.backOff("boot failure");
   }
 
   private backOff(why: string): void {
